@@ -1,0 +1,43 @@
+// BERT self-attention block: Q/K/V projections, scaled dot-product attention, output projection,
+// residual and post-LayerNorm (HF's BertAttention = BertSelfAttention + BertSelfOutput).
+#pragma once
+#include <torch/torch.h>
+#include "config.h"
+
+namespace rr {
+
+struct BertSelfAttentionImpl : torch::nn::Module {
+  explicit BertSelfAttentionImpl(const ModelConfig& cfg);
+  // additiveMask: [batch, 1, 1, length], 0 where attended, the dtype's lowest value where padded.
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask);
+
+  torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  int64_t numHeads, headDim;
+  double dropout;
+};
+TORCH_MODULE(BertSelfAttention);
+
+struct BertSelfOutputImpl : torch::nn::Module {
+  explicit BertSelfOutputImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& residual);
+
+  torch::nn::Linear dense{nullptr};
+  torch::nn::LayerNorm layerNorm{nullptr};
+  double dropout;
+};
+TORCH_MODULE(BertSelfOutput);
+
+struct BertAttentionImpl : torch::nn::Module {
+  explicit BertAttentionImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask);
+
+  BertSelfAttention self{nullptr};
+  BertSelfOutput output{nullptr};
+};
+TORCH_MODULE(BertAttention);
+
+// softmax(q k^T * scale + mask) v over [batch, heads, length, headDim] tensors.
+torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                        const torch::Tensor& additiveMask, double dropout, bool training);
+
+}  // namespace rr

@@ -1,0 +1,256 @@
+// N-API surface of the addon. Mirrors src/native.ts, which declares these types for TypeScript.
+// Arguments are validated in TypeScript; the checks here only keep bad calls from crashing the process.
+#include <napi.h>
+#include <torch/torch.h>
+#include <memory>
+#include "model.h"
+#include "weights.h"
+#include "worker.h"
+
+namespace rr {
+
+namespace {
+
+struct AddonData {
+  std::unique_ptr<TorchThread> torchThread;
+  Napi::FunctionReference crossEncoderClass;
+};
+
+AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+double numberField(const Napi::Object& obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string("config.") + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+ModelConfig readConfig(const Napi::Object& obj) {
+  ModelConfig cfg;
+  std::string type = obj.Get("modelType").ToString();
+  if (type != "bert") throw Napi::TypeError::New(obj.Env(), "unsupported modelType '" + type + "'");
+  cfg.type = ModelType::Bert;
+  cfg.vocabSize = static_cast<int64_t>(numberField(obj, "vocabSize"));
+  cfg.hiddenSize = static_cast<int64_t>(numberField(obj, "hiddenSize"));
+  cfg.numHiddenLayers = static_cast<int64_t>(numberField(obj, "numHiddenLayers"));
+  cfg.numAttentionHeads = static_cast<int64_t>(numberField(obj, "numAttentionHeads"));
+  cfg.intermediateSize = static_cast<int64_t>(numberField(obj, "intermediateSize"));
+  cfg.maxPositionEmbeddings = static_cast<int64_t>(numberField(obj, "maxPositionEmbeddings"));
+  cfg.typeVocabSize = static_cast<int64_t>(numberField(obj, "typeVocabSize"));
+  cfg.numLabels = static_cast<int64_t>(numberField(obj, "numLabels"));
+  cfg.padTokenId = static_cast<int64_t>(numberField(obj, "padTokenId"));
+  cfg.layerNormEps = numberField(obj, "layerNormEps");
+  cfg.hiddenDropoutProb = numberField(obj, "hiddenDropoutProb");
+  cfg.attentionProbsDropoutProb = numberField(obj, "attentionProbsDropoutProb");
+  cfg.classifierDropout = numberField(obj, "classifierDropout");
+  cfg.initializerRange = numberField(obj, "initializerRange");
+  cfg.hiddenAct = obj.Get("hiddenAct").ToString();
+  if (cfg.hiddenSize <= 0 || cfg.numAttentionHeads <= 0 || cfg.hiddenSize % cfg.numAttentionHeads != 0)
+    throw Napi::RangeError::New(obj.Env(), "hiddenSize must be a positive multiple of numAttentionHeads");
+  return cfg;
+}
+
+torch::Device parseDevice(Napi::Env env, const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) return torch::Device(name);
+  throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda', got '" + name + "'");
+}
+
+// A batch of token ids copied off the JS heap, so the torch thread never touches JS memory.
+struct HostBatch {
+  int64_t batch = 0, length = 0;
+  std::vector<int32_t> inputIds, attentionMask, tokenTypeIds;
+
+  static HostBatch FromJs(const Napi::Object& obj) {
+    Napi::Env env = obj.Env();
+    HostBatch b;
+    b.batch = obj.Get("batch").As<Napi::Number>().Int64Value();
+    b.length = obj.Get("length").As<Napi::Number>().Int64Value();
+    const size_t n = static_cast<size_t>(b.batch * b.length);
+    auto copy = [&](const char* key, std::vector<int32_t>& into, bool optional) {
+      Napi::Value v = obj.Get(key);
+      if (optional && (v.IsNull() || v.IsUndefined())) return;
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+        throw Napi::TypeError::New(env, std::string(key) + " must be an Int32Array");
+      auto arr = v.As<Napi::Int32Array>();
+      if (arr.ElementLength() != n)
+        throw Napi::RangeError::New(env, std::string(key) + " has " + std::to_string(arr.ElementLength()) +
+                                             " values, expected batch*length = " + std::to_string(n));
+      into.assign(arr.Data(), arr.Data() + n);
+    };
+    copy("inputIds", b.inputIds, false);
+    copy("attentionMask", b.attentionMask, false);
+    copy("tokenTypeIds", b.tokenTypeIds, true);
+    return b;
+  }
+
+  TokenBatch ToDevice(torch::Device device) {
+    auto make = [&](std::vector<int32_t>& v) {
+      return torch::from_blob(v.data(), {batch, length}, torch::kInt32).to(device, torch::kInt64);
+    };
+    TokenBatch t;
+    t.inputIds = make(inputIds);
+    t.attentionMask = make(attentionMask);
+    t.tokenTypeIds = tokenTypeIds.empty() ? torch::zeros_like(t.inputIds) : make(tokenTypeIds);
+    return t;
+  }
+};
+
+Napi::Array toJsStrings(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array out = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); ++i) out.Set(static_cast<uint32_t>(i), items[i]);
+  return out;
+}
+
+class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeCrossEncoder", {
+        InstanceMethod<&CrossEncoderWrap::Forward>("forward"),
+        InstanceMethod<&CrossEncoderWrap::LoadWeights>("loadWeights"),
+        InstanceMethod<&CrossEncoderWrap::SaveWeights>("saveWeights"),
+        InstanceMethod<&CrossEncoderWrap::Dispose>("dispose"),
+    });
+  }
+
+  explicit CrossEncoderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CrossEncoderWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "NativeCrossEncoder is created by createModel(), not with new");
+    model_ = *info[0].As<Napi::External<std::shared_ptr<CrossEncoder>>>().Data();
+  }
+
+ private:
+  std::shared_ptr<CrossEncoder> live(Napi::Env env) {
+    if (!model_) throw Napi::Error::New(env, "the model has been disposed");
+    return model_;
+  }
+
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    struct ForwardJob : Job {
+      ForwardJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, HostBatch b) : Job(env), model(std::move(m)), batch(std::move(b)) {}
+      void Execute() override {
+        c10::InferenceMode inference;
+        model->eval();
+        auto logits = model->forward(batch.ToDevice(model->device())).to(torch::kCPU).contiguous();
+        result.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+      }
+      Napi::Value OnOK(Napi::Env env) override {
+        auto out = Napi::Float32Array::New(env, result.size());
+        std::copy(result.begin(), result.end(), out.Data());
+        return out;
+      }
+      std::shared_ptr<CrossEncoder> model;
+      HostBatch batch;
+      std::vector<float> result;
+    };
+    auto model = live(info.Env());
+    return Job::Queue(*addonData(info.Env()).torchThread,
+                      std::make_unique<ForwardJob>(info.Env(), model, HostBatch::FromJs(info[0].As<Napi::Object>())));
+  }
+
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
+    struct LoadJob : Job {
+      LoadJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::string p) : Job(env), model(std::move(m)), path(std::move(p)) {}
+      void Execute() override { report = loadWeights(*model, path); }
+      Napi::Value OnOK(Napi::Env env) override {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("unexpected", toJsStrings(env, report.unexpected));
+        out.Set("initialized", toJsStrings(env, report.initialized));
+        return out;
+      }
+      std::shared_ptr<CrossEncoder> model;
+      std::string path;
+      LoadReport report;
+    };
+    auto model = live(info.Env());
+    return Job::Queue(*addonData(info.Env()).torchThread,
+                      std::make_unique<LoadJob>(info.Env(), model, info[0].ToString().Utf8Value()));
+  }
+
+  Napi::Value SaveWeights(const Napi::CallbackInfo& info) {
+    struct SaveJob : Job {
+      SaveJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::string p, std::map<std::string, std::string> md)
+          : Job(env), model(std::move(m)), path(std::move(p)), metadata(std::move(md)) {}
+      void Execute() override { saveWeights(*model, path, metadata); }
+      std::shared_ptr<CrossEncoder> model;
+      std::string path;
+      std::map<std::string, std::string> metadata;
+    };
+    auto model = live(info.Env());
+    std::map<std::string, std::string> metadata;
+    if (info.Length() > 1 && info[1].IsObject()) {
+      Napi::Object md = info[1].As<Napi::Object>();
+      Napi::Array keys = md.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); ++i) {
+        std::string key = keys.Get(i).ToString();
+        metadata[key] = md.Get(key).ToString().Utf8Value();
+      }
+    }
+    return Job::Queue(*addonData(info.Env()).torchThread,
+                      std::make_unique<SaveJob>(info.Env(), model, info[0].ToString().Utf8Value(), std::move(metadata)));
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    if (model_) {
+      // Freed on the torch thread, after any job still holding the model has finished.
+      addonData(info.Env()).torchThread->post([m = std::move(model_)]() mutable { m.reset(); });
+      model_.reset();
+    }
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<CrossEncoder> model_;
+};
+
+Napi::Value CreateModel(const Napi::CallbackInfo& info) {
+  struct CreateJob : Job {
+    CreateJob(Napi::Env env, ModelConfig c, torch::Device d, uint64_t s) : Job(env), config(std::move(c)), device(d), seed(s) {}
+    void Execute() override {
+      if (device.is_cuda() && !torch::cuda::is_available())
+        throw std::runtime_error("device 'cuda' was asked for, but this LibTorch build or machine has no CUDA device");
+      model = std::make_shared<CrossEncoder>(config, seed);
+      model->moveTo(device);
+    }
+    Napi::Value OnOK(Napi::Env env) override {
+      auto external = Napi::External<std::shared_ptr<CrossEncoder>>::New(env, &model);
+      return addonData(env).crossEncoderClass.New({external});
+    }
+    ModelConfig config;
+    torch::Device device;
+    uint64_t seed;
+    std::shared_ptr<CrossEncoder> model;
+  };
+  Napi::Env env = info.Env();
+  ModelConfig config = readConfig(info[0].As<Napi::Object>());
+  Napi::Object options = info[1].As<Napi::Object>();
+  torch::Device device = parseDevice(env, options.Get("device").ToString());
+  uint64_t seed = static_cast<uint64_t>(options.Get("seed").As<Napi::Number>().Int64Value());
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<CreateJob>(env, std::move(config), device, seed));
+}
+
+Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                              std::to_string(TORCH_VERSION_PATCH));
+  out.Set("cudaAvailable", torch::cuda::is_available());
+  out.Set("numThreads", addonData(env).torchThread->numThreads());
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  data->torchThread = std::make_unique<TorchThread>();
+  data->crossEncoderClass = Napi::Persistent(CrossEncoderWrap::Define(env));
+  env.SetInstanceData<AddonData>(data);  // deleted (thread joined) when the environment goes away
+  exports.Set("createModel", Napi::Function::New(env, CreateModel));
+  exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace rr
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return rr::Init(env, exports); }
+
+NODE_API_MODULE(rrnative, InitAddon)

@@ -1,0 +1,98 @@
+#include "worker.h"
+#include <torch/torch.h>
+#include <cstdlib>
+
+namespace rr {
+
+TorchThread::TorchThread() {
+  // Thread counts are set once, here: RRNATIVE_NUM_THREADS, else every core.
+  int wanted = static_cast<int>(std::thread::hardware_concurrency());
+  if (const char* env = std::getenv("RRNATIVE_NUM_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) wanted = n;
+  }
+  numThreads_ = wanted > 0 ? wanted : 1;
+  thread_ = std::thread([this] { run(); });
+}
+
+TorchThread::~TorchThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TorchThread::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+void TorchThread::run() {
+  // at::set_num_threads configures the intra-op pool (OpenMP settings are per calling thread).
+  try {
+    at::set_num_interop_threads(1);
+  } catch (...) {
+    // already set by another user of LibTorch in this process
+  }
+  at::set_num_threads(numThreads_);
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping, and nothing left
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
+Job::Job(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {
+  // One thread-safe function per job: it keeps the event loop alive until the job has reported back.
+  done_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "rrnative", 0, 1);
+}
+
+Napi::Promise Job::Queue(TorchThread& thread, std::unique_ptr<Job> job) {
+  Napi::Promise promise = job->promise();
+  Job* raw = job.release();
+  thread.post([raw] {
+    try {
+      raw->Execute();
+    } catch (const c10::Error& e) {
+      raw->error_ = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      raw->error_ = e.what();
+    } catch (...) {
+      raw->error_ = "unknown native error";
+    }
+    Napi::ThreadSafeFunction done = raw->done_;
+    if (done.NonBlockingCall(raw, Complete) != napi_ok) delete raw;  // the environment is shutting down
+    done.Release();
+  });
+  return promise;
+}
+
+void Job::Complete(Napi::Env env, Napi::Function, Job* job) {
+  std::unique_ptr<Job> owned(job);
+  if (env == nullptr) return;
+  Napi::HandleScope scope(env);
+  if (!job->error_.empty()) {
+    job->deferred_.Reject(Napi::Error::New(env, job->error_).Value());
+    return;
+  }
+  try {
+    job->deferred_.Resolve(job->OnOK(env));
+  } catch (const Napi::Error& e) {
+    job->deferred_.Reject(e.Value());
+  } catch (const std::exception& e) {
+    job->deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+  }
+}
+
+}  // namespace rr

@@ -1,0 +1,57 @@
+// The one native thread that runs all torch work, and the baton-style jobs posted to it from JS.
+//
+// A Job copies its JS arguments into plain C++ members on the JS thread, runs Execute() on the torch
+// thread, and builds its JS result in OnOK() back on the JS thread (sharp's "baton" pattern). Jobs run
+// one at a time, in the order they were posted, so torch state (grad mode, RNG, thread counts) is
+// only ever touched from one thread.
+#pragma once
+#include <napi.h>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace rr {
+
+class TorchThread {
+ public:
+  TorchThread();
+  ~TorchThread();
+  void post(std::function<void()> task);
+  int numThreads() const { return numThreads_; }
+
+ private:
+  void run();
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  int numThreads_ = 1;
+  std::thread thread_;
+};
+
+class Job {
+ public:
+  explicit Job(Napi::Env env);
+  virtual ~Job() = default;
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  // Runs on the torch thread. Throw to reject the promise; c10::Error loses its C++ backtrace.
+  virtual void Execute() = 0;
+  // Runs on the JS thread after a successful Execute().
+  virtual Napi::Value OnOK(Napi::Env env) { return env.Undefined(); }
+
+  // Hands the job to the torch thread and returns its promise.
+  static Napi::Promise Queue(TorchThread& thread, std::unique_ptr<Job> job);
+
+ private:
+  static void Complete(Napi::Env env, Napi::Function, Job* job);
+  Napi::Promise::Deferred deferred_;
+  Napi::ThreadSafeFunction done_;
+  std::string error_;
+};
+
+}  // namespace rr

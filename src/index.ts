@@ -1,0 +1,52 @@
+// rrnative's public API: load a cross-encoder, score and rank pairs, save Hugging Face folders.
+import path from 'node:path';
+import { Reranker, type LoadOptions, type ScoreOptions } from './model';
+import { addon, type NativeRuntimeInfo } from './native';
+import type { Pair } from './validate';
+
+export { Reranker } from './model';
+export type { CreateOptions, Device, LoadOptions, RankOptions, RankedDocument, ScoreOptions, TokenInput } from './model';
+export type { Pair } from './validate';
+
+/** Loads a Hugging Face model folder. */
+export function load(dir: string, options: LoadOptions = {}): Promise<Reranker> {
+  return Reranker.load(dir, options);
+}
+
+/** Creates a freshly initialised model (see Reranker.create). */
+export const create = Reranker.create;
+
+export interface TopLevelScoreOptions extends ScoreOptions, LoadOptions {
+  /** Model folder; defaults to the RRNATIVE_MODEL environment variable. */
+  model?: string;
+}
+
+const modelCache = new Map<string, Promise<Reranker>>();
+
+/** Scores pairs with a model loaded once per (folder, device, maxLength) and cached. */
+export async function score(pairs: readonly Pair[], options: TopLevelScoreOptions = {}): Promise<number[]> {
+  const dir = options.model ?? process.env.RRNATIVE_MODEL;
+  if (!dir) {
+    throw new TypeError('rrnative.score: no model given: pass options.model (a Hugging Face model folder) or set RRNATIVE_MODEL');
+  }
+  const key = JSON.stringify([path.resolve(dir), options.device ?? 'cpu', options.maxLength ?? null]);
+  let model = modelCache.get(key);
+  if (!model) {
+    model = Reranker.load(dir, { device: options.device, maxLength: options.maxLength, seed: options.seed });
+    modelCache.set(key, model);
+    model.catch(() => modelCache.delete(key));  // a failed load is not cached
+  }
+  return (await model).score(pairs, options);
+}
+
+/** Frees the models cached by score(). */
+export async function clearCache(): Promise<void> {
+  const models = [...modelCache.values()];
+  modelCache.clear();
+  for (const m of models) (await m.catch(() => null))?.dispose();
+}
+
+/** LibTorch version, CUDA availability and the native thread count. */
+export function runtimeInfo(): NativeRuntimeInfo {
+  return addon().runtimeInfo();
+}

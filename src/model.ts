@@ -1,0 +1,303 @@
+// The Reranker: a cross-encoder loaded from (or saved to) a Hugging Face model folder, scoring pairs
+// through the native addon.
+import fs from 'node:fs';
+import path from 'node:path';
+import { addon, type NativeCrossEncoder, type NativeTokenBatch } from './native';
+import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
+import { PairTokenizer, padBatch, type EncodedPair } from './tokenize';
+import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type Pair } from './validate';
+import { fsyncPath, writeFileAtomic } from './util';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface LoadOptions {
+  /** 'cpu' (default) or 'cuda'. */
+  device?: Device;
+  /** Longest pair in tokens; defaults to the tokenizer's model_max_length capped by max_position_embeddings. */
+  maxLength?: number;
+  /** Seed for any freshly initialised head parameters. */
+  seed?: number;
+}
+
+export interface CreateOptions extends LoadOptions {
+  /** A Hugging Face config.json object for the new model (model_type, sizes, …). */
+  config: HfConfig;
+  /** A folder holding the tokenizer files (tokenizer.json, or vocab.txt + tokenizer_config.json). */
+  tokenizer: string;
+  /** Number of output logits (default: from the config's id2label, else 1). */
+  numLabels?: number;
+}
+
+export interface ScoreOptions {
+  /** Pairs per forward pass (default 32). Pairs are sorted by length into batches to cut padding. */
+  batchSize?: number;
+  /** Cut pairs longer than maxLength, longest-first (default true). Off, a longer pair is a RangeError. */
+  truncation?: boolean;
+  /** 'none' (raw logit, default) or 'sigmoid'. */
+  activation?: 'none' | 'sigmoid';
+  /** For models with several labels: which logit to return (index or id2label name). */
+  label?: number | string;
+}
+
+export interface RankOptions extends ScoreOptions {
+  /** Return only the best topK documents (default: all). */
+  topK?: number;
+}
+
+export interface RankedDocument {
+  index: number;
+  score: number;
+  document: string;
+}
+
+/** Pre-tokenized input: arrays of rows, or flat typed arrays with `shape: [batch, length]`. */
+export interface TokenInput {
+  inputIds: number[][] | Int32Array | BigInt64Array | number[];
+  attentionMask?: number[][] | Int32Array | BigInt64Array | number[];
+  tokenTypeIds?: number[][] | Int32Array | BigInt64Array | number[];
+  shape?: [number, number];
+}
+
+const DEFAULT_BATCH_SIZE = 32;
+
+export class Reranker {
+  private disposed = false;
+
+  private constructor(
+    private readonly nativeModel: NativeCrossEncoder,
+    readonly config: ResolvedModelConfig,
+    readonly tokenizer: PairTokenizer,
+    readonly device: Device,
+    readonly maxLength: number,
+    /** Head parameters the loaded folder lacked and that were initialised fresh. */
+    readonly initializedParameters: readonly string[],
+  ) {}
+
+  /** Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files). */
+  static async load(dir: string, options: LoadOptions = {}): Promise<Reranker> {
+    checkString(dir, 'dir');
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such model folder`);
+    const weights = path.join(dir, 'model.safetensors');
+    if (!fs.existsSync(weights)) {
+      const hint = fs.existsSync(path.join(dir, 'pytorch_model.bin'))
+        ? ' (it has pytorch_model.bin: convert it to safetensors with transformers\' save_pretrained(safe_serialization=True))'
+        : '';
+      throw new Error(`${dir}: no model.safetensors${hint}`);
+    }
+    const config = readModelConfig(dir);
+    const tokenizer = await PairTokenizer.load(dir);
+    const { device, seed } = checkLoadOptions(options);
+    const native = await addon().createModel(config.native, { device, seed });
+    try {
+      const report = await native.loadWeights(weights);
+      return new Reranker(native, config, tokenizer, device, resolveMaxLength(options, config, tokenizer), report.initialized);
+    } catch (err) {
+      native.dispose();
+      throw err;
+    }
+  }
+
+  /** A new model from a config, initialised as Hugging Face does (normal(0, initializer_range), zero biases), seeded. */
+  static async create(options: CreateOptions): Promise<Reranker> {
+    const config = resolveModelConfig(options.config, 'config', { numLabels: options.numLabels });
+    const tokenizer = await PairTokenizer.load(options.tokenizer);
+    const { device, seed } = checkLoadOptions(options);
+    const native = await addon().createModel(config.native, { device, seed });
+    return new Reranker(native, config, tokenizer, device, resolveMaxLength(options, config, tokenizer), []);
+  }
+
+  get numLabels(): number {
+    return this.config.native.numLabels;
+  }
+
+  get labels(): readonly string[] {
+    return this.config.labels;
+  }
+
+  /** One relevance score per pair, in input order. */
+  async score(pairs: readonly Pair[], options: ScoreOptions = {}): Promise<number[]> {
+    this.checkLive();
+    const column = this.labelColumn(options.label);
+    const activation = options.activation === undefined ? 'none' : checkOneOf(options.activation, 'options.activation', ['none', 'sigmoid']);
+    const rows = await this.logits(pairs, options);
+    return rows.map((row) => (activation === 'sigmoid' ? sigmoid(row[column]) : row[column]));
+  }
+
+  /** The full logits vector of every pair, in input order. */
+  async logits(pairs: readonly Pair[], options: ScoreOptions = {}): Promise<number[][]> {
+    this.checkLive();
+    const checked = checkPairs(pairs);
+    const batchSize = options.batchSize === undefined ? DEFAULT_BATCH_SIZE : checkPositiveInt(options.batchSize, 'options.batchSize');
+    const truncation = options.truncation ?? true;
+    if (typeof truncation !== 'boolean') throw new TypeError(`options.truncation must be a boolean, got ${describe(truncation)}`);
+    if (checked.length === 0) return [];
+    const encoded = await this.tokenizer.encodePairs(checked, this.maxLength, truncation);
+    return this.forwardSorted(encoded, batchSize);
+  }
+
+  /** Documents ordered by score, best first. */
+  async rank(query: string, documents: readonly string[], options: RankOptions = {}): Promise<RankedDocument[]> {
+    this.checkLive();
+    checkString(query, 'query');
+    if (!Array.isArray(documents)) throw new TypeError(`documents must be an array of strings, got ${describe(documents)}`);
+    documents.forEach((d, i) => checkString(d, `documents[${i}]`));
+    const topK = options.topK === undefined ? documents.length : checkPositiveInt(options.topK, 'options.topK');
+    const scores = await this.score(documents.map((d) => [query, d] as const), options);
+    return scores
+      .map((score, index) => ({ index, score, document: documents[index] }))
+      .sort((a, b) => b.score - a.score || a.index - b.index)
+      .slice(0, topK);
+  }
+
+  /** Logits rows for an already tokenized, padded batch. */
+  async scoreTokens(input: TokenInput): Promise<number[][]> {
+    this.checkLive();
+    const batch = toNativeBatch(input, this.config.native.vocabSize, this.config.native.maxPositionEmbeddings,
+      this.config.native.typeVocabSize);
+    if (batch.batch === 0) return [];
+    const flat = await this.nativeModel.forward(batch);
+    return splitRows(flat, this.numLabels);
+  }
+
+  /** Writes a Hugging Face model folder: config.json, model.safetensors, tokenizer files. */
+  async save(dir: string): Promise<void> {
+    this.checkLive();
+    checkString(dir, 'dir');
+    fs.mkdirSync(dir, { recursive: true });
+    const weights = path.join(dir, 'model.safetensors');
+    const tmp = path.join(dir, `.model.safetensors.${process.pid}.tmp`);
+    await this.nativeModel.saveWeights(tmp, { format: 'pt' });
+    fsyncPath(tmp);
+    fs.renameSync(tmp, weights);
+    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configForSave(this.config), null, 2) + '\n');
+    this.tokenizer.save(dir);
+  }
+
+  /** Frees the native model. Every later call fails. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.nativeModel.dispose();
+  }
+
+  /** @internal the native handle, for the trainer. */
+  get native(): NativeCrossEncoder {
+    this.checkLive();
+    return this.nativeModel;
+  }
+
+  private checkLive(): void {
+    if (this.disposed) throw new Error('this Reranker has been disposed');
+  }
+
+  private labelColumn(label: number | string | undefined): number {
+    if (label === undefined) {
+      if (this.numLabels !== 1) {
+        throw new RangeError(`the model has ${this.numLabels} labels (${this.labels.join(', ')}): pass options.label or use logits()`);
+      }
+      return 0;
+    }
+    const index = typeof label === 'string' ? this.labels.indexOf(label) : label;
+    if (!Number.isInteger(index) || index < 0 || index >= this.numLabels) {
+      throw new RangeError(`options.label ${JSON.stringify(label)} is not one of the model's labels (${this.labels.join(', ')})`);
+    }
+    return index;
+  }
+
+  // Sorts by length so each batch pads little, runs the batches, and puts the rows back in input order.
+  private async forwardSorted(encoded: EncodedPair[], batchSize: number): Promise<number[][]> {
+    const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
+    const out: number[][] = new Array(encoded.length);
+    const pending: Promise<void>[] = [];
+    for (let start = 0; start < order.length; start += batchSize) {
+      const indices = order.slice(start, start + batchSize);
+      const batch = padBatch(indices.map((i) => encoded[i]), this.tokenizer.padTokenId);
+      pending.push(this.nativeModel.forward(batch).then((flat) => {
+        splitRows(flat, this.numLabels).forEach((row, j) => { out[indices[j]] = row; });
+      }));
+    }
+    await Promise.all(pending);
+    return out;
+  }
+}
+
+function checkLoadOptions(options: LoadOptions): { device: Device; seed: number } {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const device = options.device === undefined ? 'cpu' : checkOneOf(options.device, 'options.device', ['cpu', 'cuda']);
+  const seed = options.seed === undefined ? 42 : options.seed;
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`options.seed must be a non-negative integer, got ${describe(seed)}`);
+  return { device, seed };
+}
+
+function resolveMaxLength(options: LoadOptions, config: ResolvedModelConfig, tokenizer: PairTokenizer): number {
+  const limit = config.native.maxPositionEmbeddings;
+  if (options.maxLength !== undefined) return checkPositiveInt(options.maxLength, 'options.maxLength', limit);
+  return Math.min(tokenizer.modelMaxLength ?? limit, limit);
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+function splitRows(flat: Float32Array, width: number): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < flat.length; i += width) rows.push(Array.from(flat.subarray(i, i + width)));
+  return rows;
+}
+
+// Turns rows or flat arrays into a checked [batch, length] Int32 batch.
+function toNativeBatch(input: TokenInput, vocabSize: number, maxPositions: number, typeVocabSize: number): NativeTokenBatch {
+  if (typeof input !== 'object' || input === null) throw new TypeError(`input must be an object with inputIds, got ${describe(input)}`);
+  const ids = flatten(input.inputIds, 'input.inputIds', input.shape);
+  const [batch, length] = ids.shape;
+  if (length > maxPositions) throw new RangeError(`input.inputIds rows are ${length} long, over max_position_embeddings ${maxPositions}`);
+  const checkRange = (data: Int32Array, name: string, max: number) => {
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] < 0 || data[i] >= max) {
+        throw new RangeError(`${name}[${Math.floor(i / length)}][${i % length}] is ${data[i]}, outside [0, ${max})`);
+      }
+    }
+  };
+  checkRange(ids.data, 'input.inputIds', vocabSize);
+  const sameShape = (name: string, value: TokenInput['inputIds'] | undefined) => {
+    if (value === undefined) return null;
+    const t = flatten(value, name, [batch, length]);
+    if (t.shape[0] !== batch || t.shape[1] !== length) throw new RangeError(`${name} has shape [${t.shape}], inputIds [${batch}, ${length}]`);
+    return t.data;
+  };
+  const attentionMask = sameShape('input.attentionMask', input.attentionMask) ?? new Int32Array(batch * length).fill(1);
+  checkRange(attentionMask, 'input.attentionMask', 2);
+  const tokenTypeIds = sameShape('input.tokenTypeIds', input.tokenTypeIds);
+  if (tokenTypeIds) checkRange(tokenTypeIds, 'input.tokenTypeIds', Math.max(typeVocabSize, 1));
+  return { inputIds: ids.data, attentionMask, tokenTypeIds, batch, length };
+}
+
+function flatten(value: TokenInput['inputIds'], name: string, shape: [number, number] | undefined): { data: Int32Array; shape: [number, number] } {
+  if (Array.isArray(value) && (value.length === 0 || Array.isArray(value[0]))) {
+    const rows = value as number[][];
+    const length = rows.length ? rows[0].length : 0;
+    const data = new Int32Array(rows.length * length);
+    rows.forEach((row, r) => {
+      if (!Array.isArray(row) || row.length !== length) throw new RangeError(`${name}[${r}] must be an array of ${length} token ids (rows must be padded to one length)`);
+      row.forEach((v, c) => {
+        if (!Number.isInteger(v)) throw new TypeError(`${name}[${r}][${c}] must be an integer, got ${describe(v)}`);
+        data[r * length + c] = v;
+      });
+    });
+    return { data, shape: [rows.length, length] };
+  }
+  if (value instanceof Int32Array || value instanceof BigInt64Array || Array.isArray(value)) {
+    if (!shape || shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new TypeError(`${name} is flat: input.shape must be [batch, length]`);
+    }
+    if (value.length !== shape[0] * shape[1]) throw new RangeError(`${name} has ${value.length} values, shape [${shape}] needs ${shape[0] * shape[1]}`);
+    const data = new Int32Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = Number(value[i]);
+      if (!Number.isInteger(v)) throw new TypeError(`${name}[${i}] must be an integer`);
+      data[i] = v;
+    }
+    return { data, shape };
+  }
+  throw new TypeError(`${name} must be an array of rows, an Int32Array or a BigInt64Array, got ${describe(value)}`);
+}

@@ -1,0 +1,79 @@
+// Shared test helpers: where the Hugging Face fixtures live, and reading safetensors headers independently
+// of the native parser.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hf');
+export const bertMiniDir = path.join(fixturesDir, 'bert-mini-a');
+
+export interface BertFixture {
+  max_length: number;
+  eval: {
+    pairs: [string, string][];
+    encoded: { input_ids: number[][]; token_type_ids: number[][]; attention_mask: number[][] };
+    logits: number[] | number[][];
+    logits_single: number[] | number[][];
+  };
+  train: Record<string, TrainTrace>;
+}
+
+export interface TrainTrace {
+  batches: { pairs: [string, string, number][]; encoded: { input_ids: number[][]; token_type_ids: number[][]; attention_mask: number[][] } }[];
+  optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
+  schedule: { name: string; warmup_steps: number; total_steps: number };
+  max_grad_norm: number;
+  steps: { step: number; lr: number; loss: number; grad_norm: number }[];
+  eval_logits_after: number[] | number[][];
+}
+
+export function loadFixture<T = BertFixture>(dir: string): T {
+  return JSON.parse(fs.readFileSync(path.join(dir, 'fixture.json'), 'utf8')) as T;
+}
+
+/** Logits as one number per row (num_labels = 1 fixtures store either [n] or [n][1]). */
+export function column(values: number[] | number[][]): number[] {
+  return values.map((v) => (Array.isArray(v) ? v[0] : v));
+}
+
+export function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+}
+
+export function tempDir(prefix = 'rrnative-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Copies a model folder (so a test can damage the copy). */
+export function copyModel(from: string, skip: string[] = []): string {
+  const dir = tempDir();
+  for (const name of fs.readdirSync(from)) {
+    if (!skip.includes(name)) fs.copyFileSync(path.join(from, name), path.join(dir, name));
+  }
+  return dir;
+}
+
+export interface SafetensorsInfo {
+  header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  metadata: Record<string, string> | undefined;
+  dataStart: number;
+}
+
+export function readSafetensorsHeader(file: string): SafetensorsInfo {
+  const buf = fs.readFileSync(file);
+  const len = Number(buf.readBigUInt64LE(0));
+  const json = JSON.parse(buf.subarray(8, 8 + len).toString('utf8'));
+  const metadata = json.__metadata__;
+  delete json.__metadata__;
+  return { header: json, metadata, dataStart: 8 + len };
+}
+
+/** Builds a safetensors file from a header object and a data section, for damaged-file tests. */
+export function writeRawSafetensors(file: string, header: unknown, data: Buffer): void {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  fs.writeFileSync(file, Buffer.concat([len, json, data]));
+}

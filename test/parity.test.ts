@@ -1,0 +1,83 @@
+// The model computes what Hugging Face transformers computes: golden outputs from ../shared/fixtures/hf.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as rr from '../src/index';
+import { PairTokenizer, padBatch } from '../src/tokenize';
+import { bertMiniDir, column, copyModel, loadFixture, maxAbsDiff } from './helpers';
+
+const fixture = loadFixture(bertMiniDir);
+
+test('tokenizer.json gives the fixture token ids exactly', async () => {
+  const tokenizer = await PairTokenizer.load(bertMiniDir);
+  const encoded = await tokenizer.encodePairs(fixture.eval.pairs, fixture.max_length, true);
+  const batch = padBatch(encoded, tokenizer.padTokenId);
+  const width = fixture.eval.encoded.input_ids[0].length;
+  assert.equal(batch.length, width);
+  assert.deepEqual(Array.from(batch.inputIds), fixture.eval.encoded.input_ids.flat());
+  assert.deepEqual(Array.from(batch.tokenTypeIds!), fixture.eval.encoded.token_type_ids.flat());
+  assert.deepEqual(Array.from(batch.attentionMask), fixture.eval.encoded.attention_mask.flat());
+});
+
+test('the vocab.txt WordPiece fallback gives the same ids as tokenizer.json', async () => {
+  const dir = copyModel(bertMiniDir, ['tokenizer.json']);
+  const fallback = await PairTokenizer.load(dir);
+  const encoded = await fallback.encodePairs(fixture.eval.pairs, fixture.max_length, true);
+  const batch = padBatch(encoded, fallback.padTokenId);
+  assert.deepEqual(Array.from(batch.inputIds), fixture.eval.encoded.input_ids.flat());
+  assert.deepEqual(Array.from(batch.tokenTypeIds!), fixture.eval.encoded.token_type_ids.flat());
+});
+
+test('fp32 CPU logits match transformers within 1e-5 (scoreTokens, score, one at a time)', async () => {
+  const model = await rr.load(bertMiniDir, { maxLength: fixture.max_length });
+  try {
+    const expected = column(fixture.eval.logits);
+    const fromTokens = await model.scoreTokens({
+      inputIds: fixture.eval.encoded.input_ids,
+      attentionMask: fixture.eval.encoded.attention_mask,
+      tokenTypeIds: fixture.eval.encoded.token_type_ids,
+    });
+    assert.ok(maxAbsDiff(column(fromTokens), expected) < 1e-5, `scoreTokens differs by ${maxAbsDiff(column(fromTokens), expected)}`);
+
+    // Flat typed arrays with a shape are the same batch.
+    const flat = await model.scoreTokens({
+      inputIds: Int32Array.from(fixture.eval.encoded.input_ids.flat()),
+      attentionMask: Int32Array.from(fixture.eval.encoded.attention_mask.flat()),
+      tokenTypeIds: Int32Array.from(fixture.eval.encoded.token_type_ids.flat()),
+      shape: [fixture.eval.encoded.input_ids.length, fixture.eval.encoded.input_ids[0].length],
+    });
+    assert.deepEqual(flat, fromTokens);
+
+    const scores = await model.score(fixture.eval.pairs, { batchSize: 5 });
+    assert.ok(maxAbsDiff(scores, expected) < 1e-5, `score differs by ${maxAbsDiff(scores, expected)}`);
+
+    const single = column(fixture.eval.logits_single);
+    const oneByOne: number[] = [];
+    for (const pair of fixture.eval.pairs.slice(0, single.length)) oneByOne.push(...(await model.score([pair])));
+    assert.ok(maxAbsDiff(oneByOne, single) < 1e-5, `one-at-a-time differs from HF by ${maxAbsDiff(oneByOne, single)}`);
+    assert.ok(maxAbsDiff(oneByOne, scores.slice(0, single.length)) < 1e-5, 'batch and one-at-a-time scores disagree');
+
+    const sig = await model.score(fixture.eval.pairs.slice(0, 3), { activation: 'sigmoid' });
+    sig.forEach((s, i) => assert.ok(Math.abs(s - 1 / (1 + Math.exp(-expected[i]))) < 1e-6));
+  } finally {
+    model.dispose();
+  }
+});
+
+test('rank() orders documents by score and keeps their indices', async () => {
+  const model = await rr.load(bertMiniDir, { maxLength: fixture.max_length });
+  try {
+    const query = fixture.eval.pairs[0][0];
+    const documents = fixture.eval.pairs.slice(0, 8).map((p) => p[1]);
+    const scores = await model.score(documents.map((d) => [query, d] as const));
+    const ranked = await model.rank(query, documents, { topK: 3 });
+    assert.equal(ranked.length, 3);
+    const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 3).map(([, i]) => i);
+    assert.deepEqual(ranked.map((r) => r.index), order);
+    for (const r of ranked) {
+      assert.equal(r.document, documents[r.index]);
+      assert.equal(r.score, scores[r.index]);
+    }
+  } finally {
+    model.dispose();
+  }
+});
