@@ -139,8 +139,14 @@ torch::Tensor readSafetensor(const SafetensorsHeader& header, const SafetensorsE
   return tensor;
 }
 
-void writeSafetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& tensors,
+void writeSafetensors(const std::string& path, const std::vector<std::pair<std::string, torch::Tensor>>& unordered,
                       const std::map<std::string, std::string>& metadata) {
+  // The reference writer's order: larger dtypes first (keeps every tensor aligned), then by name.
+  auto tensors = unordered;
+  std::stable_sort(tensors.begin(), tensors.end(), [](const auto& a, const auto& b) {
+    if (a.second.element_size() != b.second.element_size()) return a.second.element_size() > b.second.element_size();
+    return a.first < b.first;
+  });
   std::vector<torch::Tensor> cpu;
   std::string json = "{";
   if (!metadata.empty()) {

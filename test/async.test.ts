@@ -1,0 +1,63 @@
+// Scoring runs off the JS thread: the event loop stays responsive, and concurrent calls are all answered.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import * as rr from '../src/index';
+import { bertMiniDir, loadFixture, repoRoot } from './helpers';
+
+const fixture = loadFixture(bertMiniDir);
+
+test('timers keep firing while a long score() runs', async () => {
+  // A wider model than the fixture, so one call takes a while.
+  const config = { ...JSON.parse(fs.readFileSync(path.join(bertMiniDir, 'config.json'), 'utf8')),
+    hidden_size: 256, num_attention_heads: 4, intermediate_size: 1024, num_hidden_layers: 4 };
+  const model = await rr.create({ config, tokenizer: bertMiniDir, maxLength: 128, seed: 1 });
+  const pairs = Array.from({ length: 384 }, (_, i) => fixture.eval.pairs[i % fixture.eval.pairs.length]);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const started = Date.now();
+  const scores = await model.score(pairs, { batchSize: 64 });
+  const elapsed = Date.now() - started;
+  clearInterval(timer);
+  model.dispose();
+  assert.equal(scores.length, pairs.length);
+  assert.ok(elapsed > 100, `the workload should take a while (took ${elapsed} ms)`);
+  // A blocked loop would tick at most once or twice; a free one about elapsed/5 times.
+  assert.ok(ticks >= elapsed / 5 / 4, `only ${ticks} timer ticks in ${elapsed} ms`);
+});
+
+test('many concurrent score() calls all resolve with the right scores', async () => {
+  const model = await rr.load(bertMiniDir, { maxLength: 64 });
+  const pairs = fixture.eval.pairs;
+  const expected = await model.score(pairs);
+  const requests = Array.from({ length: 40 }, (_, i) => {
+    const subset = pairs.slice(i % 7, (i % 7) + 1 + (i % 11));
+    return { subset, offset: i % 7, promise: model.score(subset, { batchSize: 1 + (i % 4) }) };
+  });
+  const results = await Promise.all(requests.map((r) => r.promise));
+  results.forEach((scores, i) => {
+    const { subset, offset } = requests[i];
+    assert.equal(scores.length, subset.length);
+    scores.forEach((s, j) => assert.ok(Math.abs(s - expected[offset + j]) < 1e-5, `request ${i} pair ${j}`));
+  });
+  model.dispose();
+});
+
+test('the package loads through require() and ESM import', () => {
+  const script = `import('rrnative').then(async (m) => {
+    const model = await m.load(${JSON.stringify(bertMiniDir)});
+    const [s] = await model.score([['q', 'd']]);
+    model.dispose();
+    console.log(typeof m.score, typeof m.default.load, Number.isFinite(s));
+  })`;
+  // Resolve 'rrnative' as a user would: through a node_modules link to this package.
+  const scratch = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rrnative-esm-'));
+  fs.mkdirSync(path.join(scratch, 'node_modules'));
+  fs.symlinkSync(repoRoot, path.join(scratch, 'node_modules', 'rrnative'));
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: scratch, encoding: 'utf8' });
+  assert.equal(out.trim(), 'function function true');
+  const cjs = execFileSync(process.execPath, ['-e', `const rr = require('rrnative'); console.log(typeof rr.load, typeof rr.score, typeof rr.Reranker)`], { cwd: scratch, encoding: 'utf8' });
+  assert.equal(cjs.trim(), 'function function function');
+});
