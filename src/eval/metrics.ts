@@ -1,0 +1,377 @@
+// Evaluation metrics for the reranker: per-query ranking metrics (MRR, NDCG, AP, recall) and
+// flat binary-classification metrics (accuracy, F1, PR-AUC, ROC-AUC). Pure functions, no I/O.
+//
+// Conventions shared by every function here:
+// - Ranking order: candidates are sorted by score descending; equal scores keep their original
+//   index order (lower index ranks first). This makes every ranking metric deterministic, but it
+//   means ties are NOT averaged as scikit-learn's ndcg_score(ignore_ties=False) does.
+// - Relevance is graded (0 = not relevant). MRR, AP and recall treat relevance > 0 as relevant;
+//   NDCG uses the grade itself as the gain.
+// - Classification labels: label > 0 is positive, anything else (0, negative) is negative.
+//   A score is predicted positive when score >= threshold.
+// - Where a metric is undefined for a valid input (empty input, a single class) the result is
+//   NaN; bad input (mismatched lengths, non-finite numbers, bad k) throws a TypeError or
+//   RangeError that names the argument.
+
+/** One query's candidates: parallel arrays of model scores and graded relevance labels. */
+export interface RankedQuery {
+  readonly scores: ArrayLike<number>;
+  readonly relevance: ArrayLike<number>;
+  /**
+   * Relevant items the query has in total, including ones the first stage never retrieved
+   * (so they are absent from `scores`). Used only by recall; defaults to the count in the list.
+   */
+  readonly totalRelevant?: number;
+}
+
+export interface RankingMetricsOptions {
+  /** Cutoffs for recall@k; default [10, 100]. MRR and NDCG are always reported at 10. */
+  readonly ks?: readonly number[];
+}
+
+/** Means over queries; `recall@k` for every k in the options' `ks`. */
+export type RankingMetrics = {
+  'mrr@10': number;
+  'ndcg@10': number;
+  map: number;
+  queries: number;
+} & { [key: `recall@${number}`]: number };
+
+export interface ThresholdMetrics {
+  precision: number;
+  recall: number;
+  f1: number;
+}
+
+export interface ClassificationMetricsOptions {
+  /** Predicted positive when score >= threshold (0 for logits, 0.5 for probabilities). */
+  readonly threshold: number;
+}
+
+export interface ClassificationMetrics {
+  accuracy: number;
+  f1: number;
+  precision: number;
+  recall: number;
+  pr_auc: number;
+  roc_auc: number;
+}
+
+const DEFAULT_KS: readonly number[] = [10, 100];
+
+// ---------------------------------------------------------------------------------------------
+// Ranking metrics (one query)
+// ---------------------------------------------------------------------------------------------
+
+/** MRR@k for one query: 1/rank of the first relevant candidate within the top k, else 0. */
+export function reciprocalRankAtK(q: RankedQuery, k: number): number {
+  const { relevance } = checkQuery(q, 'q');
+  checkK(k, 'k');
+  const order = rankOrder(q.scores);
+  const limit = Math.min(k, order.length);
+  for (let rank = 1; rank <= limit; rank++) {
+    if (relevance[order[rank - 1]] > 0) return 1 / rank;
+  }
+  return 0;
+}
+
+/**
+ * NDCG@k for one query, as scikit-learn's ndcg_score computes it: linear gain (the grade itself)
+ * and discount 1/log2(rank + 1). The ideal DCG comes from sorting ALL the query's labels, also cut
+ * at k. A query with no relevant item gives 0 (sklearn does the same).
+ */
+export function ndcgAtK(q: RankedQuery, k: number): number {
+  const { relevance } = checkQuery(q, 'q');
+  checkK(k, 'k');
+  const order = rankOrder(q.scores);
+  const ideal = Array.from(relevance).sort((a, b) => b - a);
+  const idcg = dcg(ideal, k);
+  if (idcg === 0) return 0;
+  return dcg(order.map((i) => relevance[i]), k) / idcg;
+}
+
+/**
+ * Average precision over the full ranking with binary relevance (grade > 0): the mean of
+ * precision@rank over the ranks that hold a relevant item. The denominator is the relevant count
+ * in the list (not totalRelevant), so unretrieved items do not lower AP. 0 if none is relevant.
+ */
+export function averagePrecision(q: RankedQuery): number {
+  const { relevance } = checkQuery(q, 'q');
+  const order = rankOrder(q.scores);
+  let found = 0;
+  let sum = 0;
+  for (let rank = 1; rank <= order.length; rank++) {
+    if (relevance[order[rank - 1]] > 0) {
+      found++;
+      sum += found / rank;
+    }
+  }
+  return found === 0 ? 0 : sum / found;
+}
+
+/**
+ * Recall@k: the fraction of relevant items (grade > 0) that appear in the top k.
+ * `totalRelevant` (else `q.totalRelevant`, else the count in the list) is the denominator, so a
+ * caller can count relevant items the first stage never retrieved; it must be an integer no less
+ * than the relevant count in the list. A query with no relevant item gives 0, the same
+ * convention as MRR, NDCG and AP, so that every query weighs equally in the means; filter such
+ * queries out beforehand to exclude them instead.
+ */
+export function recallAtK(q: RankedQuery, k: number, totalRelevant?: number): number {
+  const { relevance } = checkQuery(q, 'q');
+  checkK(k, 'k');
+  const inList = countRelevant(relevance);
+  const total =
+    totalRelevant !== undefined
+      ? checkTotalRelevant(totalRelevant, inList, 'totalRelevant')
+      : q.totalRelevant !== undefined
+        ? checkTotalRelevant(q.totalRelevant, inList, 'q.totalRelevant')
+        : inList;
+  if (total === 0) return 0;
+  const order = rankOrder(q.scores);
+  const limit = Math.min(k, order.length);
+  let found = 0;
+  for (let rank = 0; rank < limit; rank++) if (relevance[order[rank]] > 0) found++;
+  return found / total;
+}
+
+/**
+ * Means over queries of mrr@10, ndcg@10, map and recall@k for each k in `ks` (default [10, 100]).
+ * With no queries every mean is NaN and `queries` is 0.
+ */
+export function rankingMetrics(queries: readonly RankedQuery[], options: RankingMetricsOptions = {}): RankingMetrics {
+  if (!Array.isArray(queries)) throw new TypeError(`queries must be an array, got ${describe(queries)}`);
+  const ks = options.ks ?? DEFAULT_KS;
+  if (!Array.isArray(ks)) throw new TypeError(`options.ks must be an array of integers, got ${describe(ks)}`);
+  ks.forEach((k, i) => checkK(k, `options.ks[${i}]`));
+  // Validate every query up front so a bad one names its index, not just "q".
+  queries.forEach((q, i) => checkQuery(q, `queries[${i}]`));
+
+  const n = queries.length;
+  const mean = (metric: (q: RankedQuery) => number): number =>
+    n === 0 ? NaN : queries.reduce((sum, q) => sum + metric(q), 0) / n;
+
+  const result: RankingMetrics = {
+    'mrr@10': mean((q) => reciprocalRankAtK(q, 10)),
+    'ndcg@10': mean((q) => ndcgAtK(q, 10)),
+    map: mean(averagePrecision),
+    queries: n,
+  };
+  for (const k of ks) result[`recall@${k}`] = mean((q) => recallAtK(q, k));
+  return result;
+}
+
+/** Indices of the candidates, best first: score descending, then original index ascending. */
+function rankOrder(scores: ArrayLike<number>): number[] {
+  const order = Array.from({ length: scores.length }, (_, i) => i);
+  return order.sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+/** DCG of gains already in rank order, cut at k: sum of gain / log2(rank + 1). */
+function dcg(gains: ArrayLike<number>, k: number): number {
+  const limit = Math.min(k, gains.length);
+  let sum = 0;
+  for (let i = 0; i < limit; i++) sum += gains[i] / Math.log2(i + 2);
+  return sum;
+}
+
+function countRelevant(relevance: ArrayLike<number>): number {
+  let count = 0;
+  for (let i = 0; i < relevance.length; i++) if (relevance[i] > 0) count++;
+  return count;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Classification metrics (flat score/label lists)
+// ---------------------------------------------------------------------------------------------
+
+/** Fraction of items whose prediction (score >= threshold) matches the label (> 0). NaN if empty. */
+export function accuracyAtThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): number {
+  checkPair(scores, labels);
+  checkThreshold(threshold);
+  if (scores.length === 0) return NaN;
+  let correct = 0;
+  for (let i = 0; i < scores.length; i++) if (scores[i] >= threshold === labels[i] > 0) correct++;
+  return correct / scores.length;
+}
+
+/**
+ * Precision, recall and F1 of the prediction score >= threshold.
+ * precision is NaN when nothing is predicted positive, recall NaN when no label is positive, and
+ * F1 = 2tp / (2tp + fp + fn) is NaN only when both hold (then there is nothing to get right or
+ * wrong); otherwise a missing precision or recall makes F1 0, not NaN.
+ */
+export function f1AtThreshold(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): ThresholdMetrics {
+  checkPair(scores, labels);
+  checkThreshold(threshold);
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const predicted = scores[i] >= threshold;
+    const positive = labels[i] > 0;
+    if (predicted && positive) tp++;
+    else if (predicted) fp++;
+    else if (positive) fn++;
+  }
+  return {
+    precision: tp + fp === 0 ? NaN : tp / (tp + fp),
+    recall: tp + fn === 0 ? NaN : tp / (tp + fn),
+    f1: 2 * tp + fp + fn === 0 ? NaN : (2 * tp) / (2 * tp + fp + fn),
+  };
+}
+
+/**
+ * Area under the precision-recall curve, equal to scikit-learn's average_precision_score:
+ * sum over distinct score thresholds (high to low) of (recall_n - recall_{n-1}) * precision_n.
+ * Tied scores form one threshold, so their order does not matter. NaN with no positive label
+ * (recall undefined) or empty input; 1 when every label is positive.
+ */
+export function prAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkPair(scores, labels);
+  const positives = countRelevant(labels);
+  if (positives === 0) return NaN;
+  let tp = 0;
+  let fp = 0;
+  let prevRecall = 0;
+  let ap = 0;
+  forEachTieGroup(scores, labels, (groupTp, groupFp) => {
+    tp += groupTp;
+    fp += groupFp;
+    const recall = tp / positives;
+    ap += (recall - prevRecall) * (tp / (tp + fp));
+    prevRecall = recall;
+  });
+  return ap;
+}
+
+/**
+ * Area under the ROC curve, equal to scikit-learn's roc_auc_score: the probability that a random
+ * positive scores above a random negative, a tie counting half. NaN unless both classes occur.
+ */
+export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkPair(scores, labels);
+  const positives = countRelevant(labels);
+  const negatives = labels.length - positives;
+  if (positives === 0 || negatives === 0) return NaN;
+  // Walk thresholds high to low; each negative in a group beats nothing above it and is beaten
+  // by every positive seen earlier, and ties with the group's positives at half weight.
+  let tpAbove = 0;
+  let wins = 0;
+  forEachTieGroup(scores, labels, (groupTp, groupFp) => {
+    wins += groupFp * (tpAbove + groupTp / 2);
+    tpAbove += groupTp;
+  });
+  return wins / (positives * negatives);
+}
+
+/** Accuracy, precision, recall and F1 at `threshold` plus the threshold-free PR-AUC and ROC-AUC. */
+export function classificationMetrics(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  options: ClassificationMetricsOptions,
+): ClassificationMetrics {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`options must be an object with a threshold, got ${describe(options)}`);
+  }
+  const { precision, recall, f1 } = f1AtThreshold(scores, labels, options.threshold);
+  return {
+    accuracy: accuracyAtThreshold(scores, labels, options.threshold),
+    f1,
+    precision,
+    recall,
+    pr_auc: prAuc(scores, labels),
+    roc_auc: rocAuc(scores, labels),
+  };
+}
+
+/** Calls `visit(positives, negatives)` for each group of equal scores, highest score first. */
+function forEachTieGroup(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  visit: (positives: number, negatives: number) => void,
+): void {
+  const order = rankOrder(scores);
+  let i = 0;
+  while (i < order.length) {
+    const score = scores[order[i]];
+    let pos = 0;
+    let neg = 0;
+    for (; i < order.length && scores[order[i]] === score; i++) {
+      if (labels[order[i]] > 0) pos++;
+      else neg++;
+    }
+    visit(pos, neg);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument checks
+// ---------------------------------------------------------------------------------------------
+
+function checkQuery(q: unknown, name: string): RankedQuery {
+  if (typeof q !== 'object' || q === null) throw new TypeError(`${name} must be {scores, relevance}, got ${describe(q)}`);
+  const { scores, relevance } = q as RankedQuery;
+  checkNumbers(scores, `${name}.scores`);
+  checkNumbers(relevance, `${name}.relevance`);
+  if (scores.length !== relevance.length) {
+    throw new RangeError(`${name}.scores has ${scores.length} entries but ${name}.relevance has ${relevance.length}`);
+  }
+  // Negative grades would make NDCG meaningless (sklearn's ndcg_score rejects them too).
+  for (let i = 0; i < relevance.length; i++) {
+    if (relevance[i] < 0) throw new RangeError(`${name}.relevance[${i}] must be >= 0, got ${relevance[i]}`);
+  }
+  return q as RankedQuery;
+}
+
+function checkPair(scores: ArrayLike<number>, labels: ArrayLike<number>): void {
+  checkNumbers(scores, 'scores');
+  checkNumbers(labels, 'labels');
+  if (scores.length !== labels.length) {
+    throw new RangeError(`scores has ${scores.length} entries but labels has ${labels.length}`);
+  }
+}
+
+/** An array or typed array of finite numbers. */
+function checkNumbers(values: unknown, name: string): void {
+  if (!Array.isArray(values) && !isTypedNumberArray(values)) {
+    throw new TypeError(`${name} must be an array of numbers, got ${describe(values)}`);
+  }
+  const list = values as ArrayLike<unknown>;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number') throw new TypeError(`${name}[${i}] must be a number, got ${describe(v)}`);
+    if (!Number.isFinite(v)) throw new RangeError(`${name}[${i}] must be finite, got ${v}`);
+  }
+}
+
+function isTypedNumberArray(value: unknown): boolean {
+  return ArrayBuffer.isView(value) && !(value instanceof DataView) && !(value instanceof BigInt64Array) && !(value instanceof BigUint64Array);
+}
+
+function checkK(k: unknown, name: string): void {
+  if (typeof k !== 'number' || !Number.isInteger(k)) throw new TypeError(`${name} must be an integer, got ${describe(k)}`);
+  if (k < 1) throw new RangeError(`${name} must be >= 1, got ${k}`);
+}
+
+function checkTotalRelevant(total: unknown, inList: number, name: string): number {
+  if (typeof total !== 'number' || !Number.isInteger(total)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(total)}`);
+  }
+  if (total < inList) throw new RangeError(`${name} is ${total} but the list already holds ${inList} relevant items`);
+  return total;
+}
+
+/** Any number but NaN: +-Infinity are valid thresholds (predict everything / nothing positive). */
+function checkThreshold(threshold: unknown): void {
+  if (typeof threshold !== 'number') throw new TypeError(`threshold must be a number, got ${describe(threshold)}`);
+  if (Number.isNaN(threshold)) throw new RangeError('threshold must not be NaN');
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)}`;
+  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'no prototype'})`;
+  return `${typeof value} ${String(value)}`;
+}
