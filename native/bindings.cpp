@@ -3,7 +3,10 @@
 #include <napi.h>
 #include <torch/torch.h>
 #include <memory>
+#include "losses.h"
 #include "model.h"
+#include "optimizer.h"
+#include "precision.h"
 #include "weights.h"
 #include "worker.h"
 
@@ -108,6 +111,10 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         InstanceMethod<&CrossEncoderWrap::Forward>("forward"),
         InstanceMethod<&CrossEncoderWrap::LoadWeights>("loadWeights"),
         InstanceMethod<&CrossEncoderWrap::SaveWeights>("saveWeights"),
+        InstanceMethod<&CrossEncoderWrap::TrainStep>("trainStep"),
+        InstanceMethod<&CrossEncoderWrap::OptimizerStep>("optimizerStep"),
+        InstanceMethod<&CrossEncoderWrap::SaveOptimizer>("saveOptimizer"),
+        InstanceMethod<&CrossEncoderWrap::LoadOptimizer>("loadOptimizer"),
         InstanceMethod<&CrossEncoderWrap::Dispose>("dispose"),
     });
   }
@@ -116,6 +123,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     if (info.Length() != 1 || !info[0].IsExternal())
       throw Napi::TypeError::New(info.Env(), "NativeCrossEncoder is created by createModel(), not with new");
     model_ = *info[0].As<Napi::External<std::shared_ptr<CrossEncoder>>>().Data();
+    optimizer_ = std::make_shared<AdamW>(model_->namedParameters());
   }
 
  private:
@@ -126,9 +134,11 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     struct ForwardJob : Job {
-      ForwardJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, HostBatch b) : Job(env), model(std::move(m)), batch(std::move(b)) {}
+      ForwardJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, HostBatch b, bool bf16)
+          : Job(env), model(std::move(m)), batch(std::move(b)), bf16(bf16) {}
       void Execute() override {
         c10::InferenceMode inference;
+        AutocastGuard autocast(bf16, model->device());
         model->eval();
         auto logits = model->forward(batch.ToDevice(model->device())).to(torch::kCPU).contiguous();
         result.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
@@ -140,11 +150,13 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       }
       std::shared_ptr<CrossEncoder> model;
       HostBatch batch;
+      bool bf16;
       std::vector<float> result;
     };
     auto model = live(info.Env());
+    const bool bf16 = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
     return Job::Queue(*addonData(info.Env()).torchThread,
-                      std::make_unique<ForwardJob>(info.Env(), model, HostBatch::FromJs(info[0].As<Napi::Object>())));
+                      std::make_unique<ForwardJob>(info.Env(), model, HostBatch::FromJs(info[0].As<Napi::Object>()), bf16));
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
@@ -189,16 +201,128 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
                       std::make_unique<SaveJob>(info.Env(), model, info[0].ToString().Utf8Value(), std::move(metadata)));
   }
 
+
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    struct TrainJob : Job {
+      TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m) : Job(env), model(std::move(m)) {}
+      void Execute() override {
+        model->train();
+        AutocastGuard autocast(bf16, model->device());
+        auto logits = model->forward(batch.ToDevice(model->device()));
+        LossInputs in;
+        in.kind = kind;
+        in.groupSize = groupSize;
+        auto floats = [&](std::vector<float>& v) {
+          return torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat32).to(model->device());
+        };
+        in.labels = floats(labels);
+        if (!teacherScores.empty()) in.teacherScores = floats(teacherScores);
+        auto loss = computeLoss(logits, in);
+        (loss * scale).backward();
+        lossValue = loss.item<double>();
+      }
+      Napi::Value OnOK(Napi::Env env) override { return Napi::Number::New(env, lossValue); }
+      std::shared_ptr<CrossEncoder> model;
+      HostBatch batch;
+      LossKind kind = LossKind::Bce;
+      int64_t groupSize = 1;
+      std::vector<float> labels, teacherScores;
+      double scale = 1.0;
+      bool bf16 = false;
+      double lossValue = 0;
+    };
+    Napi::Env env = info.Env();
+    auto job = std::make_unique<TrainJob>(env, live(env));
+    job->batch = HostBatch::FromJs(info[0].As<Napi::Object>());
+    Napi::Object loss = info[1].As<Napi::Object>();
+    try {
+      job->kind = parseLossKind(loss.Get("kind").ToString());
+    } catch (const std::exception& e) {
+      throw Napi::TypeError::New(env, e.what());
+    }
+    job->groupSize = loss.Get("groupSize").ToNumber().Int64Value();
+    job->scale = loss.Get("scale").ToNumber().DoubleValue();
+    job->bf16 = loss.Get("bf16").ToBoolean();
+    const size_t pairs = static_cast<size_t>(job->batch.batch);
+    auto copyFloats = [&](const char* key, std::vector<float>& into, bool optional) {
+      Napi::Value v = loss.Get(key);
+      if (optional && (v.IsNull() || v.IsUndefined())) return;
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+        throw Napi::TypeError::New(env, std::string("loss.") + key + " must be a Float32Array");
+      auto arr = v.As<Napi::Float32Array>();
+      if (arr.ElementLength() != pairs)
+        throw Napi::RangeError::New(env, std::string("loss.") + key + " has " + std::to_string(arr.ElementLength()) +
+                                             " values for " + std::to_string(pairs) + " pairs");
+      into.assign(arr.Data(), arr.Data() + pairs);
+    };
+    copyFloats("labels", job->labels, false);
+    copyFloats("teacherScores", job->teacherScores, true);
+    return Job::Queue(*addonData(env).torchThread, std::move(job));
+  }
+
+  Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
+    struct StepJob : Job {
+      StepJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, AdamWStep s)
+          : Job(env), model(std::move(m)), optimizer(std::move(o)), options(s) {}
+      void Execute() override { gradNorm = optimizer->step(options); }
+      Napi::Value OnOK(Napi::Env env) override { return Napi::Number::New(env, gradNorm); }
+      std::shared_ptr<CrossEncoder> model;
+      std::shared_ptr<AdamW> optimizer;
+      AdamWStep options;
+      double gradNorm = 0;
+    };
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    AdamWStep step;
+    step.lr = o.Get("lr").ToNumber().DoubleValue();
+    step.beta1 = o.Get("beta1").ToNumber().DoubleValue();
+    step.beta2 = o.Get("beta2").ToNumber().DoubleValue();
+    step.eps = o.Get("eps").ToNumber().DoubleValue();
+    step.weightDecay = o.Get("weightDecay").ToNumber().DoubleValue();
+    step.maxGradNorm = o.Get("maxGradNorm").ToNumber().DoubleValue();
+    auto model = live(env);
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<StepJob>(env, model, optimizer_, step));
+  }
+
+  Napi::Value SaveOptimizer(const Napi::CallbackInfo& info) {
+    return QueueOptimizerIo(info, /*save=*/true);
+  }
+
+  Napi::Value LoadOptimizer(const Napi::CallbackInfo& info) {
+    return QueueOptimizerIo(info, /*save=*/false);
+  }
+
+  Napi::Value QueueOptimizerIo(const Napi::CallbackInfo& info, bool save) {
+    struct IoJob : Job {
+      IoJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, std::string p, bool s)
+          : Job(env), model(std::move(m)), optimizer(std::move(o)), path(std::move(p)), save(s) {}
+      void Execute() override { save ? optimizer->save(path) : optimizer->load(path); }
+      std::shared_ptr<CrossEncoder> model;
+      std::shared_ptr<AdamW> optimizer;
+      std::string path;
+      bool save;
+    };
+    Napi::Env env = info.Env();
+    auto model = live(env);
+    return Job::Queue(*addonData(env).torchThread,
+                      std::make_unique<IoJob>(env, model, optimizer_, info[0].ToString().Utf8Value(), save));
+  }
+
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (model_) {
       // Freed on the torch thread, after any job still holding the model has finished.
-      addonData(info.Env()).torchThread->post([m = std::move(model_)]() mutable { m.reset(); });
+      addonData(info.Env()).torchThread->post([m = std::move(model_), o = std::move(optimizer_)]() mutable {
+        o.reset();
+        m.reset();
+      });
       model_.reset();
+      optimizer_.reset();
     }
     return info.Env().Undefined();
   }
 
   std::shared_ptr<CrossEncoder> model_;
+  std::shared_ptr<AdamW> optimizer_;
 };
 
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
@@ -227,6 +351,16 @@ Napi::Value CreateModel(const Napi::CallbackInfo& info) {
   return Job::Queue(*addonData(env).torchThread, std::make_unique<CreateJob>(env, std::move(config), device, seed));
 }
 
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  struct SeedJob : Job {
+    SeedJob(Napi::Env env, uint64_t s) : Job(env), seed(s) {}
+    void Execute() override { torch::manual_seed(seed); }
+    uint64_t seed;
+  };
+  Napi::Env env = info.Env();
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<SeedJob>(env, static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
+}
+
 Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -244,6 +378,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);  // deleted (thread joined) when the environment goes away
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   return exports;
 }
 

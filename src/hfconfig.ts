@@ -88,10 +88,13 @@ export function resolveModelConfig(raw: unknown, source: string, overrides: { nu
   return { raw: { ...obj }, native, labels };
 }
 
-export function readModelConfig(dir: string, overrides: { numLabels?: number } = {}): ResolvedModelConfig {
+/** Reads `dir/config.json`; `configOverrides` replace keys of it (e.g. hidden_dropout_prob), as HF's from_pretrained kwargs. */
+export function readModelConfig(dir: string, overrides: { numLabels?: number; configOverrides?: Record<string, unknown> } = {}): ResolvedModelConfig {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json (expected a Hugging Face model folder)`);
-  return resolveModelConfig(readJsonFile(file), file, overrides);
+  const raw = readJsonFile(file);
+  const merged = overrides.configOverrides && typeof raw === 'object' && raw !== null ? { ...raw, ...overrides.configOverrides } : raw;
+  return resolveModelConfig(merged, file, overrides);
 }
 
 /** The config.json to save: the original keys, with the classification head described as transformers expects. */

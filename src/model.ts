@@ -17,6 +17,8 @@ export interface LoadOptions {
   maxLength?: number;
   /** Seed for any freshly initialised head parameters. */
   seed?: number;
+  /** Keys that replace config.json's (e.g. `{ hidden_dropout_prob: 0 }`), as transformers' from_pretrained kwargs. */
+  configOverrides?: Record<string, unknown>;
 }
 
 export interface CreateOptions extends LoadOptions {
@@ -84,7 +86,7 @@ export class Reranker {
         : '';
       throw new Error(`${dir}: no model.safetensors${hint}`);
     }
-    const config = readModelConfig(dir);
+    const config = readModelConfig(dir, { configOverrides: options.configOverrides });
     const tokenizer = await PairTokenizer.load(dir);
     const { device, seed } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
@@ -99,7 +101,7 @@ export class Reranker {
 
   /** A new model from a config, initialised as Hugging Face does (normal(0, initializer_range), zero biases), seeded. */
   static async create(options: CreateOptions): Promise<Reranker> {
-    const config = resolveModelConfig(options.config, 'config', { numLabels: options.numLabels });
+    const config = resolveModelConfig({ ...options.config, ...options.configOverrides }, 'model.config', { numLabels: options.numLabels });
     const tokenizer = await PairTokenizer.load(options.tokenizer);
     const { device, seed } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });

@@ -39,9 +39,42 @@ export interface NativeLoadReport {
   initialized: string[];
 }
 
+export type NativeLossKind = 'bce' | 'mse' | 'listwise_ce' | 'margin_mse' | 'distill_mse' | 'lambda_loss';
+
+export interface NativeLossInput {
+  kind: NativeLossKind;
+  /** Pairs per group (grouped losses see the batch as [batch / groupSize, groupSize], positive first). */
+  groupSize: number;
+  /** One label per pair. */
+  labels: Float32Array;
+  /** One teacher score per pair (margin_mse, distill_mse). */
+  teacherScores: Float32Array | null;
+  /** Multiplies the loss before backward (1 / gradient_accumulation_steps). */
+  scale: number;
+  /** bf16 autocast (CUDA only). */
+  bf16: boolean;
+}
+
+export interface NativeOptimizerStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient L2 norm to this (0: no clipping). */
+  maxGradNorm: number;
+}
+
 export interface NativeCrossEncoder {
   /** Eval-mode logits, row-major [batch, numLabels]. */
-  forward(batch: NativeTokenBatch): Promise<Float32Array>;
+  forward(batch: NativeTokenBatch, options?: { bf16?: boolean }): Promise<Float32Array>;
+  /** Train-mode forward, loss and backward; gradients accumulate until optimizerStep. Resolves to the (unscaled) loss. */
+  trainStep(batch: NativeTokenBatch, loss: NativeLossInput): Promise<number>;
+  /** Clips, takes an AdamW step (no decay on biases and LayerNorm), clears gradients. Resolves to the norm before clipping. */
+  optimizerStep(options: NativeOptimizerStep): Promise<number>;
+  /** AdamW moments, step count and the torch CPU RNG, as safetensors. */
+  saveOptimizer(path: string): Promise<void>;
+  loadOptimizer(path: string): Promise<void>;
   loadWeights(safetensorsPath: string): Promise<NativeLoadReport>;
   saveWeights(safetensorsPath: string, metadata: Record<string, string>): Promise<void>;
   /** Frees the model once the jobs already queued for it are done. */
@@ -57,6 +90,8 @@ export interface NativeRuntimeInfo {
 export interface NativeAddon {
   createModel(config: NativeModelConfig, options: { device: string; seed: number }): Promise<NativeCrossEncoder>;
   runtimeInfo(): NativeRuntimeInfo;
+  /** Seeds torch's default generators (dropout masks). */
+  manualSeed(seed: number): Promise<void>;
 }
 
 let cached: NativeAddon | undefined;

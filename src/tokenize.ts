@@ -1,4 +1,5 @@
 // Pair tokenization with Hugging Face's Rust tokenizer (the `tokenizers` package), and batch padding.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -75,6 +76,16 @@ export class PairTokenizer {
       }
       return { ids, typeIds: encoding.getTypeIds() };
     });
+  }
+
+  /** A hash of the tokenizer's files: token-id caches are keyed by it. */
+  fingerprint(): string {
+    const hash = crypto.createHash('sha256');
+    for (const name of TOKENIZER_FILES) {
+      const file = path.join(this.sourceDir, name);
+      if (fs.existsSync(file)) hash.update(name).update(fs.readFileSync(file));
+    }
+    return hash.digest('hex');
   }
 
   /** Writes the tokenizer files into a model folder (tokenizer.json always, the rest when the source had them). */

@@ -1,0 +1,97 @@
+#include "optimizer.h"
+#include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
+#include <mutex>
+#include <stdexcept>
+#include "safetensors.h"
+
+namespace rr {
+
+AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params) {
+  for (auto& [name, param] : params) {
+    const bool isBias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    const bool isNorm = name.find("LayerNorm") != std::string::npos || name.find("layer_norm") != std::string::npos;
+    slots_.push_back({name, param, torch::Tensor(), torch::Tensor(), !(isBias || isNorm)});
+  }
+}
+
+double AdamW::step(const AdamWStep& o) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> norms;
+  for (auto& s : slots_)
+    if (s.param.grad().defined()) norms.push_back(s.param.grad().detach().norm(2).to(torch::kFloat32));
+  if (norms.empty()) throw std::runtime_error("optimizer step without gradients: run a training step first");
+  auto totalNorm = torch::stack(norms).norm(2);
+  const double gradNorm = totalNorm.item<double>();
+  if (o.maxGradNorm > 0) {
+    // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), never up.
+    auto coef = (o.maxGradNorm / (totalNorm + 1e-6)).clamp_max(1.0);
+    for (auto& s : slots_)
+      if (s.param.grad().defined()) s.param.grad().mul_(coef.to(s.param.grad().dtype()));
+  }
+  ++steps_;
+  const double biasCorrection1 = 1.0 - std::pow(o.beta1, static_cast<double>(steps_));
+  const double biasCorrection2Sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(steps_)));
+  const double stepSize = o.lr / biasCorrection1;
+  for (auto& s : slots_) {
+    auto grad = s.param.grad();
+    if (!grad.defined()) continue;
+    if (!s.expAvg.defined()) {
+      s.expAvg = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+      s.expAvgSq = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+    }
+    if (s.decay && o.weightDecay != 0) s.param.mul_(1.0 - o.lr * o.weightDecay);
+    s.expAvg.lerp_(grad, 1.0 - o.beta1);
+    s.expAvgSq.mul_(o.beta2).addcmul_(grad, grad, 1.0 - o.beta2);
+    auto denom = (s.expAvgSq.sqrt() / biasCorrection2Sqrt).add_(o.eps);
+    s.param.addcdiv_(s.expAvg, denom, -stepSize);
+    grad.zero_();
+  }
+  return gradNorm;
+}
+
+void AdamW::save(const std::string& path) const {
+  std::vector<std::pair<std::string, torch::Tensor>> tensors;
+  for (const auto& s : slots_) {
+    if (!s.expAvg.defined()) continue;
+    tensors.emplace_back("exp_avg." + s.name, s.expAvg);
+    tensors.emplace_back("exp_avg_sq." + s.name, s.expAvgSq);
+  }
+  tensors.emplace_back("rng.cpu", cpuRngState());
+  writeSafetensors(path, tensors, {{"format", "rrnative-optimizer"}, {"step", std::to_string(steps_)}});
+}
+
+void AdamW::load(const std::string& path) {
+  const SafetensorsHeader header = readSafetensorsHeader(path);
+  auto stepIt = header.metadata.find("step");
+  if (stepIt == header.metadata.end()) throw std::runtime_error(path + ": not an optimizer state file (no step)");
+  torch::NoGradGuard noGrad;
+  for (auto& s : slots_) {
+    const SafetensorsEntry* avg = header.find("exp_avg." + s.name);
+    const SafetensorsEntry* avgSq = header.find("exp_avg_sq." + s.name);
+    if (!avg || !avgSq) {
+      s.expAvg = s.expAvgSq = torch::Tensor();
+      continue;
+    }
+    if (avg->shape != s.param.sizes().vec() || avgSq->shape != s.param.sizes().vec())
+      throw std::runtime_error(path + ": optimizer state for '" + s.name + "' does not match the model's shape");
+    s.expAvg = readSafetensor(header, *avg).to(s.param.device(), s.param.scalar_type());
+    s.expAvgSq = readSafetensor(header, *avgSq).to(s.param.device(), s.param.scalar_type());
+  }
+  steps_ = std::stoll(stepIt->second);
+  if (const SafetensorsEntry* rng = header.find("rng.cpu")) setCpuRngState(readSafetensor(header, *rng));
+}
+
+torch::Tensor cpuRngState() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void setCpuRngState(const torch::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace rr

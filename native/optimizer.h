@@ -1,0 +1,40 @@
+// AdamW (decoupled weight decay, as torch.optim.AdamW) with global-norm gradient clipping, and its state I/O.
+#pragma once
+#include <torch/torch.h>
+#include <string>
+#include <vector>
+
+namespace rr {
+
+struct AdamWStep {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.0;
+  double maxGradNorm = 0.0;  // 0 or less: no clipping
+};
+
+class AdamW {
+ public:
+  // `params` are HF-named; biases and LayerNorm parameters get no weight decay (as HF's Trainer).
+  explicit AdamW(std::vector<std::pair<std::string, torch::Tensor>> params);
+
+  // Clips the gradients, takes one step, clears the gradients. Returns the total gradient norm before clipping.
+  double step(const AdamWStep& options);
+  int64_t stepCount() const { return steps_; }
+
+  void save(const std::string& path) const;
+  void load(const std::string& path);
+
+ private:
+  struct Slot {
+    std::string name;
+    torch::Tensor param, expAvg, expAvgSq;
+    bool decay;
+  };
+  std::vector<Slot> slots_;
+  int64_t steps_ = 0;
+};
+
+// Default-generator states, so a resumed run draws the same dropout masks.
+torch::Tensor cpuRngState();
+void setCpuRngState(const torch::Tensor& state);
+
+}  // namespace rr

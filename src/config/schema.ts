@@ -1,0 +1,115 @@
+// The training config (YAML) schema. `training` uses Hugging Face TrainingArguments names and defaults.
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+const dataSourceSchema = z.strictObject({
+  path: z.string().min(1).optional(),
+  format: z.enum(['auto', 'pairs', 'grouped', 'hf_msmarco', 'msmarco']).default('auto'),
+  collection: z.string().min(1).optional(),
+  queries: z.string().min(1).optional(),
+  qrels: z.string().min(1).optional(),
+  triples: z.string().min(1).optional(),
+  top1000: z.string().min(1).optional(),
+  /** Read at most this many records (quick runs, subsampled evals). */
+  max_records: positiveInt.optional(),
+});
+
+export const LOSSES = ['bce', 'mse', 'listwise_ce', 'margin_mse', 'distill_mse', 'lambda_loss'] as const;
+export type LossName = (typeof LOSSES)[number];
+
+export const trainingSchema = z.strictObject({
+  output_dir: z.string().min(1),
+  learning_rate: z.number().positive().default(5e-5),
+  weight_decay: z.number().nonnegative().default(0),
+  adam_beta1: z.number().min(0).lt(1).default(0.9),
+  adam_beta2: z.number().min(0).lt(1).default(0.999),
+  adam_epsilon: z.number().positive().default(1e-8),
+  max_grad_norm: z.number().nonnegative().default(1.0),
+  num_train_epochs: z.number().positive().default(3),
+  max_steps: z.number().int().default(-1),
+  warmup_steps: nonNegativeInt.default(0),
+  warmup_ratio: z.number().min(0).max(1).default(0),
+  lr_scheduler_type: z.enum(['linear', 'cosine', 'constant', 'constant_with_warmup']).default('linear'),
+  per_device_train_batch_size: positiveInt.default(8),
+  per_device_eval_batch_size: positiveInt.default(8),
+  gradient_accumulation_steps: positiveInt.default(1),
+  eval_strategy: z.enum(['no', 'steps', 'epoch']).default('no'),
+  eval_steps: positiveInt.optional(),
+  save_strategy: z.enum(['no', 'steps', 'epoch']).default('steps'),
+  save_steps: positiveInt.default(500),
+  save_total_limit: positiveInt.optional(),
+  load_best_model_at_end: z.boolean().default(false),
+  metric_for_best_model: z.string().min(1).optional(),
+  greater_is_better: z.boolean().optional(),
+  early_stopping_patience: positiveInt.optional(),
+  logging_steps: positiveInt.default(500),
+  seed: nonNegativeInt.default(42),
+  bf16: z.boolean().default(false),
+  device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+});
+
+export type TrainingArgs = z.infer<typeof trainingSchema>;
+
+const dataSchema = z.strictObject({
+  train: dataSourceSchema.optional(),
+  eval: dataSourceSchema.optional(),
+  shuffle: z.boolean().default(true),
+  train_group_size: positiveInt.default(8),
+  on_bad_record: z.enum(['error', 'skip']).default('error'),
+  cache_dir: z.string().min(1).default('.rrnative-cache'),
+});
+
+const lossSchema = z.union([
+  z.enum(LOSSES),
+  z.strictObject({ name: z.enum(LOSSES) }),
+]).transform((l) => (typeof l === 'string' ? { name: l } : l));
+
+const modelSchema = z.strictObject({
+  /** A Hugging Face model folder to start from. */
+  path: z.string().min(1).optional(),
+  /** Or a new model: a config.json object (or a path to one) and a tokenizer folder. */
+  config: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
+  tokenizer: z.string().min(1).optional(),
+  max_length: positiveInt.default(512),
+  num_labels: positiveInt.default(1),
+  config_overrides: z.record(z.string(), z.unknown()).default({}),
+}).refine((m) => Boolean(m.path) !== Boolean(m.config), {
+  message: 'give either model.path (a Hugging Face folder) or model.config + model.tokenizer (a new model)',
+}).refine((m) => !m.config || Boolean(m.tokenizer), { message: 'a new model (model.config) needs model.tokenizer', path: ['tokenizer'] });
+
+// A stage overrides only the keys it names (zod's .partial() would fill in every default again).
+function overridesOf<T extends z.ZodRawShape>(schema: z.ZodObject<T>) {
+  return z.strictObject(Object.fromEntries(Object.entries(schema.shape).map(([key, field]) => {
+    const inner = field instanceof z.ZodDefault ? field.unwrap() : field;
+    return [key, (inner as z.ZodType).optional()];
+  })));
+}
+
+export interface StageConfig {
+  name?: string;
+  data?: Partial<DataConfig>;
+  loss?: { name: LossName };
+  training?: Partial<Omit<TrainingArgs, 'output_dir'>>;
+}
+
+const stageSchema: z.ZodType<StageConfig> = z.strictObject({
+  name: z.string().min(1).regex(/^[\w.-]+$/, 'use letters, digits, _ . -').optional(),
+  data: overridesOf(dataSchema).optional(),
+  loss: lossSchema.optional(),
+  training: overridesOf(trainingSchema.omit({ output_dir: true })).optional(),
+}) as unknown as z.ZodType<StageConfig>;
+
+export const configSchema = z.strictObject({
+  model: modelSchema,
+  data: dataSchema,
+  loss: lossSchema.default({ name: 'bce' }),
+  training: trainingSchema,
+  stages: z.array(stageSchema).min(1).optional(),
+});
+
+export type RunConfig = z.infer<typeof configSchema>;
+export type DataConfig = z.infer<typeof dataSchema>;
+export type DataSourceConfig = z.infer<typeof dataSourceSchema>;
+export type ModelConfigSection = z.infer<typeof modelSchema>;

@@ -1,0 +1,68 @@
+// One epoch's batches: the order of the records (shuffled or not) and, for grouped data, the sampled
+// group of each (1 positive + train_group_size - 1 negatives). Planned from the data RNG alone, so a
+// resumed run rebuilds exactly the batches of the interrupted one.
+import type { LossName } from '../config/schema';
+import { sampleIndices } from '../data/groups';
+import type { Rng } from '../data/rng';
+import type { TokenCache } from './cache';
+
+export interface PlannedBatch {
+  pairs: number[];
+  labels: Float32Array;
+  teacherScores: Float32Array | null;
+  /** Pairs per group: 1 for pointwise data, train_group_size for grouped data. */
+  groupSize: number;
+}
+
+const GROUPED_LOSSES: readonly LossName[] = ['listwise_ce', 'margin_mse', 'lambda_loss'];
+const TEACHER_LOSSES: readonly LossName[] = ['margin_mse', 'distill_mse'];
+
+/** Checks once, before training, that the data fits the loss; the message says what the loss needs. */
+export function checkDataFitsLoss(cache: TokenCache, loss: LossName, groupSize: number): void {
+  const grouped = cache.meta.groups > 0;
+  if (grouped && cache.meta.groups !== cache.meta.records) {
+    throw new Error(`${cache.meta.sources[0]}: mixes pair and grouped records; use one layout per data file`);
+  }
+  if (GROUPED_LOSSES.includes(loss) && !grouped) {
+    throw new Error(`loss ${loss} needs grouped data ({query, positives, negatives}); ${cache.meta.sources[0]} has pairs`);
+  }
+  if (GROUPED_LOSSES.includes(loss) && groupSize < 2) {
+    throw new Error(`loss ${loss} needs data.train_group_size >= 2 (1 positive + negatives), got ${groupSize}`);
+  }
+  if (TEACHER_LOSSES.includes(loss) && grouped && cache.meta.withTeacher !== cache.meta.groups) {
+    throw new Error(`loss ${loss} needs teacher scores (pos_scores / neg_scores) on every record of ${cache.meta.sources[0]}; ` +
+      `${cache.meta.groups - cache.meta.withTeacher} records have none (add them with \`rrtrain label --teacher DIR\`)`);
+  }
+  if (TEACHER_LOSSES.includes(loss) && !grouped) {
+    throw new Error(`loss ${loss} needs teacher scores, which come with grouped data (pos_scores / neg_scores)`);
+  }
+}
+
+export function planEpoch(cache: TokenCache, rng: Rng, options: { shuffle: boolean; batchSize: number; groupSize: number; withTeacher: boolean }): PlannedBatch[] {
+  const order = Array.from({ length: cache.recordCount }, (_, i) => i);
+  if (options.shuffle) rng.shuffle(order);
+  const grouped = cache.meta.groups > 0;
+  const groupSize = grouped ? options.groupSize : 1;
+  const batches: PlannedBatch[] = [];
+  for (let start = 0; start < order.length; start += options.batchSize) {
+    const records = order.slice(start, start + options.batchSize);
+    const pairs: number[] = [];
+    for (const r of records) {
+      const first = cache.recordFirstPair[r];
+      if (!grouped) {
+        pairs.push(first);
+        continue;
+      }
+      const positives = cache.recordPositives[r], negatives = cache.recordNegatives[r];
+      if (positives === 0 || negatives === 0) {
+        throw new Error(`${cache.meta.sources[0]}: record ${r + 1} has ${positives} positives and ${negatives} negatives; a group needs both`);
+      }
+      pairs.push(first + rng.int(positives));
+      for (const n of sampleIndices(negatives, groupSize - 1, rng)) pairs.push(first + positives + n);
+    }
+    const labels = Float32Array.from(pairs, (p, i) => (grouped ? (i % groupSize === 0 ? 1 : 0) : cache.pairLabel[p]));
+    const teacherScores = options.withTeacher ? Float32Array.from(pairs, (p) => cache.pairTeacher[p]) : null;
+    batches.push({ pairs, labels, teacherScores, groupSize });
+  }
+  return batches;
+}

@@ -1,0 +1,326 @@
+// The training loop. Reads top to bottom: set up the stage, then for each optimizer step — accumulate
+// gradients over micro-batches, step at the scheduled learning rate, log, evaluate, checkpoint.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { DataConfig, LossName, RunConfig, TrainingArgs } from '../config/schema';
+import { Rng } from '../data/rng';
+import { Reranker } from '../model';
+import { addon } from '../native';
+import { readJsonFile, writeFileAtomic } from '../util';
+import { TokenCache } from './cache';
+import {
+  listCheckpoints, readTrainerState, removeStaleTemporaries, rotateCheckpoints, writeCheckpoint, type TrainerState,
+} from './checkpoint';
+import { evaluate, loadEvalSet, type EvalMetrics } from './evaluate';
+import { writeModelCard } from './modelcard';
+import { checkDataFitsLoss, planEpoch, type PlannedBatch } from './plan';
+import { Progress } from './progress';
+import { lrFactor, warmupSteps } from './schedule';
+
+export interface TrainOptions {
+  /** Continue from the latest checkpoint in output_dir (true) or from a given checkpoint folder. */
+  resume?: boolean | string;
+  log?: (line: string) => void;
+  /** 'auto': a progress bar on a TTY, periodic log lines otherwise. */
+  progress?: 'auto' | 'bar' | 'lines' | 'none';
+}
+
+export interface LogEntry {
+  stage: number;
+  step: number;
+  epoch: number;
+  [key: string]: number;
+}
+
+export interface TrainResult {
+  outputDir: string;
+  history: LogEntry[];
+  finalMetrics: EvalMetrics | null;
+  globalStep: number;
+}
+
+interface Stage {
+  index: number;
+  name: string;
+  data: DataConfig;
+  loss: LossName;
+  args: TrainingArgs;
+}
+
+export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const stages = resolveStages(config);
+  const finalDir = config.training.output_dir;
+  fs.mkdirSync(finalDir, { recursive: true });
+  guardOutputDir(stages, options.resume);
+  const metricsFile = path.join(finalDir, 'metrics.jsonl');
+  if (!options.resume) fs.rmSync(metricsFile, { force: true });
+
+  const device = resolveDevice(config.training.device);
+  let model = await loadStartingModel(config, device);
+  const history: LogEntry[] = [];
+  let finalMetrics: EvalMetrics | null = null;
+  let globalStep = 0;
+  try {
+    for (const stage of stages) {
+      const result = await trainStage(stage, model, { config, options, log, metricsFile, history, device });
+      model = result.model;
+      finalMetrics = result.finalMetrics ?? finalMetrics;
+      globalStep = result.globalStep;
+    }
+    await model.save(finalDir);
+    writeFileAtomic(path.join(finalDir, 'rrtrain_config.yaml'), YAML.stringify(config));
+    writeModelCard(finalDir, config, stages.map((s) => ({ name: s.name, loss: s.loss, args: s.args, data: s.data })), finalMetrics);
+    log(`saved the trained model to ${finalDir}`);
+    return { outputDir: finalDir, history, finalMetrics, globalStep };
+  } finally {
+    model.dispose();
+  }
+}
+
+interface StageContext {
+  config: RunConfig;
+  options: TrainOptions;
+  log: (line: string) => void;
+  metricsFile: string;
+  history: LogEntry[];
+  device: 'cpu' | 'cuda';
+}
+
+async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Promise<{ model: Reranker; finalMetrics: EvalMetrics | null; globalStep: number }> {
+  const { args, data } = stage;
+  const { log } = ctx;
+  const outputDir = args.output_dir;
+  fs.mkdirSync(outputDir, { recursive: true });
+  removeStaleTemporaries(outputDir);
+  if (args.bf16 && ctx.device !== 'cuda') {
+    throw new Error(`training.bf16: bf16 autocast needs a CUDA device, and this run uses ${ctx.device}; set bf16: false`);
+  }
+  if (stage.name !== 'main' && fs.existsSync(path.join(outputDir, 'model.safetensors')) && ctx.options.resume) {
+    // A finished stage of a resumed run: take its result and move on.
+    log(`stage ${stage.name}: already finished, loading ${outputDir}`);
+    model.dispose();
+    return { model: await Reranker.load(outputDir, { device: ctx.device }), finalMetrics: null, globalStep: 0 };
+  }
+
+  // Data: token ids from the cache, batches planned per epoch from the data RNG.
+  if (!data.train) throw new Error(`data.train: no training data for stage ${stage.name}`);
+  const cache = await TokenCache.open(data.train, model.tokenizer, model.maxLength, data.cache_dir, data.on_bad_record, log);
+  const evalSet = data.eval ? await loadEvalSet(data.eval, data.on_bad_record) : null;
+  try {
+    checkDataFitsLoss(cache, stage.loss, data.train_group_size);
+    if (args.eval_strategy !== 'no' && !evalSet) throw new Error(`training.eval_strategy is '${args.eval_strategy}' but data.eval is not set`);
+    const withTeacher = stage.loss === 'margin_mse' || stage.loss === 'distill_mse';
+    const batchesPerEpoch = Math.ceil(cache.recordCount / args.per_device_train_batch_size);
+    const stepsPerEpoch = Math.ceil(batchesPerEpoch / args.gradient_accumulation_steps);
+    const totalSteps = args.max_steps > 0 ? args.max_steps : Math.ceil(stepsPerEpoch * args.num_train_epochs);
+    const warmup = warmupSteps(args, totalSteps);
+    const metricName = (args.metric_for_best_model ?? 'mrr@10').replace(/^eval_/, '');
+    const greaterIsBetter = args.greater_is_better ?? !metricName.endsWith('loss');
+    const evalEvery = args.eval_strategy === 'steps' ? (args.eval_steps ?? args.logging_steps) : args.eval_strategy === 'epoch' ? stepsPerEpoch : 0;
+    const saveEvery = args.save_strategy === 'steps' ? args.save_steps : args.save_strategy === 'epoch' ? stepsPerEpoch : 0;
+    if (cache.meta.badRecords.skipped > 0) {
+      log(`skipped ${cache.meta.badRecords.skipped} bad records, e.g.:\n  ${cache.meta.badRecords.examples.join('\n  ')}`);
+    }
+    log(`stage ${stage.name}: ${cache.recordCount} records, ${batchesPerEpoch} batches/epoch, ${totalSteps} steps, ` +
+      `warmup ${warmup}, loss ${stage.loss}, device ${ctx.device}`);
+
+    // State: fresh, or restored from a checkpoint.
+    const rng = new Rng(args.seed);
+    let state: TrainerState = {
+      stage: stage.index, globalStep: 0, epoch: 0, batchInEpoch: 0, epochRngState: rng.getState(),
+      bestMetric: null, bestCheckpoint: null, evalsWithoutImprovement: 0,
+    };
+    await addon().manualSeed(args.seed);
+    const resumeFrom = findResumeCheckpoint(outputDir, ctx.options.resume, stage.index);
+    if (resumeFrom) {
+      state = readTrainerState(resumeFrom);
+      model.dispose();
+      model = await Reranker.load(resumeFrom, { device: ctx.device, maxLength: ctx.config.model.max_length });
+      await model.native.loadOptimizer(path.join(resumeFrom, 'optimizer.safetensors'));
+      truncateMetrics(ctx.metricsFile, stage.index, state.globalStep);
+      log(`resumed from ${resumeFrom} (step ${state.globalStep}, epoch ${state.epoch})`);
+    }
+    rng.setState(state.epochRngState);
+    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: args.per_device_train_batch_size, groupSize: data.train_group_size, withTeacher });
+
+    const progress = new Progress(ctx.options.progress ?? 'auto', totalSteps, state.globalStep, log);
+    let windowLoss = 0, windowSteps = 0, windowPairs = 0, windowStart = Date.now();
+    let finalMetrics: EvalMetrics | null = null;
+    let stop = false;
+
+    while (state.globalStep < totalSteps && !stop) {
+      // 1. Accumulate gradients over up to gradient_accumulation_steps micro-batches (not across epochs).
+      let stepLoss = 0, micro = 0;
+      while (micro < args.gradient_accumulation_steps) {
+        if (state.batchInEpoch >= plan.length) {
+          if (micro > 0) break;
+          state.epoch += 1;
+          state.batchInEpoch = 0;
+          state.epochRngState = rng.getState();
+          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: args.per_device_train_batch_size, groupSize: data.train_group_size, withTeacher });
+        }
+        const batch = plan[state.batchInEpoch++];
+        stepLoss += await trainOnBatch(model, cache, batch, stage.loss, args);
+        windowPairs += batch.pairs.length;
+        micro++;
+      }
+
+      // 2. One optimizer step at the scheduled learning rate.
+      const lr = args.learning_rate * lrFactor(args.lr_scheduler_type, state.globalStep, warmup, totalSteps);
+      const gradNorm = await model.native.optimizerStep({
+        lr, beta1: args.adam_beta1, beta2: args.adam_beta2, eps: args.adam_epsilon,
+        weightDecay: args.weight_decay, maxGradNorm: args.max_grad_norm,
+      });
+      state.globalStep += 1;
+      const loss = stepLoss / micro;
+      if (!Number.isFinite(loss)) throw new Error(`step ${state.globalStep}: the loss is ${loss}; lower training.learning_rate or check the data`);
+      windowLoss += loss;
+      windowSteps += 1;
+      const epoch = state.epoch + state.batchInEpoch / plan.length;
+      progress.update(state.globalStep, { loss, lr });
+
+      // 3. Log every logging_steps.
+      if (state.globalStep % args.logging_steps === 0 || state.globalStep === totalSteps) {
+        const seconds = (Date.now() - windowStart) / 1000;
+        const entry: LogEntry = { stage: stage.index, step: state.globalStep, epoch: round(epoch), loss: windowLoss / windowSteps,
+          lr, grad_norm: gradNorm, pairs_per_s: round(windowPairs / Math.max(seconds, 1e-9)) };
+        record(ctx, entry);
+        progress.show(entry);
+        windowLoss = windowSteps = windowPairs = 0;
+        windowStart = Date.now();
+      }
+
+      // 4. Evaluate, track the best checkpoint, stop early when it stops improving.
+      const evalNow = evalEvery > 0 && (state.globalStep % evalEvery === 0 || state.globalStep === totalSteps);
+      const saveNow = saveEvery > 0 && (state.globalStep % saveEvery === 0 || state.globalStep === totalSteps);
+      let improved = false;
+      if (evalNow && evalSet) {
+        const metrics = await evaluate(model, evalSet, args.per_device_eval_batch_size);
+        finalMetrics = metrics;
+        if (!(metricName in metrics)) {
+          throw new Error(`training.metric_for_best_model: "${metricName}" is not an eval metric (available: ${Object.keys(metrics).join(', ')})`);
+        }
+        const entry: LogEntry = { stage: stage.index, step: state.globalStep, epoch: round(epoch) };
+        for (const [k, v] of Object.entries(metrics)) entry[`eval_${k}`] = v;
+        record(ctx, entry);
+        progress.show(entry);
+        const value = metrics[metricName];
+        improved = state.bestMetric === null || (greaterIsBetter ? value > state.bestMetric : value < state.bestMetric);
+        if (improved) {
+          state.bestMetric = value;
+          state.evalsWithoutImprovement = 0;
+        } else {
+          state.evalsWithoutImprovement += 1;
+          if (args.early_stopping_patience !== undefined && state.evalsWithoutImprovement >= args.early_stopping_patience) {
+            log(`early stopping: ${metricName} has not improved for ${state.evalsWithoutImprovement} evaluations`);
+            stop = true;
+          }
+        }
+      }
+
+      // 5. Checkpoint (atomically), then rotate old ones, keeping the best.
+      if (saveNow || (stop && saveEvery > 0)) {
+        const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
+        if (improved) state.bestCheckpoint = dir;
+        await writeCheckpoint(outputDir, model, state);
+        rotateCheckpoints(outputDir, args.save_total_limit, state.bestCheckpoint);
+      }
+    }
+    progress.stop();
+
+    if (args.load_best_model_at_end && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
+      log(`loading the best checkpoint ${state.bestCheckpoint} (${metricName} = ${state.bestMetric})`);
+      model.dispose();
+      model = await Reranker.load(state.bestCheckpoint, { device: ctx.device, maxLength: ctx.config.model.max_length });
+      finalMetrics = evalSet ? await evaluate(model, evalSet, args.per_device_eval_batch_size) : finalMetrics;
+    }
+    if (stage.name !== 'main') await model.save(outputDir);  // a finished stage, for resumed runs
+    return { model, finalMetrics, globalStep: state.globalStep };
+  } finally {
+    cache.close();
+  }
+}
+
+async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBatch, loss: LossName, args: TrainingArgs): Promise<number> {
+  const tokens = cache.readBatch(batch.pairs, model.tokenizer.padTokenId);
+  return model.native.trainStep(tokens, {
+    kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
+    scale: 1 / args.gradient_accumulation_steps, bf16: args.bf16,
+  });
+}
+
+// Each stage's data, loss and training arguments: the top-level ones with the stage's overrides.
+function resolveStages(config: RunConfig): Stage[] {
+  if (!config.stages) {
+    return [{ index: 0, name: 'main', data: config.data, loss: config.loss.name, args: config.training }];
+  }
+  return config.stages.map((s, i) => {
+    const name = s.name ?? `stage${i + 1}`;
+    return {
+      index: i,
+      name,
+      data: { ...config.data, ...s.data } as DataConfig,
+      loss: s.loss?.name ?? config.loss.name,
+      args: { ...config.training, ...s.training, output_dir: path.join(config.training.output_dir, `stage-${i + 1}-${name}`) },
+    };
+  });
+}
+
+async function loadStartingModel(config: RunConfig, device: 'cpu' | 'cuda'): Promise<Reranker> {
+  const m = config.model;
+  if (m.path) {
+    return Reranker.load(m.path, { device, maxLength: m.max_length, configOverrides: m.config_overrides, seed: config.training.seed });
+  }
+  const hfConfig = typeof m.config === 'string' ? readJsonFile(m.config) as Record<string, unknown> : m.config!;
+  return Reranker.create({ config: hfConfig, tokenizer: m.tokenizer!, numLabels: m.num_labels, device, maxLength: m.max_length,
+    configOverrides: m.config_overrides, seed: config.training.seed });
+}
+
+function resolveDevice(device: TrainingArgs['device']): 'cpu' | 'cuda' {
+  const cuda = addon().runtimeInfo().cudaAvailable;
+  if (device === 'cuda' && !cuda) throw new Error('training.device: cuda was asked for, but no CUDA device is available to LibTorch');
+  return device === 'auto' ? (cuda ? 'cuda' : 'cpu') : device;
+}
+
+// Never train over an earlier run's checkpoints by accident: that would mix two runs' files.
+function guardOutputDir(stages: Stage[], resume: TrainOptions['resume']): void {
+  if (resume) return;
+  for (const s of stages) {
+    const existing = listCheckpoints(s.args.output_dir);
+    if (existing.length) {
+      throw new Error(`${s.args.output_dir} already holds checkpoints of an earlier run (${path.basename(existing.at(-1)!.dir)}): ` +
+        'pass --resume to continue it, or choose another training.output_dir');
+    }
+  }
+}
+
+function findResumeCheckpoint(outputDir: string, resume: TrainOptions['resume'], stage: number): string | null {
+  if (!resume) return null;
+  if (typeof resume === 'string') {
+    const state = readTrainerState(resume);
+    return state.stage === stage ? resume : null;
+  }
+  return listCheckpoints(outputDir).at(-1)?.dir ?? null;
+}
+
+function record(ctx: StageContext, entry: LogEntry): void {
+  ctx.history.push(entry);
+  fs.appendFileSync(ctx.metricsFile, JSON.stringify(entry) + '\n');
+}
+
+// A resumed run rewrites the steps after its checkpoint: drop the killed run's lines for them.
+function truncateMetrics(file: string, stage: number, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    const e = JSON.parse(line) as LogEntry;
+    return e.stage < stage || (e.stage === stage && e.step <= step);
+  });
+  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
