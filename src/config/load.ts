@@ -30,7 +30,8 @@ export function parseConfig(text: string, file: string, overrides: readonly stri
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const keyPath = issue.path.map(String);
-      const where = locate(doc, keyPath, lineCounter);
+      // An unknown key is reported at its own line.
+      const where = locate(doc, issue.code === 'unrecognized_keys' ? [...keyPath, issue.keys[0]] : keyPath, lineCounter);
       const key = keyPath.join('.') || '(root)';
       const message = issue.code === 'unrecognized_keys'
         ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`

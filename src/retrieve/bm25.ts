@@ -1,0 +1,466 @@
+// BM25 first-stage retrieval: an in-memory inverted index over typed arrays.
+//
+//   idf(t)      = ln(1 + (N - df + 0.5) / (df + 0.5))                      (Lucene's, always > 0)
+//   score(q, d) = Σ_{t in q} idf(t) · tf·(k1 + 1) / (tf + k1·(1 - b + b·dl/avgdl))
+//
+// with tf the term's count in d, dl d's length in tokens and avgdl the corpus mean; a term repeated in the
+// query counts once per occurrence (as in Lucene's BooleanQuery of term clauses, or rank_bm25). Defaults
+// k1 = 0.9, b = 0.4 (Anserini's). Scores are computed in double precision, exactly by the formula.
+//
+// Tokens: the text is lowercased and split into runs of Unicode letters, digits and marks; runs of CJK
+// characters (Han, Hiragana, Katakana, Hangul) become overlapping character bigrams instead, a lone CJK
+// character a unigram, so Chinese or Japanese text without spaces still matches.
+
+export type Tokenizer = (text: string) => string[];
+
+export interface Bm25Options {
+  /** Term-frequency saturation (default 0.9). */
+  k1?: number;
+  /** Length normalization, 0..1 (default 0.4). */
+  b?: number;
+  /** Replaces the default tokenizer (must then be given again to `Bm25Index.deserialize`). */
+  tokenize?: Tokenizer;
+}
+
+export interface Bm25Hit {
+  /** Position of the document in the array given to `build`. */
+  index: number;
+  score: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tokenizer
+
+const SEP = 0;
+const WORD = 1;
+const CJK = 2;
+const RE_WORD = /[\p{L}\p{N}\p{M}]/u;
+const RE_CJK = /[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]/u;
+const classBmp = new Int8Array(0x10000).fill(-1);
+const classAstral = new Map<number, number>();
+
+function classifySlow(cp: number): number {
+  const ch = String.fromCodePoint(cp);
+  if (!RE_WORD.test(ch)) return SEP;
+  return RE_CJK.test(ch) ? CJK : WORD;
+}
+
+function charClass(cp: number): number {
+  if (cp < 0x10000) {
+    let c = classBmp[cp];
+    if (c < 0) {
+      c = classifySlow(cp);
+      classBmp[cp] = c;
+    }
+    return c;
+  }
+  let c = classAstral.get(cp);
+  if (c === undefined) {
+    c = classifySlow(cp);
+    classAstral.set(cp, c);
+  }
+  return c;
+}
+
+/** The default tokenizer: lowercase; letter/digit runs; CJK runs as overlapping bigrams (lone char: unigram). */
+export function tokenize(text: string): string[] {
+  const s = text.toLowerCase();
+  const out: string[] = [];
+  const n = s.length;
+  let i = 0;
+  const cjkStarts: number[] = []; // code-unit offsets of the code points of the current CJK run
+  while (i < n) {
+    let cp = s.charCodeAt(i);
+    let w = 1;
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
+      const lo = s.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+        w = 2;
+      }
+    }
+    const cls = charClass(cp);
+    if (cls === SEP) {
+      i += w;
+      continue;
+    }
+    const start = i;
+    if (cls === WORD) {
+      i += w;
+      while (i < n) {
+        let c2 = s.charCodeAt(i);
+        let w2 = 1;
+        if (c2 >= 0xd800 && c2 <= 0xdbff && i + 1 < n) {
+          const lo = s.charCodeAt(i + 1);
+          if (lo >= 0xdc00 && lo <= 0xdfff) {
+            c2 = ((c2 - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+            w2 = 2;
+          }
+        }
+        if (charClass(c2) !== WORD) break;
+        i += w2;
+      }
+      out.push(s.slice(start, i));
+      continue;
+    }
+    // CJK run
+    cjkStarts.length = 0;
+    cjkStarts.push(i);
+    i += w;
+    while (i < n) {
+      let c2 = s.charCodeAt(i);
+      let w2 = 1;
+      if (c2 >= 0xd800 && c2 <= 0xdbff && i + 1 < n) {
+        const lo = s.charCodeAt(i + 1);
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          c2 = ((c2 - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
+          w2 = 2;
+        }
+      }
+      if (charClass(c2) !== CJK) break;
+      cjkStarts.push(i);
+      i += w2;
+    }
+    if (cjkStarts.length === 1) out.push(s.slice(start, i));
+    else {
+      cjkStarts.push(i);
+      for (let j = 0; j + 2 < cjkStarts.length; j++) out.push(s.slice(cjkStarts[j], cjkStarts[j + 2]));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Index
+
+class GrowableInt32 {
+  data: Int32Array;
+  length = 0;
+  constructor(capacity = 1024) {
+    this.data = new Int32Array(capacity);
+  }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Int32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/** Ensures a per-term Int32Array holds index `i`. */
+function ensure(arr: Int32Array, i: number, fill = 0): Int32Array {
+  if (i < arr.length) return arr;
+  const next = new Int32Array(Math.max(arr.length * 2, i + 1));
+  next.set(arr);
+  if (fill !== 0) next.fill(fill, arr.length);
+  return next;
+}
+
+const MAGIC = 'BM25IDX1';
+
+export class Bm25Index {
+  readonly k1: number;
+  readonly b: number;
+  readonly numDocs: number;
+  readonly avgdl: number;
+  private readonly tok: Tokenizer;
+  private readonly terms: Map<string, number>;
+  private readonly vocab: string[];
+  private readonly docLen: Int32Array;
+  /** CSR: postings of term t are [offsets[t], offsets[t+1]) in postDocs (ascending) / postTf. */
+  private readonly offsets: Int32Array;
+  private readonly postDocs: Int32Array;
+  private readonly postTf: Int32Array;
+  private readonly idf: Float64Array;
+  /** k1·(1 - b + b·dl/avgdl) per document. */
+  private readonly norm: Float64Array;
+  // Scratch for search (single-threaded; reset after each query).
+  private readonly acc: Float64Array;
+  private readonly touched: Int32Array;
+
+  private constructor(
+    parts: {
+      vocab: string[];
+      docLen: Int32Array;
+      offsets: Int32Array;
+      postDocs: Int32Array;
+      postTf: Int32Array;
+    },
+    opts: Bm25Options,
+  ) {
+    this.k1 = opts.k1 ?? 0.9;
+    this.b = opts.b ?? 0.4;
+    if (!(this.k1 >= 0) || !(this.b >= 0 && this.b <= 1)) throw new Error(`bm25: need k1 >= 0 and 0 <= b <= 1`);
+    this.tok = opts.tokenize ?? tokenize;
+    this.vocab = parts.vocab;
+    this.terms = new Map();
+    for (let t = 0; t < parts.vocab.length; t++) this.terms.set(parts.vocab[t], t);
+    this.docLen = parts.docLen;
+    this.offsets = parts.offsets;
+    this.postDocs = parts.postDocs;
+    this.postTf = parts.postTf;
+    const N = parts.docLen.length;
+    this.numDocs = N;
+    let total = 0;
+    for (let d = 0; d < N; d++) total += parts.docLen[d];
+    this.avgdl = N > 0 ? total / N : 0;
+    const T = parts.vocab.length;
+    this.idf = new Float64Array(T);
+    for (let t = 0; t < T; t++) {
+      const df = parts.offsets[t + 1] - parts.offsets[t];
+      this.idf[t] = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    }
+    this.norm = new Float64Array(N);
+    const avg = this.avgdl > 0 ? this.avgdl : 1;
+    for (let d = 0; d < N; d++) this.norm[d] = this.k1 * (1 - this.b + (this.b * parts.docLen[d]) / avg);
+    this.acc = new Float64Array(N);
+    this.touched = new Int32Array(N);
+  }
+
+  /** Indexes `docs` (their positions are the hit indices). */
+  static build(docs: readonly string[], opts: Bm25Options = {}): Bm25Index {
+    const tok = opts.tokenize ?? tokenize;
+    const N = docs.length;
+    const terms = new Map<string, number>();
+    const vocab: string[] = [];
+    const docLen = new Int32Array(N);
+    let seen: Int32Array = new Int32Array(1024).fill(-1); // last doc that saw term t
+    let count: Int32Array = new Int32Array(1024); // tf of term t in the current doc
+    let df: Int32Array = new Int32Array(1024);
+    const tripTerm = new GrowableInt32(1 << 16);
+    const tripTf = new GrowableInt32(1 << 16);
+    const docStart = new Int32Array(N + 1);
+    const uniq: number[] = [];
+    for (let d = 0; d < N; d++) {
+      docStart[d] = tripTerm.length;
+      const tokens = tok(docs[d]);
+      docLen[d] = tokens.length;
+      uniq.length = 0;
+      for (const token of tokens) {
+        let id = terms.get(token);
+        if (id === undefined) {
+          id = vocab.length;
+          terms.set(token, id);
+          vocab.push(token);
+          if (id >= seen.length) {
+            seen = ensure(seen, id, -1);
+            count = ensure(count, id);
+            df = ensure(df, id);
+          }
+        }
+        if (seen[id] !== d) {
+          seen[id] = d;
+          count[id] = 1;
+          uniq.push(id);
+        } else count[id]++;
+      }
+      for (const id of uniq) {
+        tripTerm.push(id);
+        tripTf.push(count[id]);
+        df[id]++;
+      }
+    }
+    docStart[N] = tripTerm.length;
+    const T = vocab.length;
+    const P = tripTerm.length;
+    const offsets = new Int32Array(T + 1);
+    for (let t = 0; t < T; t++) offsets[t + 1] = offsets[t] + df[t];
+    const cursor = offsets.slice(0, T);
+    const postDocs = new Int32Array(P);
+    const postTf = new Int32Array(P);
+    const tt = tripTerm.data;
+    const tf = tripTf.data;
+    for (let d = 0; d < N; d++) {
+      for (let j = docStart[d]; j < docStart[d + 1]; j++) {
+        const pos = cursor[tt[j]]++;
+        postDocs[pos] = d;
+        postTf[pos] = tf[j];
+      }
+    }
+    return new Bm25Index({ vocab, docLen, offsets, postDocs, postTf }, opts);
+  }
+
+  /** Number of distinct terms. */
+  get vocabularySize(): number {
+    return this.vocab.length;
+  }
+
+  /** Document frequency of a (tokenized) term; 0 when unknown. */
+  docFreq(term: string): number {
+    const t = this.terms.get(term);
+    return t === undefined ? 0 : this.offsets[t + 1] - this.offsets[t];
+  }
+
+  /** Length in tokens of document `index`. */
+  docLength(index: number): number {
+    return this.docLen[index];
+  }
+
+  /** Query terms known to the index, with how often each occurs in the query. */
+  private queryTerms(query: string): Map<number, number> {
+    const q = new Map<number, number>();
+    for (const token of this.tok(query)) {
+      const t = this.terms.get(token);
+      if (t !== undefined) q.set(t, (q.get(t) ?? 0) + 1);
+    }
+    return q;
+  }
+
+  /** The `k` best documents for `query`, best first; equal scores by ascending index. Only matching documents. */
+  search(query: string, k: number): Bm25Hit[] {
+    k = Math.floor(k);
+    if (!(k > 0)) return [];
+    const acc = this.acc;
+    const touched = this.touched;
+    const { offsets, postDocs, postTf, norm, idf } = this;
+    const k1p1 = this.k1 + 1;
+    let nTouched = 0;
+    for (const [t, qtf] of this.queryTerms(query)) {
+      const w = idf[t] * qtf * k1p1;
+      for (let p = offsets[t], end = offsets[t + 1]; p < end; p++) {
+        const d = postDocs[p];
+        const f = postTf[p];
+        if (acc[d] === 0) touched[nTouched++] = d;
+        acc[d] += (w * f) / (f + norm[d]);
+      }
+    }
+    const hits = topK(acc, touched, nTouched, Math.min(k, nTouched));
+    for (let i = 0; i < nTouched; i++) acc[touched[i]] = 0;
+    return hits;
+  }
+
+  /** The BM25 score of one document for `query` (0 when no query term occurs in it). */
+  scoreDocument(query: string, index: number): number {
+    if (!(index >= 0 && index < this.numDocs)) throw new RangeError(`bm25: no document ${index}`);
+    let score = 0;
+    for (const [t, qtf] of this.queryTerms(query)) {
+      const f = this.tfOf(t, index);
+      if (f > 0) score += (this.idf[t] * qtf * (this.k1 + 1) * f) / (f + this.norm[index]);
+    }
+    return score;
+  }
+
+  private tfOf(t: number, doc: number): number {
+    let lo = this.offsets[t];
+    let hi = this.offsets[t + 1] - 1;
+    const docs = this.postDocs;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = docs[mid];
+      if (v === doc) return this.postTf[mid];
+      if (v < doc) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+
+  /** The index as bytes (vocabulary, document lengths, postings); k1/b/tokenizer are given again on load. */
+  serialize(): Buffer {
+    const header = Buffer.from(
+      JSON.stringify({ numDocs: this.numDocs, numTerms: this.vocab.length, numPostings: this.postDocs.length, vocab: this.vocab }),
+      'utf8',
+    );
+    const pad = (8 - ((MAGIC.length + 4 + header.length) % 8)) % 8;
+    const arrays = [this.docLen, this.offsets, this.postDocs, this.postTf];
+    const size = MAGIC.length + 4 + header.length + pad + arrays.reduce((s, a) => s + a.byteLength, 0);
+    const buf = Buffer.alloc(size);
+    let o = buf.write(MAGIC, 0, 'latin1');
+    buf.writeUInt32LE(header.length, o);
+    o += 4;
+    header.copy(buf, o);
+    o += header.length + pad;
+    for (const a of arrays) {
+      Buffer.from(a.buffer, a.byteOffset, a.byteLength).copy(buf, o);
+      o += a.byteLength;
+    }
+    return buf;
+  }
+
+  /** Reads bytes from `serialize`. Pass the tokenizer used at build time, if it was not the default. */
+  static deserialize(buf: Buffer, opts: Bm25Options = {}): Bm25Index {
+    if (buf.toString('latin1', 0, MAGIC.length) !== MAGIC) throw new Error('bm25: not a serialized index');
+    let o = MAGIC.length;
+    const hlen = buf.readUInt32LE(o);
+    o += 4;
+    const header = JSON.parse(buf.toString('utf8', o, o + hlen)) as {
+      numDocs: number;
+      numTerms: number;
+      numPostings: number;
+      vocab: string[];
+    };
+    o += hlen;
+    o += (8 - (o % 8)) % 8;
+    const take = (n: number): Int32Array => {
+      const a = new Int32Array(n);
+      Buffer.from(a.buffer).set(buf.subarray(o, o + n * 4));
+      o += n * 4;
+      return a;
+    };
+    const docLen = take(header.numDocs);
+    const offsets = take(header.numTerms + 1);
+    const postDocs = take(header.numPostings);
+    const postTf = take(header.numPostings);
+    if (o !== buf.length) throw new Error('bm25: serialized index has the wrong size');
+    return new Bm25Index({ vocab: header.vocab, docLen, offsets, postDocs, postTf }, opts);
+  }
+}
+
+/** True when (sa, ia) ranks below (sb, ib): lower score, or equal score and higher index. */
+function worse(sa: number, ia: number, sb: number, ib: number): boolean {
+  return sa < sb || (sa === sb && ia > ib);
+}
+
+/** The k best of the touched documents by acc, best first (ties: ascending index), via a bounded min-heap. */
+function topK(acc: Float64Array, touched: Int32Array, n: number, k: number): Bm25Hit[] {
+  if (k <= 0) return [];
+  const hs = new Float64Array(k);
+  const hi = new Int32Array(k);
+  let size = 0;
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= size) return;
+      const r = l + 1;
+      let m = l;
+      if (r < size && worse(hs[r], hi[r], hs[l], hi[l])) m = r;
+      if (!worse(hs[m], hi[m], hs[i], hi[i])) return;
+      const ts = hs[i];
+      const ti = hi[i];
+      hs[i] = hs[m];
+      hi[i] = hi[m];
+      hs[m] = ts;
+      hi[m] = ti;
+      i = m;
+    }
+  };
+  for (let j = 0; j < n; j++) {
+    const d = touched[j];
+    const s = acc[d];
+    if (size < k) {
+      let i = size++;
+      hs[i] = s;
+      hi[i] = d;
+      while (i > 0) {
+        const p = (i - 1) >> 1;
+        if (!worse(hs[i], hi[i], hs[p], hi[p])) break;
+        const ts = hs[i];
+        const ti = hi[i];
+        hs[i] = hs[p];
+        hi[i] = hi[p];
+        hs[p] = ts;
+        hi[p] = ti;
+        i = p;
+      }
+    } else if (worse(hs[0], hi[0], s, d)) {
+      hs[0] = s;
+      hi[0] = d;
+      siftDown(0);
+    }
+  }
+  const out: Bm25Hit[] = [];
+  for (let i = 0; i < size; i++) out.push({ index: hi[i], score: hs[i] });
+  out.sort((a, b) => (b.score !== a.score ? b.score - a.score : a.index - b.index));
+  return out;
+}
