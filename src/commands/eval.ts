@@ -1,0 +1,52 @@
+// `rrtrain eval`: evaluate a model on labelled data.
+import type { CommandModule } from 'yargs';
+import { loadConfig } from '../config/load';
+import type { DataSourceConfig } from '../config/schema';
+import { Reranker } from '../model';
+import { evaluate, loadEvalSet } from '../train/evaluate';
+
+interface Args {
+  config?: string;
+  model?: string;
+  data?: string;
+  format: 'auto' | 'pairs' | 'grouped' | 'hf_msmarco';
+  set?: string[];
+  'batch-size': number;
+  'max-queries'?: number;
+  'max-length'?: number;
+}
+
+export const evalCommand: CommandModule<object, Args> = {
+  command: 'eval [config]',
+  describe: 'evaluate a model on labelled data (MRR@10, NDCG@10, MAP, recall, accuracy, F1, PR-AUC)',
+  builder: (y) => y
+    .positional('config', { type: 'string', describe: 'a training config (uses its output_dir and data.eval)' })
+    .option('model', { type: 'string', describe: 'model folder' })
+    .option('data', { type: 'string', describe: 'eval data (grouped, pairs or hf_msmarco JSONL)' })
+    .option('format', { type: 'string', choices: ['auto', 'pairs', 'grouped', 'hf_msmarco'], default: 'auto' })
+    .option('set', { type: 'string', array: true })
+    .option('batch-size', { type: 'number', default: 64 })
+    .option('max-queries', { type: 'number', describe: 'evaluate only the first N queries' })
+    .option('max-length', { type: 'number' }) as never,
+  handler: async (argv) => {
+    let modelDir = argv.model;
+    let source: Partial<DataSourceConfig> | undefined = argv.data ? { path: argv.data, format: argv.format } : undefined;
+    if (argv.config) {
+      const config = loadConfig(argv.config, argv.set ?? []);
+      modelDir ??= config.training.output_dir;
+      source ??= config.data.eval;
+    }
+    if (!modelDir) throw new Error('eval: give --model DIR (or a config whose training.output_dir holds a trained model)');
+    if (!source) throw new Error('eval: give --data FILE (or a config with data.eval)');
+    if (argv['max-queries']) source = { ...source, max_records: argv['max-queries'] };
+    const queries = await loadEvalSet(source, 'error');
+    const model = await Reranker.load(modelDir, { maxLength: argv['max-length'] });
+    try {
+      const metrics = await evaluate(model, queries, argv['batch-size']);
+      console.log(`model ${modelDir} on ${source.path ?? 'msmarco files'} (${queries.length} queries)`);
+      for (const [k, v] of Object.entries(metrics)) console.log(`  ${k.padEnd(10)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+    } finally {
+      model.dispose();
+    }
+  },
+};

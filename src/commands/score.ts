@@ -1,0 +1,71 @@
+// `rrtrain score`: score (query, document) pairs from a JSONL file, in input order.
+import fs from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { readTextLines } from '../data/records';
+import { Reranker } from '../model';
+
+const SCORE_CHUNK = 1024;
+
+interface Args {
+  model: string;
+  input: string;
+  output?: string;
+  'batch-size': number;
+  'max-length'?: number;
+  activation: 'none' | 'sigmoid';
+}
+
+export const scoreCommand: CommandModule<object, Args> = {
+  command: 'score',
+  describe: 'score (query, document) pairs from JSONL; prints one {"score"} line per pair, in input order',
+  builder: (y) => y
+    .option('model', { type: 'string', demandOption: true, describe: 'model folder' })
+    .option('input', { type: 'string', demandOption: true, describe: 'JSONL of {"query","document"} or ["query","document"]' })
+    .option('output', { type: 'string', describe: 'write here instead of stdout' })
+    .option('batch-size', { type: 'number', default: 32 })
+    .option('max-length', { type: 'number' })
+    .option('activation', { type: 'string', choices: ['none', 'sigmoid'], default: 'none' }) as never,
+  handler: async (argv) => {
+    if (!fs.existsSync(argv.input)) throw new Error(`--input ${argv.input}: no such file`);
+    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'] });
+    const tmp = argv.output ? `${argv.output}.tmp-${process.pid}` : null;
+    const out = tmp ? fs.createWriteStream(tmp) : process.stdout;
+    let chunk: [string, string][] = [];
+    const flush = async () => {
+      const scores = await model.score(chunk, { batchSize: argv['batch-size'], activation: argv.activation });
+      const text = scores.map((score) => JSON.stringify({ score })).join('\n') + '\n';
+      if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      chunk = [];
+    };
+    try {
+      for await (const { text, line } of readTextLines(argv.input)) {
+        if (!text.trim()) continue;
+        chunk.push(parsePairLine(text, `${argv.input}:${line}`));
+        if (chunk.length === SCORE_CHUNK) await flush();
+      }
+      if (chunk.length) await flush();
+    } catch (err) {
+      if (tmp) fs.rmSync(tmp, { force: true });
+      throw err;
+    } finally {
+      model.dispose();
+    }
+    if (tmp && argv.output) {
+      await new Promise<void>((resolve, reject) => (out as fs.WriteStream).end((err?: Error | null) => (err ? reject(err) : resolve())));
+      fs.renameSync(tmp, argv.output);
+    }
+  },
+};
+
+function parsePairLine(text: string, where: string): [string, string] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
+  }
+  const pair = Array.isArray(value) ? { query: value[0], document: value[1] } : (value as { query?: unknown; document?: unknown });
+  if (typeof pair?.query !== 'string' || !pair.query) throw new Error(`${where}: "query" must be a non-empty string`);
+  if (typeof pair.document !== 'string' || !pair.document) throw new Error(`${where}: "document" must be a non-empty string`);
+  return [pair.query, pair.document];
+}
