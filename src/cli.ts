@@ -4,13 +4,25 @@
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { evalCommand } from './commands/eval';
+import { labelCommand } from './commands/label';
+import { mineCommand } from './commands/mine';
+import { rerankEvalCommand } from './commands/rerank-eval';
 import { scoreCommand } from './commands/score';
+import { serveCommand } from './commands/serve';
+import { searchCommand } from './commands/search';
+import { tokenizerCommand } from './commands/tokenizer';
 import { trainCommand } from './commands/train';
 
 const COMMANDS: CommandModule<object, never>[] = [
   trainCommand as never,
   evalCommand as never,
   scoreCommand as never,
+  serveCommand as never,
+  mineCommand as never,
+  labelCommand as never,
+  searchCommand as never,
+  rerankEvalCommand as never,
+  tokenizerCommand as never,
 ];
 
 export async function main(args: string[]): Promise<void> {

@@ -58,7 +58,7 @@ training: { output_dir: ${out}, max_steps: 8, learning_rate: 1e-3, per_device_tr
   assert.deepEqual(a.history.map((e) => e.loss), b.history.map((e) => e.loss));
   const c = await train(parseConfig(yamlConfig(dir, grouped, body(path.join(dir, 'c')).replace('seed: 3', 'seed: 4')), 'c.yaml'), quiet);
   assert.ok(!weights(a.outputDir).equals(weights(c.outputDir)), 'another seed gives other weights');
-  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'rrtrain_config.yaml', 'metrics.jsonl', 'README.md']) {
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'rrtrain_config.yaml', 'metrics.jsonl', 'README.md', 'report.svg']) {
     assert.ok(fs.existsSync(path.join(a.outputDir, f)), `output_dir has ${f}`);
   }
   assert.match(fs.readFileSync(path.join(a.outputDir, 'README.md'), 'utf8'), /loss: listwise_ce/);
@@ -216,4 +216,17 @@ test('rrtrain score writes one score per input pair, in input order', async () =
   assert.doesNotMatch(bad.stderr, /at .*\.js:\d+/, 'no stack trace');
   const help = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
   assert.match(help.stdout, /rrtrain eval/);
+});
+
+test('early stopping ends the run when the eval metric stops improving', async () => {
+  const dir = tempDir();
+  const { grouped } = writeData(dir);
+  // A learning rate too small to move the metric: it never improves after the first evaluation.
+  const text = yamlConfig(dir, grouped, `loss: listwise_ce
+training: { output_dir: ${path.join(dir, 'out')}, max_steps: 50, learning_rate: 1e-12, lr_scheduler_type: constant, per_device_train_batch_size: 2,
+  eval_strategy: steps, eval_steps: 1, early_stopping_patience: 2, save_strategy: 'no', logging_steps: 1, device: cpu }`);
+  const logs: string[] = [];
+  const result = await train(parseConfig(text, 'c.yaml'), { progress: 'none', log: (l) => logs.push(l) });
+  assert.equal(result.globalStep, 3, 'one evaluation sets the best, two without improvement stop the run');
+  assert.ok(logs.some((l) => /early stopping: mrr@10 has not improved for 2 evaluations/.test(l)), logs.join('\n'));
 });

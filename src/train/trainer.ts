@@ -14,6 +14,7 @@ import {
 } from './checkpoint';
 import { evaluate, loadEvalSet, type EvalMetrics } from './evaluate';
 import { writeModelCard } from './modelcard';
+import { writeReport } from './report';
 import { checkDataFitsLoss, planEpoch, type PlannedBatch } from './plan';
 import { Progress } from './progress';
 import { lrFactor, warmupSteps } from './schedule';
@@ -72,7 +73,8 @@ export async function train(config: RunConfig, options: TrainOptions = {}): Prom
     await model.save(finalDir);
     writeFileAtomic(path.join(finalDir, 'rrtrain_config.yaml'), YAML.stringify(config));
     writeModelCard(finalDir, config, stages.map((s) => ({ name: s.name, loss: s.loss, args: s.args, data: s.data })), finalMetrics);
-    log(`saved the trained model to ${finalDir}`);
+    const report = writeReport(finalDir, readHistory(metricsFile), `rrnative training: ${path.basename(finalDir)}`);
+    log(`saved the trained model to ${finalDir}${report ? `; curves in ${report}` : ''}`);
     return { outputDir: finalDir, history, finalMetrics, globalStep };
   } finally {
     model.dispose();
@@ -319,6 +321,12 @@ function truncateMetrics(file: string, stage: number, step: number): void {
     return e.stage < stage || (e.stage === stage && e.step <= step);
   });
   writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
+}
+
+// The whole run's log, including steps before a resume (the in-memory history starts at the resume point).
+function readHistory(file: string): LogEntry[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogEntry);
 }
 
 function round(x: number): number {
