@@ -56,4 +56,61 @@ torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torc
   return output(self(hidden, additiveMask), hidden);
 }
 
+DisentangledSelfAttentionImpl::DisentangledSelfAttentionImpl(const ModelConfig& cfg)
+    : numHeads(cfg.numAttentionHeads), headDim(cfg.hiddenSize / cfg.numAttentionHeads),
+      span(cfg.positionBuckets > 0 ? cfg.positionBuckets
+                                   : (cfg.maxRelativePositions > 0 ? cfg.maxRelativePositions : cfg.maxPositionEmbeddings)),
+      c2p(cfg.relativeAttention && cfg.c2p), p2c(cfg.relativeAttention && cfg.p2c),
+      dropout(cfg.attentionProbsDropoutProb), posDropout(cfg.hiddenDropoutProb) {
+  queryProj = register_module("query_proj", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+  keyProj = register_module("key_proj", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+  valueProj = register_module("value_proj", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+  if (cfg.relativeAttention && !cfg.shareAttKey) {
+    if (c2p) posKeyProj = register_module("pos_key_proj", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+    if (p2c) posQueryProj = register_module("pos_query_proj", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+  }
+}
+
+torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                                     const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings) {
+  const int64_t batch = hidden.size(0), length = hidden.size(1);
+  auto heads = [&](const torch::Tensor& x, int64_t rows) { return x.view({-1, rows, numHeads, headDim}).transpose(1, 2); };
+  auto q = heads(queryProj(hidden), length), k = heads(keyProj(hidden), length), v = heads(valueProj(hidden), length);
+  const double scaleFactor = 1 + (c2p ? 1 : 0) + (p2c ? 1 : 0);
+  // HF computes the scale as a float32 tensor: sqrt(head_dim * scale_factor).
+  const double scale = static_cast<double>(std::sqrt(static_cast<float>(headDim * scaleFactor)));
+  auto scores = torch::matmul(q, k.transpose(-1, -2) / scale);
+
+  if (c2p || p2c) {
+    auto rel = F::dropout(relEmbeddings.slice(0, 0, 2 * span), F::DropoutFuncOptions().p(posDropout).training(is_training()));
+    const int64_t relRows = rel.size(0);
+    auto expandIndex = [&](const torch::Tensor& index) { return index.unsqueeze(0).unsqueeze(0).expand({batch, numHeads, length, length}); };
+    if (c2p) {
+      auto posKey = heads(posKeyProj ? posKeyProj(rel) : keyProj(rel), relRows);            // [1, H, 2span, D]
+      auto c2pIndex = torch::clamp(relativePositions + span, 0, 2 * span - 1);
+      auto c2pScores = torch::matmul(q, posKey.transpose(-1, -2)).gather(-1, expandIndex(c2pIndex));
+      scores = scores + c2pScores / scale;
+    }
+    if (p2c) {
+      auto posQuery = heads(posQueryProj ? posQueryProj(rel) : queryProj(rel), relRows);  // [1, H, 2span, D]
+      auto p2cIndex = torch::clamp(-relativePositions + span, 0, 2 * span - 1);
+      auto p2cScores = torch::matmul(k, posQuery.transpose(-1, -2)).gather(-1, expandIndex(p2cIndex)).transpose(-1, -2);
+      scores = scores + p2cScores / scale;
+    }
+  }
+  auto probs = torch::softmax(scores + additiveMask, -1);
+  probs = F::dropout(probs, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  return torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, numHeads * headDim});
+}
+
+DebertaAttentionImpl::DebertaAttentionImpl(const ModelConfig& cfg) {
+  self = register_module("self", DisentangledSelfAttention(cfg));
+  output = register_module("output", BertSelfOutput(cfg));
+}
+
+torch::Tensor DebertaAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                            const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings) {
+  return output(self(hidden, additiveMask, relativePositions, relEmbeddings), hidden);
+}
+
 }  // namespace rr

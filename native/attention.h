@@ -36,6 +36,31 @@ struct BertAttentionImpl : torch::nn::Module {
 };
 TORCH_MODULE(BertAttention);
 
+// DeBERTa's disentangled self-attention: content-to-content plus content-to-position (c2p) and
+// position-to-content (p2c) scores over bucketed relative positions.
+struct DisentangledSelfAttentionImpl : torch::nn::Module {
+  explicit DisentangledSelfAttentionImpl(const ModelConfig& cfg);
+  // relativePositions: int64 [length, length] bucketed (query - key); relEmbeddings: [2 * span, hidden], normalised.
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
+                        const torch::Tensor& relEmbeddings);
+
+  torch::nn::Linear queryProj{nullptr}, keyProj{nullptr}, valueProj{nullptr}, posKeyProj{nullptr}, posQueryProj{nullptr};
+  int64_t numHeads, headDim, span;
+  bool c2p, p2c;
+  double dropout, posDropout;
+};
+TORCH_MODULE(DisentangledSelfAttention);
+
+struct DebertaAttentionImpl : torch::nn::Module {
+  explicit DebertaAttentionImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
+                        const torch::Tensor& relEmbeddings);
+
+  DisentangledSelfAttention self{nullptr};
+  BertSelfOutput output{nullptr};
+};
+TORCH_MODULE(DebertaAttention);
+
 // softmax(q k^T * scale + mask) v over [batch, heads, length, headDim] tensors.
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& additiveMask, double dropout, bool training);

@@ -27,26 +27,47 @@ double numberField(const Napi::Object& obj, const char* key) {
   return v.As<Napi::Number>().DoubleValue();
 }
 
+bool boolField(const Napi::Object& obj, const char* key) {
+  Napi::Value v = obj.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(obj.Env(), std::string("config.") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 ModelConfig readConfig(const Napi::Object& obj) {
   ModelConfig cfg;
-  std::string type = obj.Get("modelType").ToString();
-  if (type != "bert") throw Napi::TypeError::New(obj.Env(), "unsupported modelType '" + type + "'");
-  cfg.type = ModelType::Bert;
-  cfg.vocabSize = static_cast<int64_t>(numberField(obj, "vocabSize"));
-  cfg.hiddenSize = static_cast<int64_t>(numberField(obj, "hiddenSize"));
-  cfg.numHiddenLayers = static_cast<int64_t>(numberField(obj, "numHiddenLayers"));
-  cfg.numAttentionHeads = static_cast<int64_t>(numberField(obj, "numAttentionHeads"));
-  cfg.intermediateSize = static_cast<int64_t>(numberField(obj, "intermediateSize"));
-  cfg.maxPositionEmbeddings = static_cast<int64_t>(numberField(obj, "maxPositionEmbeddings"));
-  cfg.typeVocabSize = static_cast<int64_t>(numberField(obj, "typeVocabSize"));
-  cfg.numLabels = static_cast<int64_t>(numberField(obj, "numLabels"));
-  cfg.padTokenId = static_cast<int64_t>(numberField(obj, "padTokenId"));
+  const std::string type = obj.Get("modelType").ToString();
+  if (type == "bert") cfg.type = ModelType::Bert;
+  else if (type == "roberta") cfg.type = ModelType::Roberta;
+  else if (type == "electra") cfg.type = ModelType::Electra;
+  else if (type == "deberta-v2") cfg.type = ModelType::DebertaV2;
+  else throw Napi::TypeError::New(obj.Env(), "unsupported modelType '" + type + "'");
+  auto integer = [&](const char* key) { return static_cast<int64_t>(numberField(obj, key)); };
+  cfg.vocabSize = integer("vocabSize");
+  cfg.hiddenSize = integer("hiddenSize");
+  cfg.embeddingSize = integer("embeddingSize");
+  cfg.numHiddenLayers = integer("numHiddenLayers");
+  cfg.numAttentionHeads = integer("numAttentionHeads");
+  cfg.intermediateSize = integer("intermediateSize");
+  cfg.maxPositionEmbeddings = integer("maxPositionEmbeddings");
+  cfg.typeVocabSize = integer("typeVocabSize");
+  cfg.numLabels = integer("numLabels");
+  cfg.padTokenId = integer("padTokenId");
   cfg.layerNormEps = numberField(obj, "layerNormEps");
   cfg.hiddenDropoutProb = numberField(obj, "hiddenDropoutProb");
   cfg.attentionProbsDropoutProb = numberField(obj, "attentionProbsDropoutProb");
   cfg.classifierDropout = numberField(obj, "classifierDropout");
   cfg.initializerRange = numberField(obj, "initializerRange");
   cfg.hiddenAct = obj.Get("hiddenAct").ToString();
+  cfg.positionBiasedInput = boolField(obj, "positionBiasedInput");
+  cfg.relativeAttention = boolField(obj, "relativeAttention");
+  cfg.maxRelativePositions = integer("maxRelativePositions");
+  cfg.positionBuckets = integer("positionBuckets");
+  cfg.c2p = boolField(obj, "c2p");
+  cfg.p2c = boolField(obj, "p2c");
+  cfg.shareAttKey = boolField(obj, "shareAttKey");
+  cfg.normRelEmbedding = boolField(obj, "normRelEmbedding");
+  cfg.poolerHiddenAct = obj.Get("poolerHiddenAct").ToString();
+  cfg.poolerDropout = numberField(obj, "poolerDropout");
   if (cfg.hiddenSize <= 0 || cfg.numAttentionHeads <= 0 || cfg.hiddenSize % cfg.numAttentionHeads != 0)
     throw Napi::RangeError::New(obj.Env(), "hiddenSize must be a positive multiple of numAttentionHeads");
   return cfg;

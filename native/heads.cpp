@@ -1,8 +1,15 @@
 #include "heads.h"
+#include "activations.h"
 
 namespace rr {
 
 namespace F = torch::nn::functional;
+
+namespace {
+torch::Tensor drop(const torch::Tensor& x, double p, bool training) {
+  return F::dropout(x, F::DropoutFuncOptions().p(p).training(training));
+}
+}  // namespace
 
 BertPoolerImpl::BertPoolerImpl(const ModelConfig& cfg) {
   dense = register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
@@ -19,7 +26,27 @@ LinearClassifierImpl::LinearClassifierImpl(int64_t inFeatures, int64_t numLabels
 }
 
 torch::Tensor LinearClassifierImpl::forward(const torch::Tensor& pooled) {
-  return F::linear(F::dropout(pooled, F::DropoutFuncOptions().p(dropout).training(is_training())), weight, bias);
+  return F::linear(drop(pooled, dropout, is_training()), weight, bias);
+}
+
+ClassificationHeadImpl::ClassificationHeadImpl(const ModelConfig& cfg, std::string activation)
+    : activation(std::move(activation)), dropout(cfg.classifierDropout) {
+  dense = register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+  outProj = register_module("out_proj", torch::nn::Linear(cfg.hiddenSize, cfg.numLabels));
+}
+
+torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& hidden) {
+  auto x = dense(drop(hidden.select(1, 0), dropout, is_training()));
+  x = activate(activation, x);
+  return outProj(drop(x, dropout, is_training()));
+}
+
+ContextPoolerImpl::ContextPoolerImpl(const ModelConfig& cfg) : activation(cfg.poolerHiddenAct), dropout(cfg.poolerDropout) {
+  dense = register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
+}
+
+torch::Tensor ContextPoolerImpl::forward(const torch::Tensor& hidden) {
+  return activate(activation, dense(drop(hidden.select(1, 0), dropout, is_training())));
 }
 
 }  // namespace rr

@@ -9,8 +9,9 @@ namespace F = torch::nn::functional;
 // HF names the feed-forward parts intermediate.dense, output.dense and output.LayerNorm.
 struct Holder : torch::nn::Module {};
 
-BertLayerImpl::BertLayerImpl(const ModelConfig& cfg) : hiddenAct(cfg.hiddenAct), dropout(cfg.hiddenDropoutProb) {
-  attention = register_module("attention", BertAttention(cfg));
+TransformerLayerImpl::TransformerLayerImpl(const ModelConfig& cfg) : hiddenAct(cfg.hiddenAct), dropout(cfg.hiddenDropoutProb) {
+  if (cfg.type == ModelType::DebertaV2) disentangledAttention = register_module("attention", DebertaAttention(cfg));
+  else attention = register_module("attention", BertAttention(cfg));
   auto intermediate = register_module("intermediate", std::make_shared<Holder>());
   intermediateDense = intermediate->register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.intermediateSize));
   auto output = register_module("output", std::make_shared<Holder>());
@@ -19,20 +20,36 @@ BertLayerImpl::BertLayerImpl(const ModelConfig& cfg) : hiddenAct(cfg.hiddenAct),
       torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.hiddenSize}).eps(cfg.layerNormEps)));
 }
 
-torch::Tensor BertLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask) {
-  auto attended = attention(hidden, additiveMask);
+torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                            const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings) {
+  auto attended = attention ? attention(hidden, additiveMask)
+                            : disentangledAttention(hidden, additiveMask, relativePositions, relEmbeddings);
   auto x = outputDense(activate(hiddenAct, intermediateDense(attended)));
   x = F::dropout(x, F::DropoutFuncOptions().p(dropout).training(is_training()));
   return outputLayerNorm(x + attended);
 }
 
-BertEncoderImpl::BertEncoderImpl(const ModelConfig& cfg) {
+EncoderImpl::EncoderImpl(const ModelConfig& cfg)
+    : positionBuckets(cfg.positionBuckets),
+      maxRelativePositions(cfg.maxRelativePositions > 0 ? cfg.maxRelativePositions : cfg.maxPositionEmbeddings) {
   layers = register_module("layer", torch::nn::ModuleList());
-  for (int64_t i = 0; i < cfg.numHiddenLayers; ++i) layers->push_back(BertLayer(cfg));
+  for (int64_t i = 0; i < cfg.numHiddenLayers; ++i) layers->push_back(TransformerLayer(cfg));
+  if (cfg.type == ModelType::DebertaV2 && cfg.relativeAttention) {
+    const int64_t rows = positionBuckets > 0 ? 2 * positionBuckets : 2 * maxRelativePositions;
+    relEmbeddings = register_module("rel_embeddings", torch::nn::Embedding(rows, cfg.hiddenSize));
+    if (cfg.normRelEmbedding)
+      relLayerNorm = register_module("LayerNorm",
+          torch::nn::LayerNorm(torch::nn::LayerNormOptions({cfg.hiddenSize}).eps(cfg.layerNormEps)));
+  }
 }
 
-torch::Tensor BertEncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& additiveMask) {
-  for (auto& layer : *layers) hidden = layer->as<BertLayer>()->forward(hidden, additiveMask);
+torch::Tensor EncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& additiveMask) {
+  torch::Tensor relative, relEmb;
+  if (relEmbeddings) {
+    relative = relativePositions(hidden.size(1), positionBuckets, maxRelativePositions, hidden.device());
+    relEmb = relLayerNorm ? relLayerNorm(relEmbeddings->weight) : relEmbeddings->weight;
+  }
+  for (auto& layer : *layers) hidden = layer->as<TransformerLayer>()->forward(hidden, additiveMask, relative, relEmb);
   return hidden;
 }
 
@@ -43,6 +60,21 @@ torch::Tensor additiveAttentionMask(const torch::Tensor& attentionMask, torch::S
                         : dtype == torch::kFloat16 ? -65504.0
                                                   : static_cast<double>(std::numeric_limits<float>::lowest());
   return (1.0 - keep) * lowest;
+}
+
+torch::Tensor relativePositions(int64_t length, int64_t bucketSize, int64_t maxPosition, torch::Device device) {
+  auto ids = torch::arange(length, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  auto rel = ids.unsqueeze(1) - ids.unsqueeze(0);
+  if (bucketSize <= 0 || maxPosition <= 0) return rel;
+  // Within ±mid positions stay exact; beyond, they share log-spaced buckets up to maxPosition.
+  const int64_t mid = bucketSize / 2;
+  auto sign = torch::sign(rel);
+  auto absPos = torch::where((rel < mid) & (rel > -mid), torch::full_like(rel, mid - 1), torch::abs(rel));
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  auto logPos = torch::ceil(torch::log(absPos.to(torch::kFloat32) / static_cast<double>(mid)) /
+                            torch::log(torch::tensor(static_cast<double>(maxPosition - 1) / mid, f32)) * static_cast<double>(mid - 1)) + static_cast<double>(mid);
+  auto bucket = torch::where(absPos <= mid, rel.to(torch::kFloat32), logPos * sign.to(torch::kFloat32));
+  return bucket.to(torch::kInt64);
 }
 
 }  // namespace rr

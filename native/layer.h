@@ -1,4 +1,5 @@
-// One post-LayerNorm transformer layer (attention, then feed-forward) and the stack of them.
+// One post-LayerNorm transformer layer (attention, then feed-forward) and the stack of them. BERT, RoBERTa and
+// ELECTRA layers use BERT attention; DeBERTa layers use disentangled attention over relative positions.
 #pragma once
 #include <torch/torch.h>
 #include "attention.h"
@@ -6,27 +7,37 @@
 
 namespace rr {
 
-struct BertLayerImpl : torch::nn::Module {
-  explicit BertLayerImpl(const ModelConfig& cfg);
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask);
+struct TransformerLayerImpl : torch::nn::Module {
+  explicit TransformerLayerImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
+                        const torch::Tensor& relEmbeddings);
 
   BertAttention attention{nullptr};
+  DebertaAttention disentangledAttention{nullptr};
   torch::nn::Linear intermediateDense{nullptr}, outputDense{nullptr};
   torch::nn::LayerNorm outputLayerNorm{nullptr};
   std::string hiddenAct;
   double dropout;
 };
-TORCH_MODULE(BertLayer);
+TORCH_MODULE(TransformerLayer);
 
-struct BertEncoderImpl : torch::nn::Module {
-  explicit BertEncoderImpl(const ModelConfig& cfg);
+struct EncoderImpl : torch::nn::Module {
+  explicit EncoderImpl(const ModelConfig& cfg);
   torch::Tensor forward(torch::Tensor hidden, const torch::Tensor& additiveMask);
 
   torch::nn::ModuleList layers{nullptr};
+  // DeBERTa: the shared relative-position embeddings and their LayerNorm.
+  torch::nn::Embedding relEmbeddings{nullptr};
+  torch::nn::LayerNorm relLayerNorm{nullptr};
+  int64_t positionBuckets, maxRelativePositions;
 };
-TORCH_MODULE(BertEncoder);
+TORCH_MODULE(Encoder);
 
 // [batch, length] 0/1 mask -> [batch, 1, 1, length] additive mask in `dtype` (0 kept, lowest value masked), as HF.
 torch::Tensor additiveAttentionMask(const torch::Tensor& attentionMask, torch::ScalarType dtype);
+
+// DeBERTa's relative positions (query - key) of a length x length sequence, log-bucketed as HF's
+// make_log_bucket_position when bucketSize > 0.
+torch::Tensor relativePositions(int64_t length, int64_t bucketSize, int64_t maxPosition, torch::Device device);
 
 }  // namespace rr

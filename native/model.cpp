@@ -2,21 +2,64 @@
 
 namespace rr {
 
-BertModelImpl::BertModelImpl(const ModelConfig& cfg) {
-  embeddings = register_module("embeddings", BertEmbeddings(cfg));
-  encoder = register_module("encoder", BertEncoder(cfg));
-  pooler = register_module("pooler", BertPooler(cfg));
+BaseModelImpl::BaseModelImpl(const ModelConfig& cfg) : singleTokenType(cfg.typeVocabSize <= 1) {
+  if (cfg.type == ModelType::DebertaV2) {
+    debertaEmbeddings = register_module("embeddings", DebertaEmbeddings(cfg));
+  } else {
+    embeddings = register_module("embeddings", BertEmbeddings(cfg));
+  }
+  if (cfg.type == ModelType::Electra && cfg.embeddingSize > 0 && cfg.embeddingSize != cfg.hiddenSize)
+    embeddingsProject = register_module("embeddings_project", torch::nn::Linear(cfg.embeddingSize, cfg.hiddenSize));
+  encoder = register_module("encoder", Encoder(cfg));
+  if (cfg.type == ModelType::Bert) pooler = register_module("pooler", BertPooler(cfg));
 }
 
+torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) {
+  // Models with a single token type (RoBERTa, XLM-R) ignore the segment ids a pair tokenizer produces.
+  auto types = singleTokenType ? torch::zeros_like(batch.inputIds) : batch.tokenTypeIds;
+  auto hidden = debertaEmbeddings ? debertaEmbeddings(batch.inputIds, types, batch.attentionMask)
+                                  : embeddings(batch.inputIds, types);
+  if (embeddingsProject) hidden = embeddingsProject(hidden);
+  return encoder(hidden, additiveAttentionMask(batch.attentionMask, hidden.scalar_type()));
+}
+
+namespace {
+const char* prefixOf(ModelType type) {
+  switch (type) {
+    case ModelType::Bert: return "bert";
+    case ModelType::Roberta: return "roberta";
+    case ModelType::Electra: return "electra";
+    case ModelType::DebertaV2: return "deberta";
+  }
+  return "bert";
+}
+}  // namespace
+
 CrossEncoder::CrossEncoder(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) {
-  bert_ = register_module("bert", BertModel(cfg));
-  classifier_ = register_module("classifier", LinearClassifier(cfg.hiddenSize, cfg.numLabels, cfg.classifierDropout));
+  base_ = register_module(prefixOf(cfg.type), BaseModel(cfg));
+  switch (cfg.type) {
+    case ModelType::Bert:
+      linearClassifier_ = register_module("classifier", LinearClassifier(cfg.hiddenSize, cfg.numLabels, cfg.classifierDropout));
+      break;
+    case ModelType::Roberta:
+      headClassifier_ = register_module("classifier", ClassificationHead(cfg, "tanh"));
+      break;
+    case ModelType::Electra:
+      headClassifier_ = register_module("classifier", ClassificationHead(cfg, "gelu"));
+      break;
+    case ModelType::DebertaV2:
+      contextPooler_ = register_module("pooler", ContextPooler(cfg));
+      linearClassifier_ = register_module("classifier", LinearClassifier(cfg.hiddenSize, cfg.numLabels, cfg.classifierDropout));
+      break;
+  }
   torch::manual_seed(seed);
   initializeWeights();
 }
 
+std::string CrossEncoder::basePrefix() const { return std::string(prefixOf(cfg_.type)) + "."; }
+
 // HF's _init_weights: Linear/Embedding weights ~ normal(0, initializer_range), biases 0,
-// the padding row of word embeddings 0, LayerNorm weight 1 and bias 0.
+// padding rows of embeddings 0, LayerNorm weight 1 and bias 0.
 void CrossEncoder::initializeWeights() {
   torch::NoGradGuard noGrad;
   const double std = cfg_.initializerRange;
@@ -33,8 +76,14 @@ void CrossEncoder::initializeWeights() {
       p.normal_(0.0, std);
     }
   }
-  auto& word = bert_->embeddings->wordEmbeddings->weight;
-  if (cfg_.padTokenId >= 0 && cfg_.padTokenId < cfg_.vocabSize) word[cfg_.padTokenId].zero_();
+  auto zeroPaddingRow = [&](const torch::nn::Embedding& embedding) {
+    if (embedding && cfg_.padTokenId >= 0 && cfg_.padTokenId < embedding->weight.size(0)) embedding->weight[cfg_.padTokenId].zero_();
+  };
+  if (base_->embeddings) {
+    zeroPaddingRow(base_->embeddings->wordEmbeddings);
+    if (cfg_.type == ModelType::Roberta) zeroPaddingRow(base_->embeddings->positionEmbeddings);
+  }
+  if (base_->debertaEmbeddings) zeroPaddingRow(base_->debertaEmbeddings->wordEmbeddings);
 }
 
 void CrossEncoder::moveTo(torch::Device device) {
@@ -49,12 +98,15 @@ std::vector<std::pair<std::string, torch::Tensor>> CrossEncoder::namedParameters
 }
 
 torch::Tensor CrossEncoder::forward(const TokenBatch& batch) {
-  auto dtype = bert_->embeddings->wordEmbeddings->weight.scalar_type();
-  auto mask = additiveAttentionMask(batch.attentionMask, dtype);
-  auto hidden = bert_->embeddings(batch.inputIds, batch.tokenTypeIds);
-  mask = mask.to(hidden.scalar_type());
-  hidden = bert_->encoder(hidden, mask);
-  return classifier_(bert_->pooler(hidden)).to(torch::kFloat32);
+  auto hidden = base_(batch);
+  torch::Tensor logits;
+  switch (cfg_.type) {
+    case ModelType::Bert: logits = linearClassifier_(base_->pooler(hidden)); break;
+    case ModelType::Roberta:
+    case ModelType::Electra: logits = headClassifier_(hidden); break;
+    case ModelType::DebertaV2: logits = linearClassifier_(contextPooler_(hidden)); break;
+  }
+  return logits.to(torch::kFloat32);
 }
 
 }  // namespace rr

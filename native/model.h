@@ -2,7 +2,6 @@
 // HF initialisation, and the train/eval forward.
 #pragma once
 #include <torch/torch.h>
-#include <map>
 #include <string>
 #include "config.h"
 #include "embeddings.h"
@@ -17,13 +16,19 @@ struct TokenBatch {
   torch::Tensor tokenTypeIds;  // int64 [batch, length]
 };
 
-struct BertModelImpl : torch::nn::Module {
-  explicit BertModelImpl(const ModelConfig& cfg);
+// The base model of each family, registered under HF's prefix ("bert", "roberta", "electra", "deberta").
+struct BaseModelImpl : torch::nn::Module {
+  explicit BaseModelImpl(const ModelConfig& cfg);
+  torch::Tensor forward(const TokenBatch& batch);  // last hidden states [batch, length, hidden]
+
   BertEmbeddings embeddings{nullptr};
-  BertEncoder encoder{nullptr};
-  BertPooler pooler{nullptr};
+  DebertaEmbeddings debertaEmbeddings{nullptr};
+  torch::nn::Linear embeddingsProject{nullptr};  // ELECTRA, when embedding_size != hidden_size
+  Encoder encoder{nullptr};
+  BertPooler pooler{nullptr};                    // BERT only
+  bool singleTokenType;
 };
-TORCH_MODULE(BertModel);
+TORCH_MODULE(BaseModel);
 
 class CrossEncoder : public torch::nn::Module {
  public:
@@ -35,13 +40,17 @@ class CrossEncoder : public torch::nn::Module {
   void moveTo(torch::Device device);
   // HF-named parameters, in registration order.
   std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const;
+  // HF's base_model_prefix of the family ("bert.", "roberta.", …): base-model-only checkpoints lack it.
+  std::string basePrefix() const;
 
  private:
   void initializeWeights();
   ModelConfig cfg_;
   torch::Device device_{torch::kCPU};
-  BertModel bert_{nullptr};
-  LinearClassifier classifier_{nullptr};
+  BaseModel base_{nullptr};
+  LinearClassifier linearClassifier_{nullptr};  // BERT, DeBERTa
+  ClassificationHead headClassifier_{nullptr};  // RoBERTa, ELECTRA
+  ContextPooler contextPooler_{nullptr};        // DeBERTa
 };
 
 }  // namespace rr

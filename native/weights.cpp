@@ -36,7 +36,7 @@ std::string joinNames(const std::vector<std::string>& names) {
 
 LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
   const SafetensorsHeader header = readSafetensorsHeader(path);
-  const std::string basePrefix = "bert.";
+  const std::string basePrefix = model.basePrefix();
   std::vector<std::string> missing, mismatched;
   std::map<std::string, bool> used;
   std::vector<std::pair<torch::Tensor, const SafetensorsEntry*>> assignments;
@@ -47,7 +47,8 @@ LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
     for (const auto& candidate : candidateNames(name, basePrefix))
       if ((entry = header.find(candidate))) break;
     if (!entry) {
-      if (startsWith(name, "classifier.")) report.initialized.push_back(name);
+      // A base-model checkpoint has no head: the head (and DeBERTa's pooler) start fresh, as in HF.
+      if (startsWith(name, "classifier.") || startsWith(name, "pooler.")) report.initialized.push_back(name);
       else missing.push_back(name);
       continue;
     }

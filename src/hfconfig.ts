@@ -5,15 +5,23 @@ import { z } from 'zod';
 import type { NativeModelConfig } from './native';
 import { formatZodError, readJsonFile } from './util';
 
-export const SUPPORTED_ARCHITECTURES = ['BertForSequenceClassification'] as const;
+/** model_type → the sequence-classification class transformers loads for it. */
+export const SUPPORTED_MODEL_TYPES = {
+  bert: 'BertForSequenceClassification',
+  roberta: 'RobertaForSequenceClassification',
+  'xlm-roberta': 'XLMRobertaForSequenceClassification',
+  electra: 'ElectraForSequenceClassification',
+  'deberta-v2': 'DebertaV2ForSequenceClassification',
+} as const;
+export type ModelType = keyof typeof SUPPORTED_MODEL_TYPES;
 
 const dtypeName = z.enum(['float32', 'float16', 'bfloat16', 'float64']);
 const positiveInt = z.number().int().positive();
 const probability = z.number().min(0).max(1);
+const activation = z.enum(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'tanh', 'silu', 'swish']);
 
-// Keys we read; any other key (HF has dozens) is kept as it is and passed through on save.
-const bertConfigSchema = z.looseObject({
-  model_type: z.literal('bert'),
+// Keys shared by every family (HF's BertConfig names). Other keys are kept as they are and written back on save.
+const commonKeys = {
   architectures: z.array(z.string()).optional(),
   vocab_size: positiveInt,
   hidden_size: positiveInt,
@@ -21,32 +29,64 @@ const bertConfigSchema = z.looseObject({
   num_attention_heads: positiveInt,
   intermediate_size: positiveInt,
   max_position_embeddings: positiveInt.default(512),
-  type_vocab_size: z.number().int().nonnegative().default(2),
-  layer_norm_eps: z.number().positive().default(1e-12),
   hidden_dropout_prob: probability.default(0.1),
   attention_probs_dropout_prob: probability.default(0.1),
   classifier_dropout: probability.nullable().default(null),
   initializer_range: z.number().positive().default(0.02),
-  hidden_act: z.enum(['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'relu', 'tanh', 'silu', 'swish']).default('gelu'),
-  pad_token_id: z.number().int().nonnegative().nullable().default(0),
+  hidden_act: activation.default('gelu'),
   num_labels: positiveInt.optional(),
   id2label: z.record(z.string(), z.string()).optional(),
   label2id: z.record(z.string(), z.number()).optional(),
   dtype: dtypeName.nullable().optional(),
   torch_dtype: dtypeName.nullable().optional(),
   position_embedding_type: z.literal('absolute').optional(),
-}).refine((c) => c.hidden_size % c.num_attention_heads === 0, {
-  message: 'hidden_size must be a multiple of num_attention_heads',
-  path: ['hidden_size'],
+};
+
+const bertLike = (modelType: z.ZodType, padDefault: number, extra: z.ZodRawShape = {}) => z.looseObject({
+  ...commonKeys,
+  model_type: modelType,
+  type_vocab_size: z.number().int().nonnegative().default(2),
+  layer_norm_eps: z.number().positive().default(1e-12),
+  pad_token_id: z.number().int().nonnegative().nullable().default(padDefault),
+  ...extra,
 });
+
+const schemas = {
+  bert: bertLike(z.literal('bert'), 0),
+  roberta: bertLike(z.enum(['roberta', 'xlm-roberta']), 1),
+  electra: bertLike(z.literal('electra'), 0, { embedding_size: positiveInt.optional() }),
+  'deberta-v2': z.looseObject({
+    ...commonKeys,
+    model_type: z.literal('deberta-v2'),
+    type_vocab_size: z.number().int().nonnegative().default(0),
+    layer_norm_eps: z.number().positive().default(1e-7),
+    pad_token_id: z.number().int().nonnegative().nullable().default(0),
+    embedding_size: positiveInt.optional(),
+    position_biased_input: z.boolean().default(true),
+    relative_attention: z.boolean().default(false),
+    max_relative_positions: z.number().int().default(-1),
+    position_buckets: z.number().int().default(-1),
+    pos_att_type: z.union([z.array(z.enum(['p2c', 'c2p'])), z.string()]).nullable().default(null),
+    share_att_key: z.boolean().default(false),
+    norm_rel_ebd: z.string().default('none'),
+    pooler_hidden_act: activation.default('gelu'),
+    pooler_dropout: probability.default(0),
+    pooler_hidden_size: positiveInt.optional(),
+    cls_dropout: probability.nullable().optional(),
+    conv_kernel_size: z.literal(0).optional(),
+  }),
+};
 
 export type HfConfig = Record<string, unknown>;
 
 export interface ResolvedModelConfig {
-  /** The config.json object as read, defaults filled in (written back on save). */
+  /** The config.json object as read (written back on save). */
   raw: HfConfig;
+  modelType: ModelType;
   native: NativeModelConfig;
   labels: string[];
+  /** The longest input the position embeddings allow. */
+  maxTokens: number;
 }
 
 /** Parses a config.json object; `source` names the file in errors. */
@@ -55,37 +95,58 @@ export function resolveModelConfig(raw: unknown, source: string, overrides: { nu
     throw new Error(`${source}: expected a JSON object`);
   }
   const obj = raw as HfConfig;
+  const supported = Object.keys(SUPPORTED_MODEL_TYPES).join(', ');
   const modelType = obj.model_type;
-  if (typeof modelType !== 'string') {
-    throw new Error(`${source}: required key "model_type" is missing (supported: bert)`);
+  if (typeof modelType !== 'string') throw new Error(`${source}: required key "model_type" is missing (supported: ${supported})`);
+  if (!(modelType in SUPPORTED_MODEL_TYPES)) {
+    throw new Error(`${source}: model_type "${modelType}" is not supported (supported: ${supported})`);
   }
-  if (modelType !== 'bert') {
-    throw new Error(`${source}: model_type "${modelType}" is not supported (supported: bert)`);
-  }
-  const parsed = bertConfigSchema.safeParse(obj);
+  const family = modelType === 'xlm-roberta' ? 'roberta' : (modelType as keyof typeof schemas);
+  const parsed = schemas[family].safeParse(obj);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, source));
-  const c = parsed.data;
+  const c = parsed.data as z.infer<typeof schemas['deberta-v2']> & { type_vocab_size: number; embedding_size?: number };
+  if (c.hidden_size % c.num_attention_heads !== 0) {
+    throw new Error(`${source}: hidden_size: ${c.hidden_size} must be a multiple of num_attention_heads (${c.num_attention_heads})`);
+  }
+  if (family === 'deberta-v2' && c.pooler_hidden_size !== undefined && c.pooler_hidden_size !== c.hidden_size) {
+    throw new Error(`${source}: pooler_hidden_size: only pooler_hidden_size = hidden_size is supported`);
+  }
   const labelCount = overrides.numLabels ?? (c.id2label ? Object.keys(c.id2label).length : c.num_labels ?? 1);
   const labels = Array.from({ length: labelCount }, (_, i) => c.id2label?.[String(i)] ?? `LABEL_${i}`);
+  const posAtt = typeof c.pos_att_type === 'string' ? c.pos_att_type.toLowerCase().split('|').map((s) => s.trim()) : (c.pos_att_type ?? []);
+  const padTokenId = c.pad_token_id ?? 0;
   const native: NativeModelConfig = {
-    modelType: 'bert',
+    modelType: family === 'roberta' ? 'roberta' : family,
     vocabSize: c.vocab_size,
     hiddenSize: c.hidden_size,
+    embeddingSize: c.embedding_size ?? c.hidden_size,
     numHiddenLayers: c.num_hidden_layers,
     numAttentionHeads: c.num_attention_heads,
     intermediateSize: c.intermediate_size,
     maxPositionEmbeddings: c.max_position_embeddings,
     typeVocabSize: c.type_vocab_size,
     numLabels: labelCount,
-    padTokenId: c.pad_token_id ?? 0,
+    padTokenId,
     layerNormEps: c.layer_norm_eps,
     hiddenDropoutProb: c.hidden_dropout_prob,
     attentionProbsDropoutProb: c.attention_probs_dropout_prob,
-    classifierDropout: c.classifier_dropout ?? c.hidden_dropout_prob,
+    classifierDropout: (family === 'deberta-v2' ? c.cls_dropout : c.classifier_dropout) ?? c.hidden_dropout_prob,
     initializerRange: c.initializer_range,
     hiddenAct: c.hidden_act,
+    positionBiasedInput: family === 'deberta-v2' ? c.position_biased_input : true,
+    relativeAttention: family === 'deberta-v2' && c.relative_attention,
+    maxRelativePositions: family === 'deberta-v2' ? c.max_relative_positions : -1,
+    positionBuckets: family === 'deberta-v2' ? c.position_buckets : -1,
+    c2p: posAtt.includes('c2p'),
+    p2c: posAtt.includes('p2c'),
+    shareAttKey: family === 'deberta-v2' && c.share_att_key,
+    normRelEmbedding: family === 'deberta-v2' && c.norm_rel_ebd.split('|').map((s) => s.trim()).includes('layer_norm'),
+    poolerHiddenAct: family === 'deberta-v2' ? c.pooler_hidden_act : 'tanh',
+    poolerDropout: family === 'deberta-v2' ? c.pooler_dropout : 0,
   };
-  return { raw: { ...obj }, native, labels };
+  // RoBERTa's positions start after padding_idx, so padding_idx + 1 of them are never used by tokens.
+  const maxTokens = family === 'roberta' ? c.max_position_embeddings - padTokenId - 1 : c.max_position_embeddings;
+  return { raw: { ...obj }, modelType: modelType as ModelType, native, labels, maxTokens };
 }
 
 /** Reads `dir/config.json`; `configOverrides` replace keys of it (e.g. hidden_dropout_prob), as HF's from_pretrained kwargs. */
@@ -100,8 +161,8 @@ export function readModelConfig(dir: string, overrides: { numLabels?: number; co
 /** The config.json to save: the original keys, with the classification head described as transformers expects. */
 export function configForSave(config: ResolvedModelConfig): HfConfig {
   const out: HfConfig = { ...config.raw };
-  out.architectures = ['BertForSequenceClassification'];
-  out.model_type = 'bert';
+  out.architectures = [SUPPORTED_MODEL_TYPES[config.modelType]];
+  out.model_type = config.modelType;
   out.id2label = Object.fromEntries(config.labels.map((l, i) => [String(i), l]));
   out.label2id = Object.fromEntries(config.labels.map((l, i) => [l, i]));
   delete out.num_labels;  // transformers derives it from id2label

@@ -68,7 +68,8 @@ export class Reranker {
   private constructor(
     private readonly nativeModel: NativeCrossEncoder,
     readonly config: ResolvedModelConfig,
-    readonly tokenizer: PairTokenizer,
+    /** null for a folder without tokenizer files: then only scoreTokens() works. */
+    private readonly pairTokenizer: PairTokenizer | PairTokenizerMissing,
     readonly device: Device,
     readonly maxLength: number,
     /** Head parameters the loaded folder lacked and that were initialised fresh. */
@@ -87,7 +88,8 @@ export class Reranker {
       throw new Error(`${dir}: no model.safetensors${hint}`);
     }
     const config = readModelConfig(dir, { configOverrides: options.configOverrides });
-    const tokenizer = await PairTokenizer.load(dir);
+    const tokenizer = hasTokenizerFiles(dir) ? await PairTokenizer.load(dir) : new PairTokenizerMissing(dir);
+    if (tokenizer instanceof PairTokenizer) checkVocabularies(tokenizer, config, dir);
     const { device, seed } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
     try {
@@ -103,9 +105,16 @@ export class Reranker {
   static async create(options: CreateOptions): Promise<Reranker> {
     const config = resolveModelConfig({ ...options.config, ...options.configOverrides }, 'model.config', { numLabels: options.numLabels });
     const tokenizer = await PairTokenizer.load(options.tokenizer);
+    checkVocabularies(tokenizer, config, options.tokenizer);
     const { device, seed } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
     return new Reranker(native, config, tokenizer, device, resolveMaxLength(options, config, tokenizer), []);
+  }
+
+  /** The pair tokenizer; an error for a model folder that has no tokenizer files. */
+  get tokenizer(): PairTokenizer {
+    if (this.pairTokenizer instanceof PairTokenizerMissing) throw this.pairTokenizer.error();
+    return this.pairTokenizer;
   }
 
   get numLabels(): number {
@@ -154,8 +163,7 @@ export class Reranker {
   /** Logits rows for an already tokenized, padded batch. */
   async scoreTokens(input: TokenInput): Promise<number[][]> {
     this.checkLive();
-    const batch = toNativeBatch(input, this.config.native.vocabSize, this.config.native.maxPositionEmbeddings,
-      this.config.native.typeVocabSize);
+    const batch = toNativeBatch(input, this.config.native.vocabSize, this.config.maxTokens, this.config.native.typeVocabSize);
     if (batch.batch === 0) return [];
     const flat = await this.nativeModel.forward(batch);
     return splitRows(flat, this.numLabels);
@@ -172,7 +180,7 @@ export class Reranker {
     fsyncPath(tmp);
     fs.renameSync(tmp, weights);
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configForSave(this.config), null, 2) + '\n');
-    this.tokenizer.save(dir);
+    if (this.pairTokenizer instanceof PairTokenizer) this.pairTokenizer.save(dir);
   }
 
   /** Frees the native model. Every later call fails. */
@@ -231,10 +239,35 @@ function checkLoadOptions(options: LoadOptions): { device: Device; seed: number 
   return { device, seed };
 }
 
-function resolveMaxLength(options: LoadOptions, config: ResolvedModelConfig, tokenizer: PairTokenizer): number {
-  const limit = config.native.maxPositionEmbeddings;
+function resolveMaxLength(options: LoadOptions, config: ResolvedModelConfig, tokenizer: PairTokenizer | PairTokenizerMissing): number {
+  const limit = config.maxTokens;
   if (options.maxLength !== undefined) return checkPositiveInt(options.maxLength, 'options.maxLength', limit);
-  return Math.min(tokenizer.modelMaxLength ?? limit, limit);
+  return Math.min((tokenizer instanceof PairTokenizer ? tokenizer.modelMaxLength : undefined) ?? limit, limit);
+}
+
+// A tokenizer with more ids than the model has embedding rows would index past them at the first batch.
+function checkVocabularies(tokenizer: PairTokenizer, config: ResolvedModelConfig, source: string): void {
+  if (tokenizer.vocabSize > config.native.vocabSize) {
+    throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.native.vocabSize}; ` +
+      'use the tokenizer the model was trained with (or a config with a larger vocab_size)');
+  }
+}
+
+function hasTokenizerFiles(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'tokenizer.json')) || fs.existsSync(path.join(dir, 'vocab.txt'));
+}
+
+// Stands in for the tokenizer of a folder that has none, and explains what to do when text is scored.
+class PairTokenizerMissing {
+  constructor(private readonly dir: string) {}
+  error(): Error {
+    const sentencepiece = fs.readdirSync(this.dir).find((f) => f.endsWith('.model'));
+    const hint = sentencepiece
+      ? ` It has a SentencePiece model (${sentencepiece}): convert it once with Python, ` +
+        '`AutoTokenizer.from_pretrained(dir).save_pretrained(dir)`, which writes tokenizer.json.'
+      : ' Copy the tokenizer files of the base model into it, or use scoreTokens() with token ids.';
+    return new Error(`${this.dir}: no tokenizer.json or vocab.txt, so text cannot be tokenized.${hint}`);
+  }
 }
 
 function sigmoid(x: number): number {
@@ -252,7 +285,7 @@ function toNativeBatch(input: TokenInput, vocabSize: number, maxPositions: numbe
   if (typeof input !== 'object' || input === null) throw new TypeError(`input must be an object with inputIds, got ${describe(input)}`);
   const ids = flatten(input.inputIds, 'input.inputIds', input.shape);
   const [batch, length] = ids.shape;
-  if (length > maxPositions) throw new RangeError(`input.inputIds rows are ${length} long, over max_position_embeddings ${maxPositions}`);
+  if (length > maxPositions) throw new RangeError(`input.inputIds rows are ${length} long, over the model's ${maxPositions} positions (max_position_embeddings)`);
   const checkRange = (data: Int32Array, name: string, max: number) => {
     for (let i = 0; i < data.length; i++) {
       if (data[i] < 0 || data[i] >= max) {

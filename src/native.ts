@@ -5,9 +5,11 @@ import fs from 'node:fs';
 
 /** The model hyper-parameters the native core reads (resolved from config.json by hfconfig.ts). */
 export interface NativeModelConfig {
-  modelType: 'bert';
+  modelType: 'bert' | 'roberta' | 'electra' | 'deberta-v2';
   vocabSize: number;
   hiddenSize: number;
+  /** ELECTRA / DeBERTa: the embedding width before the projection to hiddenSize. */
+  embeddingSize: number;
   numHiddenLayers: number;
   numAttentionHeads: number;
   intermediateSize: number;
@@ -21,6 +23,17 @@ export interface NativeModelConfig {
   classifierDropout: number;
   initializerRange: number;
   hiddenAct: string;
+  // DeBERTa-v2/v3 (the other families pass the neutral values: true, false, -1, -1, false, false, false, false)
+  positionBiasedInput: boolean;
+  relativeAttention: boolean;
+  maxRelativePositions: number;
+  positionBuckets: number;
+  c2p: boolean;
+  p2c: boolean;
+  shareAttKey: boolean;
+  normRelEmbedding: boolean;
+  poolerHiddenAct: string;
+  poolerDropout: number;
 }
 
 /** A padded batch of token ids, row-major [batch, length]. */

@@ -78,6 +78,11 @@ export class PairTokenizer {
     });
   }
 
+  /** Number of token ids, added tokens included. */
+  get vocabSize(): number {
+    return this.tokenizer.getVocabSize(true);
+  }
+
   /** A hash of the tokenizer's files: token-id caches are keyed by it. */
   fingerprint(): string {
     const hash = crypto.createHash('sha256');

@@ -127,7 +127,7 @@ test('API arguments are validated with errors that name them', async () => {
   await assert.rejects(model.scoreTokens({ inputIds: [[101, 9000]] }), { name: 'RangeError', message: /input\.inputIds\[0\]\[1\] is 9000, outside \[0, 8000\)/ });
   await assert.rejects(model.scoreTokens({ inputIds: [[1, 2], [3]] }), { name: 'RangeError', message: /input\.inputIds\[1\]/ });
   await assert.rejects(model.scoreTokens({ inputIds: new Int32Array(4) }), { name: 'TypeError', message: /input\.shape/ });
-  await assert.rejects(model.scoreTokens({ inputIds: [new Array(200).fill(1)] }), { name: 'RangeError', message: /max_position_embeddings 128/ });
+  await assert.rejects(model.scoreTokens({ inputIds: [new Array(200).fill(1)] }), { name: 'RangeError', message: /128 positions \(max_position_embeddings\)/ });
   assert.deepEqual(await model.score([]), []);
   await assert.rejects(rr.load(bertMiniDir, { device: 'tpu' as never }), { name: 'TypeError', message: /options\.device must be one of 'cpu', 'cuda'/ });
   await assert.rejects(rr.load(bertMiniDir, { maxLength: 4096 }), { name: 'RangeError', message: /options\.maxLength must be between 1 and 128/ });
