@@ -7,6 +7,16 @@ import type { Pair } from './validate';
 export { Reranker } from './model';
 export type { CreateOptions, Device, LoadOptions, RankOptions, RankedDocument, ScoreOptions, TokenInput } from './model';
 export type { Pair } from './validate';
+export { pipeline, fuseScores, parseFusion } from './retrieve/pipeline';
+export type { Fusion, Pipeline, PipelineHit, PipelineOptions, PipelineSearchOptions } from './retrieve/pipeline';
+export { evaluateRetrieval, runRetrievalEval, formatRetrievalEval } from './retrieve/evaluate';
+export type { EvaluateRetrievalOptions, RetrievalEvaluation, RetrievalEvalReport, RetrievalMetrics, RunRetrievalEvalOptions } from './retrieve/evaluate';
+export { mineHardNegatives, mineToFile } from './retrieve/mine';
+export type { MineFileOptions, MineOptions, MineStats, MinedGroup } from './retrieve/mine';
+export { labelGrouped } from './retrieve/label';
+export type { LabelOptions, LabelStats } from './retrieve/label';
+export { loadCorpus, corpusFromArray, readQueries } from './retrieve/corpus';
+export type { Corpus, CorpusInput, PositiveRef, QueryWithPositives } from './retrieve/corpus';
 
 /** Loads a Hugging Face model folder. */
 export function load(dir: string, options: LoadOptions = {}): Promise<Reranker> {

@@ -1,0 +1,77 @@
+// `rrtrain eval-retrieval`: BM25 retrieval over a corpus, then the reranker on BM25's top-k, side by side
+// (MRR@10, NDCG@10, Recall@10, Recall@k). See src/retrieve/evaluate.ts for the metric definitions.
+import type { CommandModule } from 'yargs';
+import { formatRetrievalEval, runRetrievalEval } from '../retrieve/evaluate';
+
+interface Args {
+  model?: string;
+  retrieval?: string;
+  'retrieval-queries'?: string;
+  corpus?: string;
+  'retrieve-k': number;
+  'max-queries'?: number;
+  seed: number;
+  fusion?: string;
+  json: boolean;
+  k1?: number;
+  b?: number;
+  'batch-size': number;
+  'max-length'?: number;
+  device: 'cpu' | 'cuda';
+  quiet: boolean;
+}
+
+/** The options `rrtrain eval --retrieval` shares with this command (for merging into eval.ts). */
+export const retrievalEvalOptions = {
+  retrieval: { type: 'string', describe: 'queries: debdesc:dev (or another split) or a JSONL of {query, positives} (positives: corpus ids or texts)' },
+  'retrieval-queries': { type: 'string', describe: 'same as --retrieval (a JSONL query file; needs --corpus)' },
+  corpus: { type: 'string', describe: 'debdesc[:split] or a corpus file (JSONL {id?, text} or .txt); default for debdesc queries: all 63.8k documents' },
+  'retrieve-k': { type: 'number', default: 100, describe: 'BM25 candidates reranked per query' },
+  seed: { type: 'number', default: 42, describe: 'seed of the --max-queries sample' },
+  fusion: { type: 'string', describe: 'add a fused column: linear[:w] (w = reranker weight, default 0.5) or rrf[:k]' },
+  json: { type: 'boolean', default: false, describe: 'print JSON' },
+  k1: { type: 'number', describe: 'BM25 k1 (default 0.9)' },
+  b: { type: 'number', describe: 'BM25 b (default 0.4)' },
+} as const;
+
+export const rerankEvalCommand: CommandModule<object, Args> = {
+  command: 'eval-retrieval',
+  describe: 'retrieval eval: BM25 top-k over a corpus vs. the model reranking it (MRR@10, NDCG@10, Recall@10, Recall@k)',
+  builder: (y) => y
+    .option('model', { type: 'string', describe: 'reranker model folder (without it: BM25 only)' })
+    .options(retrievalEvalOptions)
+    .option('max-queries', { type: 'number', describe: 'evaluate a seeded random sample of N queries (--seed)' })
+    .option('batch-size', { type: 'number', default: 64 })
+    .option('max-length', { type: 'number' })
+    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
+  handler: async (argv) => {
+    if (argv.retrieval && argv['retrieval-queries']) throw new Error('give --retrieval or --retrieval-queries, not both');
+    const queries = argv.retrieval ?? argv['retrieval-queries'];
+    if (!queries) throw new Error('eval-retrieval: give --retrieval debdesc:dev or --retrieval-queries FILE --corpus FILE');
+    let lastReport = 0;
+    const report = await runRetrievalEval({
+      queries,
+      corpus: argv.corpus,
+      model: argv.model,
+      retrieveK: argv['retrieve-k'],
+      maxQueries: argv['max-queries'],
+      seed: argv.seed,
+      fusion: argv.fusion,
+      batchSize: argv['batch-size'],
+      maxLength: argv['max-length'],
+      device: argv.device,
+      k1: argv.k1,
+      b: argv.b,
+      onProgress: argv.quiet || !argv.model ? undefined : (done, total) => {
+        const now = Date.now();
+        if (done === total || now - lastReport > 5000) {
+          lastReport = now;
+          process.stderr.write(`eval-retrieval: ${done}/${total} queries reranked\n`);
+        }
+      },
+    });
+    if (argv.json) console.log(JSON.stringify(report, null, 2));
+    else console.log(formatRetrievalEval(report));
+  },
+};

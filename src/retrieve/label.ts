@@ -1,0 +1,103 @@
+// Teacher labelling for distillation: adds a cross-encoder's raw logits as `pos_scores` / `neg_scores` to
+// grouped JSONL ({query, positives|pos, negatives|neg, …}). Streamed in chunks; records keep their order,
+// their other keys and their key names; scores already present are replaced. Output is written atomically.
+import { parseGroup } from '../data/formats';
+import { readTextLines } from '../data/records';
+import type { Reranker, ScoreOptions } from '../model';
+import { checkReadable } from './corpus';
+import { AtomicLineWriter } from './output';
+
+export interface LabelOptions {
+  /** Pairs per forward pass (default 64). */
+  batchSize?: number;
+  /** For models with several labels: which logit (see ScoreOptions.label). */
+  label?: ScoreOptions['label'];
+  /** Score about this many pairs at a time (default 4096). */
+  chunkPairs?: number;
+  onProgress?: (done: { records: number; pairs: number }) => void;
+}
+
+export interface LabelStats {
+  records: number;
+  pairs: number;
+  seconds: number;
+}
+
+interface Pending {
+  obj: Record<string, unknown>;
+  query: string;
+  positives: string[];
+  negatives: string[];
+}
+
+/** Adds pos_scores/neg_scores from `teacher` to every record of `input`, writing `output`. */
+export async function labelGrouped(teacher: Reranker, input: string, output: string, options: LabelOptions = {}): Promise<LabelStats> {
+  const start = process.hrtime.bigint();
+  checkReadable(input, 'input');
+  const chunkPairs = options.chunkPairs ?? 4096;
+  const scoreOptions: ScoreOptions = { batchSize: options.batchSize ?? 64 };
+  if (options.label !== undefined) scoreOptions.label = options.label;
+  const stats: LabelStats = { records: 0, pairs: 0, seconds: 0 };
+  const writer = new AtomicLineWriter(output);
+  let pending: Pending[] = [];
+  let pendingPairs = 0;
+  const flush = async (): Promise<void> => {
+    const pairs: [string, string][] = [];
+    for (const p of pending) {
+      for (const d of p.positives) pairs.push([p.query, d]);
+      for (const d of p.negatives) pairs.push([p.query, d]);
+    }
+    const scores = await teacher.score(pairs, scoreOptions);
+    let o = 0;
+    let text = '';
+    for (const p of pending) {
+      const obj = p.obj;
+      obj.pos_scores = scores.slice(o, o + p.positives.length);
+      o += p.positives.length;
+      obj.neg_scores = scores.slice(o, o + p.negatives.length);
+      o += p.negatives.length;
+      text += JSON.stringify(obj) + '\n';
+    }
+    await writer.write(text);
+    stats.records += pending.length;
+    stats.pairs += pairs.length;
+    pending = [];
+    pendingPairs = 0;
+    options.onProgress?.({ records: stats.records, pairs: stats.pairs });
+  };
+  try {
+    for await (const { text, line } of readTextLines(input)) {
+      const where = `${input}:${line}`;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(text);
+      } catch (err) {
+        throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
+      }
+      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+        throw new Error(`${where}: a grouped record must be a JSON object {query, positives, negatives}`);
+      }
+      const record = obj as Record<string, unknown>;
+      // Existing teacher scores are replaced, so they are not validated against the passages.
+      const bare = { ...record };
+      delete bare.pos_scores;
+      delete bare.neg_scores;
+      let group;
+      try {
+        group = parseGroup(bare);
+      } catch (err) {
+        throw new Error(`${where}: ${(err as Error).message}`);
+      }
+      pending.push({ obj: record, query: group.query, positives: group.positives, negatives: group.negatives });
+      pendingPairs += group.positives.length + group.negatives.length;
+      if (pendingPairs >= chunkPairs) await flush();
+    }
+    if (pending.length) await flush();
+    await writer.commit();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+  stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return stats;
+}

@@ -1,0 +1,428 @@
+// Hard-negative mining: for each training query, rank the corpus with BM25 (optionally rescoring BM25's top
+// candidates with a cross-encoder), keep the candidates at ranks rangeMin..rangeMax, drop likely false
+// negatives, and sample the negatives of a grouped training record {query, positives, negatives}.
+//
+// Ranks are 1-based positions in the full ranking, positives included: a positive at rank 12 occupies rank
+// 12 and is dropped, the range is not shifted. Within the range a candidate is dropped when
+//   - it is a positive, or its text is identical (after trimming) to a positive's or to a positive corpus
+//     document's: identical texts are relevant by the data set's rule, never negatives;
+//   - its text is identical to an already kept negative (no duplicate negatives);
+//   - margin (absolute m):       score > positiveScore - m;
+//   - relativeMargin (ratio r):  score > positiveScore · (1 - r)   (meant for positive scores, such as BM25's);
+// where positiveScore is the lowest score among the query's positives under the same scorer (BM25, or the
+// cross-encoder's raw logit when one rescored). Of the candidates left, `numNegatives` are taken: the best
+// ranked ('top') or a seeded uniform sample ('random', written in rank order). A query left with no negative
+// is skipped (counted in the stats).
+import type { Reranker } from '../model';
+import { Rng } from '../data/rng';
+import { Bm25Index, tokenize, type Bm25Hit } from './bm25';
+import { CorpusLookup, checkReadable, loadCorpus, isDebdescSpec, readQueries, type Corpus, type QueryWithPositives } from './corpus';
+import { AtomicLineWriter } from './output';
+
+export interface MineOptions {
+  /** First rank kept, 1-based (default 10). */
+  rangeMin?: number;
+  /** Last rank kept, inclusive (default 100). */
+  rangeMax?: number;
+  /** Negatives per query (default 15). */
+  numNegatives?: number;
+  /** 'top' (default): the best-ranked eligible candidates; 'random': a seeded uniform sample of them. */
+  sampling?: 'top' | 'random';
+  /** Seed for 'random' sampling (default 42). */
+  seed?: number;
+  /** Drop a candidate scoring above positiveScore - margin. */
+  margin?: number;
+  /** Drop a candidate scoring above positiveScore · (1 - relativeMargin); 0 <= r < 1. */
+  relativeMargin?: number;
+  /** Rescore BM25's top `retrieveK` with this cross-encoder and rank by its raw logits. */
+  reranker?: Reranker;
+  /** With a reranker: how many BM25 candidates to rescore (default rangeMax). */
+  retrieveK?: number;
+  /** Pairs per forward pass when rescoring (default 64). */
+  batchSize?: number;
+  /** Add pos_scores/neg_scores (BM25 scores, or the reranker's logits) to each group. */
+  withScores?: boolean;
+  /** A prebuilt index over the corpus (default: built here with k1/b). */
+  index?: Bm25Index;
+  k1?: number;
+  b?: number;
+}
+
+export interface MinedGroup {
+  query: string;
+  positives: string[];
+  negatives: string[];
+  /** With withScores: the positives' scores. */
+  posScores?: number[];
+  /** With withScores: the negatives' scores. */
+  negScores?: number[];
+  /** Corpus indices of the negatives. */
+  negativeIndices: number[];
+  /** 1-based ranks of the negatives. */
+  negativeRanks: number[];
+  qid?: string;
+}
+
+export interface MineStats {
+  /** Queries read. */
+  queries: number;
+  /** Groups produced (queries with at least one negative). */
+  written: number;
+  /** Queries skipped for having no eligible negative. */
+  skipped: number;
+  /** Negatives written in all. */
+  negatives: number;
+  /** Queries that got fewer than numNegatives negatives (skipped ones included). */
+  short: number;
+  /** Candidates in range dropped as a positive or identical to one. */
+  droppedPositive: number;
+  /** Candidates in range dropped as identical to a kept negative. */
+  droppedDuplicate: number;
+  /** Candidates in range dropped by the margin test. */
+  droppedMargin: number;
+  /** Wall time, seconds (filled by mineToFile). */
+  seconds: number;
+}
+
+export function newMineStats(): MineStats {
+  return { queries: 0, written: 0, skipped: 0, negatives: 0, short: 0, droppedPositive: 0, droppedDuplicate: 0, droppedMargin: 0, seconds: 0 };
+}
+
+interface Resolved {
+  rangeMin: number;
+  rangeMax: number;
+  numNegatives: number;
+  sampling: 'top' | 'random';
+  seed: number;
+  margin?: number;
+  relativeMargin?: number;
+  retrieveK: number;
+  batchSize: number;
+  withScores: boolean;
+}
+
+function positiveInt(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+export function resolveMineOptions(o: MineOptions): Resolved {
+  const rangeMin = positiveInt(o.rangeMin ?? 10, 'rangeMin');
+  const rangeMax = positiveInt(o.rangeMax ?? 100, 'rangeMax');
+  if (rangeMax < rangeMin) throw new RangeError(`rangeMax (${rangeMax}) must be >= rangeMin (${rangeMin})`);
+  const numNegatives = positiveInt(o.numNegatives ?? 15, 'numNegatives');
+  const sampling = o.sampling ?? 'top';
+  if (sampling !== 'top' && sampling !== 'random') throw new RangeError(`sampling must be 'top' or 'random', got ${JSON.stringify(sampling)}`);
+  const seed = o.seed ?? 42;
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${String(seed)}`);
+  if (o.margin !== undefined && !(typeof o.margin === 'number' && Number.isFinite(o.margin))) throw new RangeError(`margin must be a finite number, got ${String(o.margin)}`);
+  if (o.relativeMargin !== undefined && !(typeof o.relativeMargin === 'number' && o.relativeMargin >= 0 && o.relativeMargin < 1)) {
+    throw new RangeError(`relativeMargin must be a number in [0, 1), got ${String(o.relativeMargin)}`);
+  }
+  const retrieveK = positiveInt(o.retrieveK ?? rangeMax, 'retrieveK');
+  if (o.reranker && retrieveK < rangeMax) {
+    throw new RangeError(`retrieveK (${retrieveK}) must be >= rangeMax (${rangeMax}): only BM25's top retrieveK are rescored and ranked`);
+  }
+  return {
+    rangeMin,
+    rangeMax,
+    numNegatives,
+    sampling,
+    seed,
+    margin: o.margin,
+    relativeMargin: o.relativeMargin,
+    retrieveK,
+    batchSize: positiveInt(o.batchSize ?? 64, 'batchSize'),
+    withScores: o.withScores ?? false,
+  };
+}
+
+/**
+ * The BM25 score `index` would give a document with this text (which need not be in the index), from the
+ * index's statistics: terms unknown to the index contribute nothing, as in search. Default tokenizer only.
+ */
+export function bm25ScoreText(index: Bm25Index, query: string, text: string): number {
+  const tf = new Map<string, number>();
+  const tokens = tokenize(text);
+  for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+  const qtf = new Map<string, number>();
+  for (const t of tokenize(query)) if (index.docFreq(t) > 0) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+  const avg = index.avgdl > 0 ? index.avgdl : 1;
+  const norm = index.k1 * (1 - index.b + (index.b * tokens.length) / avg);
+  const N = index.numDocs;
+  let score = 0;
+  for (const [t, q] of qtf) {
+    const f = tf.get(t) ?? 0;
+    if (f === 0) continue;
+    const df = index.docFreq(t);
+    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    score += (idf * q * (index.k1 + 1) * f) / (f + norm);
+  }
+  return score;
+}
+
+interface Prepared {
+  q: QueryWithPositives;
+  positiveTexts: string[];
+  /** Corpus indices of the positives (by id or identical text). */
+  positiveIndices: number[];
+  /** Identical-text groups the positives fall in. */
+  positiveGroups: Set<number>;
+  /** Candidates, best first. */
+  ranked: Bm25Hit[];
+  positiveScores?: number[];
+}
+
+/** The miner: holds the corpus, its index and lookups; `mine` turns queries into groups. */
+export class HardNegativeMiner {
+  readonly index: Bm25Index;
+  readonly lookup: CorpusLookup;
+  private readonly groups: Int32Array;
+  private readonly opts: Resolved;
+  private readonly rng: Rng;
+
+  constructor(readonly corpus: Corpus, private readonly options: MineOptions = {}) {
+    this.opts = resolveMineOptions(options);
+    this.index = options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
+    if (this.index.numDocs !== corpus.texts.length) {
+      throw new Error(`the index holds ${this.index.numDocs} documents but the corpus ${corpus.texts.length}`);
+    }
+    this.lookup = new CorpusLookup(corpus);
+    this.groups = this.lookup.textGroups();
+    this.rng = new Rng(this.opts.seed);
+  }
+
+  /** Mines every query, in input order; `stats` is updated as it goes. */
+  async *mine(queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats = newMineStats()): AsyncGenerator<MinedGroup> {
+    const chunkSize = this.options.reranker ? Math.max(1, Math.floor(4096 / this.opts.retrieveK)) : 1;
+    let chunk: Prepared[] = [];
+    for await (const q of queries as AsyncIterable<QueryWithPositives>) {
+      stats.queries++;
+      chunk.push(this.prepare(q));
+      if (chunk.length >= chunkSize) {
+        yield* this.finish(chunk, stats);
+        chunk = [];
+      }
+    }
+    if (chunk.length) yield* this.finish(chunk, stats);
+  }
+
+  private prepare(q: QueryWithPositives): Prepared {
+    const positiveTexts: string[] = [];
+    const positiveIndices = new Set<number>();
+    const positiveGroups = new Set<number>();
+    for (const p of q.positives) {
+      let text = p.text;
+      if (p.id !== undefined) {
+        const i = this.lookup.indexOfId(p.id);
+        if (i !== undefined) {
+          positiveIndices.add(i);
+          positiveGroups.add(this.groups[i]);
+          text ??= this.corpus.texts[i];
+        } else if (text === undefined) {
+          throw new Error(`${q.where ?? 'query'}: positive id ${JSON.stringify(p.id)} is not in the corpus`);
+        }
+      }
+      if (text === undefined) throw new Error(`${q.where ?? 'query'}: a positive needs an id or a text`);
+      positiveTexts.push(text);
+      for (const i of this.lookup.indicesOfText(text)) {
+        positiveIndices.add(i);
+        positiveGroups.add(this.groups[i]);
+      }
+    }
+    const k = this.options.reranker ? this.opts.retrieveK : this.opts.rangeMax;
+    const ranked = this.index.search(q.query, k);
+    const prepared: Prepared = { q, positiveTexts, positiveIndices: [...positiveIndices], positiveGroups, ranked };
+    if (!this.options.reranker && (this.needsPositiveScores())) {
+      prepared.positiveScores = positiveTexts.map((t) => {
+        const same = this.lookup.indicesOfText(t);
+        return same.length ? this.index.scoreDocument(q.query, same[0]) : bm25ScoreText(this.index, q.query, t);
+      });
+    }
+    return prepared;
+  }
+
+  private needsPositiveScores(): boolean {
+    return this.opts.withScores || this.opts.margin !== undefined || this.opts.relativeMargin !== undefined;
+  }
+
+  private async *finish(chunk: Prepared[], stats: MineStats): AsyncGenerator<MinedGroup> {
+    const model = this.options.reranker;
+    if (model) {
+      // Rescore each query's BM25 candidates (and its positives) with the cross-encoder, then rank by it.
+      const pairs: [string, string][] = [];
+      for (const p of chunk) {
+        for (const h of p.ranked) pairs.push([p.q.query, this.corpus.texts[h.index]]);
+        for (const t of p.positiveTexts) pairs.push([p.q.query, t]);
+      }
+      const scores = await model.score(pairs, { batchSize: this.opts.batchSize });
+      let o = 0;
+      for (const p of chunk) {
+        const rescored = p.ranked.map((h, j) => ({ index: h.index, score: scores[o + j], bm25Rank: j }));
+        o += p.ranked.length;
+        rescored.sort((a, b) => b.score - a.score || a.bm25Rank - b.bm25Rank);
+        p.ranked = rescored.map(({ index, score }) => ({ index, score }));
+        p.positiveScores = scores.slice(o, o + p.positiveTexts.length);
+        o += p.positiveTexts.length;
+      }
+    }
+    for (const p of chunk) {
+      const g = this.select(p, stats);
+      if (g) yield g;
+    }
+  }
+
+  private select(p: Prepared, stats: MineStats): MinedGroup | null {
+    const { rangeMin, rangeMax, numNegatives, margin, relativeMargin } = this.opts;
+    const posScore = p.positiveScores && p.positiveScores.length ? Math.min(...p.positiveScores) : undefined;
+    const kept = new Set<number>();
+    const eligible: { index: number; score: number; rank: number }[] = [];
+    const last = Math.min(rangeMax, p.ranked.length);
+    for (let rank = rangeMin; rank <= last; rank++) {
+      const h = p.ranked[rank - 1];
+      const group = this.groups[h.index];
+      if (p.positiveGroups.has(group)) {
+        stats.droppedPositive++;
+        continue;
+      }
+      if (kept.has(group)) {
+        stats.droppedDuplicate++;
+        continue;
+      }
+      if (posScore !== undefined) {
+        if ((margin !== undefined && h.score > posScore - margin) || (relativeMargin !== undefined && h.score > posScore * (1 - relativeMargin))) {
+          stats.droppedMargin++;
+          continue;
+        }
+      }
+      kept.add(group);
+      eligible.push({ index: h.index, score: h.score, rank });
+    }
+    let chosen = eligible;
+    if (eligible.length > numNegatives) {
+      if (this.opts.sampling === 'top') chosen = eligible.slice(0, numNegatives);
+      else {
+        // Partial Fisher–Yates: the first numNegatives slots become a uniform sample; then back to rank order.
+        const pool = eligible.slice();
+        for (let i = 0; i < numNegatives; i++) {
+          const j = i + this.rng.int(pool.length - i);
+          const t = pool[i];
+          pool[i] = pool[j];
+          pool[j] = t;
+        }
+        chosen = pool.slice(0, numNegatives).sort((a, b) => a.rank - b.rank);
+      }
+    }
+    if (chosen.length < numNegatives) stats.short++;
+    if (chosen.length === 0) {
+      stats.skipped++;
+      return null;
+    }
+    stats.written++;
+    stats.negatives += chosen.length;
+    const group: MinedGroup = {
+      query: p.q.query,
+      positives: p.positiveTexts,
+      negatives: chosen.map((c) => this.corpus.texts[c.index]),
+      negativeIndices: chosen.map((c) => c.index),
+      negativeRanks: chosen.map((c) => c.rank),
+    };
+    if (p.q.qid !== undefined) group.qid = p.q.qid;
+    if (this.opts.withScores) {
+      group.posScores = p.positiveScores ?? [];
+      group.negScores = chosen.map((c) => c.score);
+    }
+    return group;
+  }
+}
+
+/** Mines in memory: the groups for `queries` over `corpus` (see HardNegativeMiner). */
+export async function mineHardNegatives(
+  queries: Iterable<QueryWithPositives> | AsyncIterable<QueryWithPositives>,
+  corpus: Corpus,
+  options: MineOptions = {},
+): Promise<{ groups: MinedGroup[]; stats: MineStats }> {
+  const start = process.hrtime.bigint();
+  const stats = newMineStats();
+  const groups: MinedGroup[] = [];
+  for await (const g of new HardNegativeMiner(corpus, options).mine(queries, stats)) groups.push(g);
+  stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return { groups, stats };
+}
+
+/** One grouped JSONL line: {query, positives, negatives} (+ pos_scores/neg_scores). */
+export function groupToJsonl(g: MinedGroup): string {
+  const out: Record<string, unknown> = { query: g.query, positives: g.positives, negatives: g.negatives };
+  if (g.posScores && g.negScores) {
+    out.pos_scores = g.posScores;
+    out.neg_scores = g.negScores;
+  }
+  return JSON.stringify(out) + '\n';
+}
+
+export interface MineFileOptions extends MineOptions {
+  /** 'debdesc:train' (or another split) or a JSONL of {query, positives}/{query, pos}. */
+  queries: string;
+  /** 'debdesc[:split]' or a corpus file; default for debdesc queries: the queries' own split. */
+  corpus?: string;
+  output: string;
+  /** Mine only the first N queries. */
+  maxQueries?: number;
+  /** Called after each `progressEvery` queries (default 5000) and at the end. */
+  onProgress?: (stats: MineStats) => void;
+  progressEvery?: number;
+}
+
+/** The corpus a query spec defaults to: a debdesc split's own documents; files need --corpus. */
+export function defaultCorpusFor(queries: string): string {
+  if (isDebdescSpec(queries)) return queries === 'debdesc' ? 'debdesc:all' : queries;
+  throw new Error(`--corpus is needed with a query file (${queries})`);
+}
+
+/** Streams queries from `queries`, mines, and writes grouped JSONL to `output` atomically. */
+export async function mineToFile(options: MineFileOptions): Promise<MineStats & { corpus: string; corpusSize: number; indexSeconds: number }> {
+  const start = process.hrtime.bigint();
+  resolveMineOptions(options); // fail on bad options before loading anything
+  if (options.maxQueries !== undefined) positiveInt(options.maxQueries, 'maxQueries');
+  if (!isDebdescSpec(options.queries)) checkReadable(options.queries, 'queries');
+  const corpusSpec = options.corpus ?? defaultCorpusFor(options.queries);
+  const corpus = await loadCorpus(corpusSpec);
+  const t0 = process.hrtime.bigint();
+  const miner = new HardNegativeMiner(corpus, options);
+  const indexSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const stats = newMineStats();
+  const writer = new AtomicLineWriter(options.output);
+  const every = options.progressEvery ?? 5000;
+  try {
+    const limited = async function* (): AsyncGenerator<QueryWithPositives> {
+      let n = 0;
+      for await (const q of readQueries(options.queries, { positives: 'text' })) {
+        if (options.maxQueries !== undefined && n >= options.maxQueries) return;
+        n++;
+        yield q;
+      }
+    };
+    let lines: string[] = [];
+    let lastReport = 0;
+    for await (const g of miner.mine(limited(), stats)) {
+      lines.push(groupToJsonl(g));
+      if (lines.length >= 256) {
+        await writer.write(lines.join(''));
+        lines = [];
+      }
+      if (options.onProgress && stats.queries - lastReport >= every) {
+        lastReport = stats.queries;
+        stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        options.onProgress(stats);
+      }
+    }
+    if (lines.length) await writer.write(lines.join(''));
+    await writer.commit();
+  } catch (err) {
+    writer.abort();
+    throw err;
+  }
+  stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  options.onProgress?.(stats);
+  return { ...stats, corpus: corpus.name, corpusSize: corpus.texts.length, indexSeconds };
+}
