@@ -1,9 +1,11 @@
-// `rrtrain eval`: evaluate a model on labelled data.
-import type { CommandModule } from 'yargs';
+// `rrtrain eval`: evaluate a model on labelled data, or (--retrieval) rerank BM25's top-k over a corpus
+// and compare it with BM25.
+import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
 import type { DataSourceConfig } from '../config/schema';
 import { Reranker } from '../model';
 import { evaluate, loadEvalSet } from '../train/evaluate';
+import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
 
 interface Args {
   config?: string;
@@ -14,11 +16,13 @@ interface Args {
   'batch-size': number;
   'max-queries'?: number;
   'max-length'?: number;
+  retrieval?: string;
+  'retrieval-queries'?: string;
 }
 
 export const evalCommand: CommandModule<object, Args> = {
   command: 'eval [config]',
-  describe: 'evaluate a model on labelled data (MRR@10, NDCG@10, MAP, recall, accuracy, F1, PR-AUC)',
+  describe: 'evaluate a model on labelled data (MRR@10, NDCG@10, MAP, recall, accuracy, F1, PR-AUC), or with --retrieval against BM25',
   builder: (y) => y
     .positional('config', { type: 'string', describe: 'a training config (uses its output_dir and data.eval)' })
     .option('model', { type: 'string', describe: 'model folder' })
@@ -26,9 +30,18 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('format', { type: 'string', choices: ['auto', 'pairs', 'grouped', 'hf_msmarco'], default: 'auto' })
     .option('set', { type: 'string', array: true })
     .option('batch-size', { type: 'number', default: 64 })
-    .option('max-queries', { type: 'number', describe: 'evaluate only the first N queries' })
-    .option('max-length', { type: 'number' }) as never,
+    .option('max-queries', { type: 'number', describe: 'evaluate only the first N queries (with --retrieval: a seeded random sample of N)' })
+    .option('max-length', { type: 'number' })
+    .options(retrievalEvalOptions)
+    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
+    if (argv.retrieval || argv['retrieval-queries']) {
+      // Retrieve, then rerank: BM25's top-k over the corpus, the model reranking it, side by side.
+      const model = argv.model ?? (argv.config ? loadConfig(argv.config, argv.set ?? []).training.output_dir : undefined);
+      await rerankEvalCommand.handler({ ...argv, model } as unknown as ArgumentsCamelCase<never>);
+      return;
+    }
     let modelDir = argv.model;
     let source: Partial<DataSourceConfig> | undefined = argv.data ? { path: argv.data, format: argv.format } : undefined;
     if (argv.config) {
