@@ -389,6 +389,8 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
                               std::to_string(TORCH_VERSION_PATCH));
   out.Set("cudaAvailable", torch::cuda::is_available());
   out.Set("numThreads", addonData(env).torchThread->numThreads());
+  out.Set("intraOpThreads", addonData(env).torchThread->intraOpThreads());
+  out.Set("blas", addonData(env).torchThread->blas());
   return out;
 }
 

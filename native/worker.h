@@ -21,7 +21,10 @@ class TorchThread {
   TorchThread();
   ~TorchThread();
   void post(std::function<void()> task);
+  // Cores used for matrix products, and torch's own intra-op threads (see run()).
   int numThreads() const { return numThreads_; }
+  int intraOpThreads() const { return intraOpThreads_; }
+  const std::string& blas() const { return blas_; }
 
  private:
   void run();
@@ -30,6 +33,8 @@ class TorchThread {
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
   int numThreads_ = 1;
+  int intraOpThreads_ = 1;
+  std::string blas_ = "built-in";
   std::thread thread_;
 };
 

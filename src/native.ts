@@ -97,7 +97,11 @@ export interface NativeCrossEncoder {
 export interface NativeRuntimeInfo {
   torchVersion: string;
   cudaAvailable: boolean;
+  /** Cores used (RRNATIVE_NUM_THREADS, else all). */
   numThreads: number;
+  /** torch's intra-op threads: 1 when OpenBLAS runs the matrix products on its own pool. */
+  intraOpThreads: number;
+  blas: string;
 }
 
 export interface NativeAddon {
