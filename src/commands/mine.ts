@@ -48,7 +48,7 @@ export const mineCommand: CommandModule<object, Args> = {
     .option('margin', { type: 'number', describe: 'drop candidates scoring above positive_score - margin' })
     .option('relative-margin', { type: 'number', describe: 'drop candidates scoring above positive_score * (1 - r)' })
     .option('with-scores', { type: 'boolean', default: false, describe: 'add pos_scores / neg_scores (BM25 scores, or the model\'s logits)' })
-    .option('max-queries', { type: 'number', describe: 'mine only the first N queries' })
+    .option('max-queries', { type: 'number', describe: 'mine a seeded random sample of N queries (--seed)' })
     .option('k1', { type: 'number', describe: 'BM25 k1 (default 0.9)' })
     .option('b', { type: 'number', describe: 'BM25 b (default 0.4)' })
     .option('batch-size', { type: 'number', default: 64 })

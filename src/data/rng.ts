@@ -114,3 +114,10 @@ export class Rng {
     return Rng.fromState(this.getState());
   }
 }
+
+/** A seeded uniform sample of n of the positions 0..total-1, in increasing order (all of them when n >= total). */
+export function samplePositions(total: number, n: number | undefined, seed: number): number[] {
+  const all = Array.from({ length: total }, (_, i) => i);
+  if (n === undefined || n >= total) return all;
+  return new Rng(seed).shuffle(all).slice(0, n).sort((a, b) => a - b);
+}

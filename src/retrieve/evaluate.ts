@@ -15,7 +15,7 @@
 //
 // `--max-queries N` evaluates a seeded uniform sample of N queries (Rng(seed) shuffles the query positions,
 // the first N are kept, in their file order), not the first N: the debdesc files are sorted by package name.
-import { Rng } from '../data/rng';
+import { samplePositions } from '../data/rng';
 import { Reranker, type Device } from '../model';
 import { Bm25Index } from './bm25';
 import {
@@ -161,11 +161,6 @@ export async function evaluateRetrieval(
 }
 
 /** A seeded uniform sample of `n` of `total` positions, ascending (all of them when n >= total). */
-export function samplePositions(total: number, n: number | undefined, seed: number): number[] {
-  const all = Array.from({ length: total }, (_, i) => i);
-  if (n === undefined || n >= total) return all;
-  return new Rng(seed).shuffle(all).slice(0, n).sort((a, b) => a - b);
-}
 
 export interface RunRetrievalEvalOptions {
   /** 'debdesc:dev' (or another split) or a JSONL of {query, positives} (ids or texts of corpus documents). */

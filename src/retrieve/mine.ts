@@ -14,7 +14,7 @@
 // ranked ('top') or a seeded uniform sample ('random', written in rank order). A query left with no negative
 // is skipped (counted in the stats).
 import type { Reranker } from '../model';
-import { Rng } from '../data/rng';
+import { Rng, samplePositions } from '../data/rng';
 import { Bm25Index, tokenize, type Bm25Hit } from './bm25';
 import { CorpusLookup, checkReadable, loadCorpus, isDebdescSpec, readQueries, type Corpus, type QueryWithPositives } from './corpus';
 import { AtomicLineWriter } from './output';
@@ -366,7 +366,7 @@ export interface MineFileOptions extends MineOptions {
   /** 'debdesc[:split]' or a corpus file; default for debdesc queries: the queries' own split. */
   corpus?: string;
   output: string;
-  /** Mine only the first N queries. */
+  /** Mine a seeded random sample of N queries (seed: options.seed). */
   maxQueries?: number;
   /** Called after each `progressEvery` queries (default 5000) and at the end. */
   onProgress?: (stats: MineStats) => void;
@@ -394,13 +394,15 @@ export async function mineToFile(options: MineFileOptions): Promise<MineStats & 
   const writer = new AtomicLineWriter(options.output);
   const every = options.progressEvery ?? 5000;
   try {
+    // --max-queries mines a seeded uniform sample (files like debdesc are sorted, so the first N would be biased).
     const limited = async function* (): AsyncGenerator<QueryWithPositives> {
-      let n = 0;
-      for await (const q of readQueries(options.queries, { positives: 'text' })) {
-        if (options.maxQueries !== undefined && n >= options.maxQueries) return;
-        n++;
-        yield q;
+      if (options.maxQueries === undefined) {
+        yield* readQueries(options.queries, { positives: 'text' });
+        return;
       }
+      const all: QueryWithPositives[] = [];
+      for await (const q of readQueries(options.queries, { positives: 'text' })) all.push(q);
+      for (const i of samplePositions(all.length, options.maxQueries, options.seed ?? 42)) yield all[i];
     };
     let lines: string[] = [];
     let lastReport = 0;
