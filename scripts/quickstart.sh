@@ -9,8 +9,10 @@ mkdir -p "$out"
 start=$(date +%s)
 
 [ -f "$out/tokenizer/tokenizer.json" ] || rrtrain tokenizer --data debdesc:train --out "$out/tokenizer" --vocab-size 16000
+[ -f "$out/train-far-negatives.jsonl" ] || rrtrain mine --queries debdesc:train --output "$out/train-far-negatives.jsonl" \
+  --max-queries 12000 --num-negatives 7 --range-min 200 --range-max 1000 --sampling random --seed 41 --quiet
 [ -f "$out/train-hard-negatives.jsonl" ] || rrtrain mine --queries debdesc:train --output "$out/train-hard-negatives.jsonl" \
-  --max-queries 20000 --num-negatives 7 --range-min 1 --range-max 100 --sampling random --seed 42 --quiet
+  --max-queries 12000 --num-negatives 7 --range-min 1 --range-max 100 --sampling random --seed 42 --quiet
 [ -f "$out/dev-candidates.jsonl" ] || rrtrain mine --queries debdesc:dev --corpus debdesc:all --output "$out/dev-candidates.jsonl" \
   --max-queries 300 --num-negatives 29 --range-min 1 --range-max 30 --sampling top --seed 7 --quiet
 
@@ -18,7 +20,7 @@ if [ -f "$out/model/model.safetensors" ]; then
   echo "[quickstart] $out/model already trained (delete it to train again)"
 else
   resume=()
-  ls -d "$out"/model/checkpoint-* >/dev/null 2>&1 && resume=(--resume)
+  [ -n "$(find "$out/model" -maxdepth 2 -name 'checkpoint-*' 2>/dev/null | head -1)" ] && resume=(--resume)
   rrtrain configs/quickstart.yaml "${resume[@]}"
 fi
 

@@ -53,3 +53,29 @@ export function fsyncPath(p: string): void {
     fs.closeSync(fd);
   }
 }
+
+type NumericArray = Int32Array | Uint32Array | Float32Array | Float64Array;
+
+/** A typed array that grows by doubling, for columns whose length is unknown until the end. */
+export class GrowableArray<T extends NumericArray> {
+  data: T;
+  length = 0;
+
+  constructor(private readonly Ctor: { new (n: number): T }, capacity = 1024) {
+    this.data = new Ctor(capacity);
+  }
+
+  push(value: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new this.Ctor(this.data.length * 2);
+      bigger.set(this.data as never);
+      this.data = bigger;
+    }
+    this.data[this.length++] = value;
+  }
+
+  /** The filled part's bytes (no copy). */
+  bytes(): Buffer {
+    return Buffer.from(this.data.buffer, this.data.byteOffset, this.length * this.data.BYTES_PER_ELEMENT);
+  }
+}

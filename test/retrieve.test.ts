@@ -11,7 +11,8 @@ import { rankingMetrics } from '../src/eval/metrics';
 import { Reranker } from '../src/model';
 import { Bm25Index } from '../src/retrieve/bm25';
 import { corpusFromArray, CorpusLookup, loadCorpus, readQueries, resolveRelevant, type QueryWithPositives } from '../src/retrieve/corpus';
-import { evaluateRetrieval, formatRetrievalEval, queryMetrics, runRetrievalEval, samplePositions } from '../src/retrieve/evaluate';
+import { evaluateRetrieval, formatRetrievalEval, queryMetrics, runRetrievalEval } from '../src/retrieve/evaluate';
+import { samplePositions } from '../src/data/rng';
 import { fuseScores, parseFusion, pipeline } from '../src/retrieve/pipeline';
 import { bertMiniDir, tempDir } from './helpers';
 

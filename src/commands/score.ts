@@ -1,7 +1,7 @@
 // `rrtrain score`: score (query, document) pairs from a JSONL file, in input order.
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { readTextLines } from '../data/records';
+import { parseJsonObjectLine, readTextLines } from '../data/records';
 import { Reranker } from '../model';
 
 const SCORE_CHUNK = 1024;
@@ -58,13 +58,10 @@ export const scoreCommand: CommandModule<object, Args> = {
 };
 
 function parsePairLine(text: string, where: string): [string, string] {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-  }
-  const pair = Array.isArray(value) ? { query: value[0], document: value[1] } : (value as { query?: unknown; document?: unknown });
+  // A ["query", "document"] line is read as {"query", "document"}.
+  const asObject = text.trimStart().startsWith('[') ? `{"pair":${text}}` : text;
+  const value = parseJsonObjectLine(asObject, where, 'a line must be {"query", "document"} or ["query", "document"]');
+  const pair = Array.isArray(value.pair) ? { query: value.pair[0], document: value.pair[1] } : value;
   if (typeof pair?.query !== 'string' || !pair.query) throw new Error(`${where}: "query" must be a non-empty string`);
   if (typeof pair.document !== 'string' || !pair.document) throw new Error(`${where}: "document" must be a non-empty string`);
   return [pair.query, pair.document];

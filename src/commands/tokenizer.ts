@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { loadDebdesc, type DebdescSplit } from '../data/debdesc';
-import { readTextLines } from '../data/records';
+import { parseJsonObjectLine, readTextLines } from '../data/records';
 import { trainWordPiece } from '../train/vocab';
 
 interface Args {
@@ -43,12 +43,7 @@ async function collectTexts(spec: string): Promise<string[]> {
   const texts: string[] = [];
   for await (const { text, line } of readTextLines(spec)) {
     if (!text.trim()) continue;
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${spec}:${line}: invalid JSON (${(err as Error).message})`);
-    }
+    const record = parseJsonObjectLine(text, `${spec}:${line}`, 'a line must be a JSON object with query/document/text fields');
     for (const key of ['query', 'document', 'text']) if (typeof record[key] === 'string') texts.push(record[key] as string);
   }
   return texts;

@@ -95,6 +95,20 @@ export function badRecord(policy: BadRecordPolicy, report: BadRecordReport, file
   if (report.examples.length < MAX_BAD_EXAMPLES) report.examples.push(message);
 }
 
+/** Parses one JSONL line that must hold an object; errors read 'where: …' and say what the line should be. */
+export function parseJsonObjectLine(text: string, where: string, expected: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`${where}: ${expected}, got ${describeType(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
 /** How a value is described in "must be X, got Y" messages. */
 export function describeType(value: unknown): string {
   if (value === null) return 'null';

@@ -11,6 +11,8 @@
 // characters (Han, Hiragana, Katakana, Hangul) become overlapping character bigrams instead, a lone CJK
 // character a unigram, so Chinese or Japanese text without spaces still matches.
 
+import { GrowableArray } from '../util';
+
 export type Tokenizer = (text: string) => string[];
 
 export interface Bm25Options {
@@ -70,15 +72,8 @@ export function tokenize(text: string): string[] {
   let i = 0;
   const cjkStarts: number[] = []; // code-unit offsets of the code points of the current CJK run
   while (i < n) {
-    let cp = s.charCodeAt(i);
-    let w = 1;
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < n) {
-      const lo = s.charCodeAt(i + 1);
-      if (lo >= 0xdc00 && lo <= 0xdfff) {
-        cp = ((cp - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
-        w = 2;
-      }
-    }
+    const cp = s.codePointAt(i)!;  // a lone surrogate comes back as itself, one unit wide
+    const w = cp > 0xffff ? 2 : 1;
     const cls = charClass(cp);
     if (cls === SEP) {
       i += w;
@@ -88,15 +83,8 @@ export function tokenize(text: string): string[] {
     if (cls === WORD) {
       i += w;
       while (i < n) {
-        let c2 = s.charCodeAt(i);
-        let w2 = 1;
-        if (c2 >= 0xd800 && c2 <= 0xdbff && i + 1 < n) {
-          const lo = s.charCodeAt(i + 1);
-          if (lo >= 0xdc00 && lo <= 0xdfff) {
-            c2 = ((c2 - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
-            w2 = 2;
-          }
-        }
+        const c2 = s.codePointAt(i)!;
+        const w2 = c2 > 0xffff ? 2 : 1;
         if (charClass(c2) !== WORD) break;
         i += w2;
       }
@@ -108,15 +96,8 @@ export function tokenize(text: string): string[] {
     cjkStarts.push(i);
     i += w;
     while (i < n) {
-      let c2 = s.charCodeAt(i);
-      let w2 = 1;
-      if (c2 >= 0xd800 && c2 <= 0xdbff && i + 1 < n) {
-        const lo = s.charCodeAt(i + 1);
-        if (lo >= 0xdc00 && lo <= 0xdfff) {
-          c2 = ((c2 - 0xd800) << 10) + (lo - 0xdc00) + 0x10000;
-          w2 = 2;
-        }
-      }
+      const c2 = s.codePointAt(i)!;
+      const w2 = c2 > 0xffff ? 2 : 1;
       if (charClass(c2) !== CJK) break;
       cjkStarts.push(i);
       i += w2;
@@ -132,22 +113,6 @@ export function tokenize(text: string): string[] {
 
 // ---------------------------------------------------------------------------------------------------------
 // Index
-
-class GrowableInt32 {
-  data: Int32Array;
-  length = 0;
-  constructor(capacity = 1024) {
-    this.data = new Int32Array(capacity);
-  }
-  push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Int32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
-    this.data[this.length++] = v;
-  }
-}
 
 /** Ensures a per-term Int32Array holds index `i`. */
 function ensure(arr: Int32Array, i: number, fill = 0): Int32Array {
@@ -229,8 +194,8 @@ export class Bm25Index {
     let seen: Int32Array = new Int32Array(1024).fill(-1); // last doc that saw term t
     let count: Int32Array = new Int32Array(1024); // tf of term t in the current doc
     let df: Int32Array = new Int32Array(1024);
-    const tripTerm = new GrowableInt32(1 << 16);
-    const tripTf = new GrowableInt32(1 << 16);
+    const tripTerm = new GrowableArray(Int32Array, 1 << 16);
+    const tripTf = new GrowableArray(Int32Array, 1 << 16);
     const docStart = new Int32Array(N + 1);
     const uniq: number[] = [];
     for (let d = 0; d < N; d++) {

@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEBDESC_SPLITS, loadDebdesc, type DebdescRow, type DebdescSplit } from '../data/debdesc';
-import { describeType, readTextLines } from '../data/records';
+import { describeType, parseJsonObjectLine, readTextLines } from '../data/records';
 
 /** A document given in memory: a string, or an object with a text and an optional id. */
 export type CorpusInput = string | { id?: string | number; text: string };
@@ -128,16 +128,7 @@ export async function loadCorpus(spec: string, options: { format?: 'auto' | 'jso
     let id: string | undefined;
     if (mode === 'text') doc = text;
     else {
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch (err) {
-        throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-      }
-      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-        throw new Error(`${where}: a corpus line must be a JSON object {"id"?, "text"} or {"id"?, "document"}, got ${describeType(obj)}`);
-      }
-      const o = obj as Record<string, unknown>;
+      const o = parseJsonObjectLine(text, where, 'a corpus line must be a JSON object {"id"?, "text"} or {"id"?, "document"}');
       const hasText = o.text !== undefined;
       const hasDoc = o.document !== undefined;
       if (hasText && hasDoc) throw new Error(`${where}: both "text" and "document" are given (use one)`);
@@ -310,16 +301,7 @@ export async function* readQueries(spec: string, options: ReadQueriesOptions = {
   const mode = options.positives ?? 'text';
   for await (const { text, line } of readTextLines(spec)) {
     const where = `${spec}:${line}`;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(text);
-    } catch (err) {
-      throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-    }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      throw new Error(`${where}: a query line must be a JSON object {"query", "positives"}, got ${describeType(obj)}`);
-    }
-    const o = obj as Record<string, unknown>;
+    const o = parseJsonObjectLine(text, where, 'a query line must be a JSON object {"query", "positives"}');
     if (typeof o.query !== 'string') throw new Error(`${where}: "query" must be a string, got ${o.query === undefined ? 'nothing' : describeType(o.query)}`);
     if (o.query.trim() === '') throw new Error(`${where}: "query" is empty`);
     const hasPositives = o.positives !== undefined;

@@ -2,7 +2,7 @@
 // grouped JSONL ({query, positives|pos, negatives|neg, …}). Streamed in chunks; records keep their order,
 // their other keys and their key names; scores already present are replaced. Output is written atomically.
 import { parseGroup } from '../data/formats';
-import { readTextLines } from '../data/records';
+import { parseJsonObjectLine, readTextLines } from '../data/records';
 import type { Reranker, ScoreOptions } from '../model';
 import { checkReadable } from './corpus';
 import { AtomicLineWriter } from './output';
@@ -68,16 +68,7 @@ export async function labelGrouped(teacher: Reranker, input: string, output: str
   try {
     for await (const { text, line } of readTextLines(input)) {
       const where = `${input}:${line}`;
-      let obj: unknown;
-      try {
-        obj = JSON.parse(text);
-      } catch (err) {
-        throw new Error(`${where}: invalid JSON (${(err as Error).message})`);
-      }
-      if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-        throw new Error(`${where}: a grouped record must be a JSON object {query, positives, negatives}`);
-      }
-      const record = obj as Record<string, unknown>;
+      const record = parseJsonObjectLine(text, where, 'a grouped record must be a JSON object {query, positives, negatives}');
       // Existing teacher scores are replaced, so they are not validated against the passages.
       const bare = { ...record };
       delete bare.pos_scores;

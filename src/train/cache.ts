@@ -11,7 +11,7 @@ import { readTrainRecords } from '../data/formats';
 import { newBadRecordReport, type BadRecordReport, type DataSource, type Located, type TrainRecord } from '../data/records';
 import type { NativeTokenBatch } from '../native';
 import type { PairTokenizer } from '../tokenize';
-import { writeFileAtomic } from '../util';
+import { GrowableArray, writeFileAtomic } from '../util';
 
 const CACHE_VERSION = 1;
 const TOKENIZE_CHUNK = 512;  // records tokenized per round trip to the Rust tokenizer
@@ -148,26 +148,6 @@ function describeSource(source: DataSource): string {
   return source.path ?? [source.triples, source.queries, source.qrels].filter(Boolean).join(', ');
 }
 
-// Growable typed columns for the index while the cache is written.
-class Column<T extends Float64Array | Uint32Array | Float32Array> {
-  private data: T;
-  length = 0;
-  constructor(private readonly Ctor: { new (n: number): T }) {
-    this.data = new Ctor(1024);
-  }
-  push(value: number): void {
-    if (this.length === this.data.length) {
-      const bigger = new this.Ctor(this.data.length * 2);
-      bigger.set(this.data as never);
-      this.data = bigger;
-    }
-    this.data[this.length++] = value;
-  }
-  bytes(): Buffer {
-    return Buffer.from(this.data.buffer, 0, this.length * this.data.BYTES_PER_ELEMENT);
-  }
-}
-
 async function build(
   dir: string, key: string, source: DataSource & { max_records?: number }, tokenizer: PairTokenizer, maxLength: number,
   onBadRecord: 'error' | 'skip',
@@ -176,9 +156,9 @@ async function build(
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   const tokensFd = fs.openSync(path.join(tmp, 'tokens.i32'), 'w');
-  const pairOffset = new Column(Float64Array), pairLength = new Column(Uint32Array), pairTypeStart = new Column(Uint32Array);
-  const pairLabel = new Column(Float32Array), pairTeacher = new Column(Float32Array);
-  const recordFirst = new Column(Uint32Array), recordPos = new Column(Uint32Array), recordNeg = new Column(Uint32Array);
+  const pairOffset = new GrowableArray(Float64Array), pairLength = new GrowableArray(Uint32Array), pairTypeStart = new GrowableArray(Uint32Array);
+  const pairLabel = new GrowableArray(Float32Array), pairTeacher = new GrowableArray(Float32Array);
+  const recordFirst = new GrowableArray(Uint32Array), recordPos = new GrowableArray(Uint32Array), recordNeg = new GrowableArray(Uint32Array);
   const report = newBadRecordReport();
   let tokens = 0, groups = 0, withTeacher = 0, records = 0;
 
