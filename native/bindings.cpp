@@ -3,6 +3,7 @@
 #include <napi.h>
 #include <torch/torch.h>
 #include <memory>
+#include "distributed.h"
 #include "losses.h"
 #include "model.h"
 #include "optimizer.h"
@@ -17,6 +18,8 @@ namespace {
 struct AddonData {
   std::unique_ptr<TorchThread> torchThread;
   Napi::FunctionReference crossEncoderClass;
+  Napi::FunctionReference processGroupClass;
+  std::shared_ptr<DataParallelGroup> processGroup;  // at most one per process, as torch's default group
 };
 
 AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
@@ -145,6 +148,14 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       throw Napi::TypeError::New(info.Env(), "NativeCrossEncoder is created by createModel(), not with new");
     model_ = *info[0].As<Napi::External<std::shared_ptr<CrossEncoder>>>().Data();
     optimizer_ = std::make_shared<AdamW>(model_->namedParameters());
+  }
+
+  // The model behind a JS NativeCrossEncoder, for jobs of other objects (the process group's).
+  static std::shared_ptr<CrossEncoder> ModelOf(const Napi::Value& value) {
+    Napi::Env env = value.Env();
+    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(addonData(env).crossEncoderClass.Value()))
+      throw Napi::TypeError::New(env, "expected a model from createModel()");
+    return Unwrap(value.As<Napi::Object>())->live(env);
   }
 
  private:
@@ -382,6 +393,159 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return Job::Queue(*addonData(env).torchThread, std::make_unique<SeedJob>(env, static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
 
+// ---- torch.distributed: the process group of a data-parallel job (see native/distributed.h) ----
+
+std::vector<double> readDoubles(const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float64Array");
+  auto arr = v.As<Napi::Float64Array>();
+  return std::vector<double>(arr.Data(), arr.Data() + arr.ElementLength());
+}
+
+// One collective on the torch thread; resolves to its values (a Float64Array) or to undefined.
+struct GroupJob : Job {
+  using Work = std::function<std::vector<double>(DataParallelGroup&)>;
+  GroupJob(Napi::Env env, std::shared_ptr<DataParallelGroup> g, Work w, bool values)
+      : Job(env), group(std::move(g)), work(std::move(w)), returnsValues(values) {}
+  void Execute() override { result = work(*group); }
+  Napi::Value OnOK(Napi::Env env) override {
+    if (!returnsValues) return env.Undefined();
+    auto out = Napi::Float64Array::New(env, result.size());
+    std::copy(result.begin(), result.end(), out.Data());
+    return out;
+  }
+  std::shared_ptr<DataParallelGroup> group;
+  Work work;
+  bool returnsValues;
+  std::vector<double> result;
+};
+
+class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeProcessGroup", {
+        InstanceAccessor<&ProcessGroupWrap::Rank>("rank"),
+        InstanceAccessor<&ProcessGroupWrap::WorldSize>("worldSize"),
+        InstanceAccessor<&ProcessGroupWrap::Backend>("backend"),
+        InstanceMethod<&ProcessGroupWrap::BroadcastParameters>("broadcastParameters"),
+        InstanceMethod<&ProcessGroupWrap::AllReduceGradients>("allReduceGradients"),
+        InstanceMethod<&ProcessGroupWrap::AllReduce>("allReduce"),
+        InstanceMethod<&ProcessGroupWrap::AllGather>("allGather"),
+        InstanceMethod<&ProcessGroupWrap::Barrier>("barrier"),
+        InstanceMethod<&ProcessGroupWrap::Destroy>("destroy"),
+    });
+  }
+
+  explicit ProcessGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcessGroupWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "NativeProcessGroup is created by initProcessGroup(), not with new");
+    group_ = *info[0].As<Napi::External<std::shared_ptr<DataParallelGroup>>>().Data();
+    rank_ = group_->rank();
+    worldSize_ = group_->worldSize();
+    backend_ = group_->backend();
+  }
+
+ private:
+  std::shared_ptr<DataParallelGroup> live(Napi::Env env) {
+    if (!group_) throw Napi::Error::New(env, "the process group has been destroyed");
+    return group_;
+  }
+
+  Napi::Value Rank(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), rank_); }
+  Napi::Value WorldSize(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), worldSize_); }
+  Napi::Value Backend(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), backend_); }
+
+  Napi::Value Queue(Napi::Env env, GroupJob::Work work, bool returnsValues) {
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<GroupJob>(env, live(env), std::move(work), returnsValues));
+  }
+
+  Napi::Value BroadcastParameters(const Napi::CallbackInfo& info) {
+    auto model = CrossEncoderWrap::ModelOf(info[0]);
+    return Queue(info.Env(), [model](DataParallelGroup& g) {
+      g.broadcastParameters(*model);
+      return std::vector<double>();
+    }, false);
+  }
+
+  Napi::Value AllReduceGradients(const Napi::CallbackInfo& info) {
+    auto model = CrossEncoderWrap::ModelOf(info[0]);
+    auto values = readDoubles(info[1], "values");
+    return Queue(info.Env(), [model, values](DataParallelGroup& g) { return g.allReduceGradients(*model, values); }, true);
+  }
+
+  Napi::Value AllReduce(const Napi::CallbackInfo& info) {
+    auto values = readDoubles(info[0], "values");
+    const std::string opName = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "sum";
+    ReduceOp op;
+    if (opName == "sum") op = ReduceOp::Sum;
+    else if (opName == "max") op = ReduceOp::Max;
+    else if (opName == "min") op = ReduceOp::Min;
+    else throw Napi::TypeError::New(info.Env(), "op must be 'sum', 'max' or 'min', got '" + opName + "'");
+    return Queue(info.Env(), [values, op](DataParallelGroup& g) { return g.allReduce(values, op); }, true);
+  }
+
+  Napi::Value AllGather(const Napi::CallbackInfo& info) {
+    auto values = readDoubles(info[0], "values");
+    return Queue(info.Env(), [values](DataParallelGroup& g) { return g.allGather(values); }, true);
+  }
+
+  Napi::Value Barrier(const Napi::CallbackInfo& info) {
+    return Queue(info.Env(), [](DataParallelGroup& g) {
+      g.barrier();
+      return std::vector<double>();
+    }, false);
+  }
+
+  // Leaves the group once the jobs already queued are done; later calls reject.
+  Napi::Value Destroy(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto group = live(env);
+    group_.reset();
+    if (addonData(env).processGroup == group) addonData(env).processGroup.reset();
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<GroupJob>(env, group, [](DataParallelGroup& g) {
+      g.destroy();
+      return std::vector<double>();
+    }, false));
+  }
+
+  std::shared_ptr<DataParallelGroup> group_;
+  int rank_ = 0, worldSize_ = 1;
+  std::string backend_;
+};
+
+Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
+  struct InitJob : Job {
+    InitJob(Napi::Env env, DistributedOptions o) : Job(env), options(std::move(o)) {}
+    void Execute() override { group = DataParallelGroup::create(options); }
+    Napi::Value OnOK(Napi::Env env) override {
+      addonData(env).processGroup = group;
+      auto external = Napi::External<std::shared_ptr<DataParallelGroup>>::New(env, &group);
+      return addonData(env).processGroupClass.New({external});
+    }
+    DistributedOptions options;
+    std::shared_ptr<DataParallelGroup> group;
+  };
+  Napi::Env env = info.Env();
+  if (addonData(env).processGroup)
+    throw Napi::Error::New(env, "a process group is already initialized in this process; destroy() it first");
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "initProcessGroup(options) needs an options object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  DistributedOptions options;
+  options.rank = static_cast<int>(numberField(o, "rank"));
+  options.worldSize = static_cast<int>(numberField(o, "worldSize"));
+  options.localRank = static_cast<int>(numberField(o, "localRank"));
+  options.masterAddr = o.Get("masterAddr").ToString().Utf8Value();
+  options.masterPort = static_cast<int>(numberField(o, "masterPort"));
+  options.backend = o.Get("backend").ToString().Utf8Value();
+  options.timeoutSeconds = numberField(o, "timeoutSeconds");
+  options.cuda = parseDevice(env, o.Get("device").ToString()).is_cuda();
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<InitJob>(env, std::move(options)));
+}
+
+Napi::Value DistributedBackends(const Napi::CallbackInfo& info) {
+  return toJsStrings(info.Env(), distributedBackends());
+}
+
 Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object out = Napi::Object::New(env);
@@ -398,10 +562,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->torchThread = std::make_unique<TorchThread>();
   data->crossEncoderClass = Napi::Persistent(CrossEncoderWrap::Define(env));
+  data->processGroupClass = Napi::Persistent(ProcessGroupWrap::Define(env));
   env.SetInstanceData<AddonData>(data);  // deleted (thread joined) when the environment goes away
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
+  exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;
 }
 

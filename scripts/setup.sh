@@ -31,11 +31,14 @@ apt_install() {
 missing_pkgs=()
 command -v cmake >/dev/null 2>&1 || missing_pkgs+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing_pkgs+=(g++)
+# Debian's LibTorch has torch.distributed (c10d) but not the Gloo headers that data-parallel training builds
+# against: libgloo-dev (pip's torch and the libtorch zips bundle them).
 if ! have_torch; then
-  missing_pkgs+=(libtorch-dev libopenblas0-pthread)
+  missing_pkgs+=(libtorch-dev libopenblas0-pthread libgloo-dev)
 elif [ -z "${LIBTORCH:-}" ] && ! python3 -c 'import torch' >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
   # Debian's LibTorch without the threaded OpenBLAS falls back to the slow reference BLAS.
   dpkg -s libopenblas0-pthread >/dev/null 2>&1 || missing_pkgs+=(libopenblas0-pthread)
+  dpkg -s libgloo-dev >/dev/null 2>&1 || missing_pkgs+=(libgloo-dev)
 fi
 [ ${#missing_pkgs[@]} -gt 0 ] && apt_install "${missing_pkgs[@]}"
 
@@ -45,6 +48,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 
 addon=build/Release/rrnative.node
+# A build configured before the Gloo headers arrived has no torch.distributed: configure it again.
+if [ -f build/CMakeCache.txt ] && grep -q '^RR_DISTRIBUTED:INTERNAL=none$' build/CMakeCache.txt \
+   && [ -n "$(find /usr/include/gloo/config.h -cnewer build/CMakeCache.txt 2>/dev/null)" ]; then
+  log "Gloo headers found: configuring the addon again, with torch.distributed"
+  rm -f build/CMakeCache.txt "$addon"
+fi
 if [ ! -f "$addon" ] || [ -n "$(find native CMakeLists.txt -newer "$addon" 2>/dev/null | head -1)" ]; then
   log "building the native addon (cmake-js)"
   npx cmake-js compile --directory . --out build --config Release

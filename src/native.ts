@@ -104,11 +104,57 @@ export interface NativeRuntimeInfo {
   blas: string;
 }
 
+export type NativeDdpBackend = 'gloo' | 'nccl';
+
+/** One rank's place in a data-parallel job (torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). */
+export interface NativeDistributedOptions {
+  rank: number;
+  worldSize: number;
+  /** This rank's GPU on its machine (CUDA training binds the torch thread to it). */
+  localRank: number;
+  /** Rank 0 serves the rendezvous (a c10d TCPStore) here; the others connect to it. */
+  masterAddr: string;
+  masterPort: number;
+  backend: NativeDdpBackend;
+  /** How long the rendezvous and each collective may wait for the other ranks before failing. */
+  timeoutSeconds: number;
+  /** The training device ('cpu', 'cuda'). */
+  device: string;
+}
+
+/**
+ * A torch.distributed process group (c10d TCPStore + Gloo, or NCCL on CUDA). Every method is a collective: all
+ * ranks call it in the same order. A collective that cannot complete (a rank died or hangs) rejects within
+ * the timeout, naming the rank that stopped answering when that can be told; the group is unusable after.
+ */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly backend: NativeDdpBackend;
+  /** Copies rank 0's parameters into this rank's model. */
+  broadcastParameters(model: NativeCrossEncoder): Promise<void>;
+  /**
+   * Averages the gradients over the ranks (25 MB buckets, all-reduce SUM / world size): call after the
+   * micro-batches' trainStep and before optimizerStep. `values` come back summed over the ranks.
+   */
+  allReduceGradients(model: NativeCrossEncoder, values: Float64Array): Promise<Float64Array>;
+  allReduce(values: Float64Array, op?: 'sum' | 'max' | 'min'): Promise<Float64Array>;
+  /** Every rank's values, rank-major (each rank passes the same number of values). */
+  allGather(values: Float64Array): Promise<Float64Array>;
+  barrier(): Promise<void>;
+  /** Leaves the group (no collective: barrier() first for an orderly end). */
+  destroy(): Promise<void>;
+}
+
 export interface NativeAddon {
   createModel(config: NativeModelConfig, options: { device: string; seed: number }): Promise<NativeCrossEncoder>;
   runtimeInfo(): NativeRuntimeInfo;
   /** Seeds torch's default generators (dropout masks). */
   manualSeed(seed: number): Promise<void>;
+  /** Forms this process's data-parallel group (one per process); rejects, naming the address, when the ranks do not all arrive in time. */
+  initProcessGroup(options: NativeDistributedOptions): Promise<NativeProcessGroup>;
+  /** The torch.distributed backends of this build: [] without c10d/Gloo, ['gloo'], or ['gloo', 'nccl']. */
+  distributedBackends(): NativeDdpBackend[];
 }
 
 let cached: NativeAddon | undefined;

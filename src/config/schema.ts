@@ -48,6 +48,10 @@ export const trainingSchema = z.strictObject({
   seed: nonNegativeInt.default(42),
   bf16: z.boolean().default(false),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
+  /** Data-parallel runs (--nproc, or torchrun's variables): the torch.distributed backend. Default nccl on CUDA, gloo on CPU. */
+  ddp_backend: z.enum(['gloo', 'nccl']).optional(),
+  /** Data-parallel runs: seconds the rendezvous and each collective wait for the other ranks before the job fails. */
+  ddp_timeout: positiveInt.default(1800),
 });
 
 export type TrainingArgs = z.infer<typeof trainingSchema>;

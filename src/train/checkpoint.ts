@@ -17,6 +17,8 @@ export interface TrainerState {
   bestMetric: number | null;
   bestCheckpoint: string | null;
   evalsWithoutImprovement: number;
+  /** Ranks of the data-parallel job that wrote it (absent: 1); a resume must use as many. */
+  worldSize?: number;
 }
 
 const PREFIX = 'checkpoint-';

@@ -20,8 +20,16 @@ export async function loadEvalSet(source: DataSource & { max_records?: number },
 
 /** Scores every (query, document) pair and computes the metrics. */
 export async function evaluate(model: Reranker, queries: readonly EvalQuery[], batchSize: number): Promise<EvalMetrics> {
-  const pairs = queries.flatMap((q) => q.documents.map((d) => [q.query, d] as const));
-  const scores = await model.score(pairs, { batchSize });
+  return metricsFromScores(queries, await model.score(evalPairs(queries), { batchSize }));
+}
+
+/** Every (query, document) pair of the set, query by query: the order metricsFromScores expects the scores in. */
+export function evalPairs(queries: readonly EvalQuery[]): (readonly [string, string])[] {
+  return queries.flatMap((q) => q.documents.map((d) => [q.query, d] as const));
+}
+
+/** The metrics from one score per pair of evalPairs(queries). */
+export function metricsFromScores(queries: readonly EvalQuery[], scores: readonly number[]): EvalMetrics {
   let offset = 0;
   const ranked = queries.map((q) => {
     const s = scores.slice(offset, offset + q.documents.length);

@@ -12,9 +12,10 @@ import { TokenCache } from './cache';
 import {
   listCheckpoints, readTrainerState, removeStaleTemporaries, rotateCheckpoints, writeCheckpoint, type TrainerState,
 } from './checkpoint';
-import { evaluate, loadEvalSet, type EvalMetrics } from './evaluate';
+import { loadEvalSet, type EvalMetrics } from './evaluate';
 import { writeModelCard } from './modelcard';
 import { writeReport } from './report';
+import { DataParallel, readTorchrunEnv, type RankEnv } from './distributed';
 import { checkDataFitsLoss, planEpoch, type PlannedBatch } from './plan';
 import { Progress } from './progress';
 import { lrFactor, warmupSteps } from './schedule';
@@ -25,6 +26,8 @@ export interface TrainOptions {
   log?: (line: string) => void;
   /** 'auto': a progress bar on a TTY, periodic log lines otherwise. */
   progress?: 'auto' | 'bar' | 'lines' | 'none';
+  /** This process's rank in a data-parallel job; default: from torchrun's variables (RANK, WORLD_SIZE, …), else none. */
+  distributed?: RankEnv | null;
 }
 
 export interface LogEntry {
@@ -50,34 +53,44 @@ interface Stage {
 }
 
 export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainResult> {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const device = resolveDevice(config.training.device);
+  // Data-parallel: one process per rank, joined before the model exists (CUDA ranks bind their GPU first).
+  const dp = await DataParallel.start(options.distributed === undefined ? readTorchrunEnv() : options.distributed, config.training, device);
+  const log = dp.isMain ? (options.log ?? ((line: string) => console.log(line))) : () => {};
   const stages = resolveStages(config);
   const finalDir = config.training.output_dir;
-  fs.mkdirSync(finalDir, { recursive: true });
-  guardOutputDir(stages, options.resume);
-  const metricsFile = path.join(finalDir, 'metrics.jsonl');
-  if (!options.resume) fs.rmSync(metricsFile, { force: true });
-
-  const device = resolveDevice(config.training.device);
-  let model = await loadStartingModel(config, device);
-  const history: LogEntry[] = [];
-  let finalMetrics: EvalMetrics | null = null;
-  let globalStep = 0;
+  let model: Reranker | null = null;
   try {
+    fs.mkdirSync(finalDir, { recursive: true });
+    guardOutputDir(stages, options.resume);
+    const metricsFile = path.join(finalDir, 'metrics.jsonl');
+    if (!options.resume && dp.isMain) fs.rmSync(metricsFile, { force: true });
+
+    model = await loadStartingModel(config, device);
+    await dp.broadcastParameters(model);  // every rank starts from rank 0's weights
+    const history: LogEntry[] = [];
+    let finalMetrics: EvalMetrics | null = null;
+    let globalStep = 0;
     for (const stage of stages) {
-      const result = await trainStage(stage, model, { config, options, log, metricsFile, history, device });
+      const result = await trainStage(stage, model, { config, options, log, metricsFile, history, device, dp });
       model = result.model;
       finalMetrics = result.finalMetrics ?? finalMetrics;
       globalStep = result.globalStep;
     }
-    await model.save(finalDir);
-    writeFileAtomic(path.join(finalDir, 'rrtrain_config.yaml'), YAML.stringify(config));
-    writeModelCard(finalDir, config, stages.map((s) => ({ name: s.name, loss: s.loss, args: s.args, data: s.data })), finalMetrics);
-    const report = writeReport(finalDir, readHistory(metricsFile), `rrnative training: ${path.basename(finalDir)}`);
-    log(`saved the trained model to ${finalDir}${report ? `; curves in ${report}` : ''}`);
+    if (dp.isMain) {
+      await model.save(finalDir);
+      writeFileAtomic(path.join(finalDir, 'rrtrain_config.yaml'), YAML.stringify(config));
+      writeModelCard(finalDir, config, stages.map((s) => ({ name: s.name, loss: s.loss, args: s.args, data: s.data })), finalMetrics);
+      const report = writeReport(finalDir, readHistory(metricsFile), `rrnative training: ${path.basename(finalDir)}`);
+      log(`saved the trained model to ${finalDir}${report ? `; curves in ${report}` : ''}`);
+    }
+    await dp.finish();
     return { outputDir: finalDir, history, finalMetrics, globalStep };
+  } catch (err) {
+    await dp.abandon();
+    throw err;
   } finally {
-    model.dispose();
+    model?.dispose();
   }
 }
 
@@ -88,14 +101,15 @@ interface StageContext {
   metricsFile: string;
   history: LogEntry[];
   device: 'cpu' | 'cuda';
+  dp: DataParallel;
 }
 
 async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Promise<{ model: Reranker; finalMetrics: EvalMetrics | null; globalStep: number }> {
   const { args, data } = stage;
-  const { log } = ctx;
+  const { log, dp } = ctx;
   const outputDir = args.output_dir;
   fs.mkdirSync(outputDir, { recursive: true });
-  removeStaleTemporaries(outputDir);
+  if (dp.isMain) removeStaleTemporaries(outputDir);
   if (args.bf16 && ctx.device !== 'cuda') {
     throw new Error(`training.bf16: bf16 autocast needs a CUDA device, and this run uses ${ctx.device}; set bf16: false`);
   }
@@ -108,13 +122,15 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
 
   // Data: token ids from the cache, batches planned per epoch from the data RNG.
   if (!data.train) throw new Error(`data.train: no training data for stage ${stage.name}`);
-  const cache = await TokenCache.open(data.train, model.tokenizer, model.maxLength, data.cache_dir, data.on_bad_record, log);
+  // Rank 0 tokenizes first; the other ranks then find its cache (or, on other machines, build their own).
+  const cache = await dp.mainFirst(() => TokenCache.open(data.train!, model.tokenizer, model.maxLength, data.cache_dir, data.on_bad_record, log));
   const evalSet = data.eval ? await loadEvalSet(data.eval, data.on_bad_record) : null;
   try {
     checkDataFitsLoss(cache, stage.loss, data.train_group_size);
     if (args.eval_strategy !== 'no' && !evalSet) throw new Error(`training.eval_strategy is '${args.eval_strategy}' but data.eval is not set`);
     const withTeacher = stage.loss === 'margin_mse' || stage.loss === 'distill_mse';
-    const batchesPerEpoch = Math.ceil(cache.recordCount / args.per_device_train_batch_size);
+    const globalBatch = args.per_device_train_batch_size * dp.worldSize;  // per-device batch per rank, as HF
+    const batchesPerEpoch = Math.ceil(cache.recordCount / globalBatch);
     const stepsPerEpoch = Math.ceil(batchesPerEpoch / args.gradient_accumulation_steps);
     const totalSteps = args.max_steps > 0 ? args.max_steps : Math.ceil(stepsPerEpoch * args.num_train_epochs);
     const warmup = warmupSteps(args, totalSteps);
@@ -125,49 +141,57 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
     if (cache.meta.badRecords.skipped > 0) {
       log(`skipped ${cache.meta.badRecords.skipped} bad records, e.g.:\n  ${cache.meta.badRecords.examples.join('\n  ')}`);
     }
+    await dp.checkSame('the training records, steps and seed', [cache.recordCount, totalSteps, args.seed]);
     log(`stage ${stage.name}: ${cache.recordCount} records, ${batchesPerEpoch} batches/epoch, ${totalSteps} steps, ` +
-      `warmup ${warmup}, loss ${stage.loss}, device ${ctx.device}`);
+      `warmup ${warmup}, loss ${stage.loss}, device ${ctx.device}` +
+      (dp.worldSize > 1 ? `, ${dp.describe()} × ${args.per_device_train_batch_size} = batch ${globalBatch}` : ''));
 
     // State: fresh, or restored from a checkpoint.
     const rng = new Rng(args.seed);
     let state: TrainerState = {
       stage: stage.index, globalStep: 0, epoch: 0, batchInEpoch: 0, epochRngState: rng.getState(),
-      bestMetric: null, bestCheckpoint: null, evalsWithoutImprovement: 0,
+      bestMetric: null, bestCheckpoint: null, evalsWithoutImprovement: 0, worldSize: dp.worldSize,
     };
     await addon().manualSeed(args.seed);
     const resumeFrom = findResumeCheckpoint(outputDir, ctx.options.resume, stage.index);
+    if (resumeFrom) state = readTrainerState(resumeFrom);
+    await dp.checkSame('the checkpoint step to resume from (-1: none)', [resumeFrom ? state.globalStep : -1]);
     if (resumeFrom) {
-      state = readTrainerState(resumeFrom);
+      dp.checkResumable(state, resumeFrom);
       model.dispose();
       model = await Reranker.load(resumeFrom, { device: ctx.device, maxLength: ctx.config.model.max_length });
       await model.native.loadOptimizer(path.join(resumeFrom, 'optimizer.safetensors'));
-      truncateMetrics(ctx.metricsFile, stage.index, state.globalStep);
+      if (dp.isMain) truncateMetrics(ctx.metricsFile, stage.index, state.globalStep);
       log(`resumed from ${resumeFrom} (step ${state.globalStep}, epoch ${state.epoch})`);
     }
     rng.setState(state.epochRngState);
-    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: args.per_device_train_batch_size, groupSize: data.train_group_size, withTeacher });
+    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher });
 
-    const progress = new Progress(ctx.options.progress ?? 'auto', totalSteps, state.globalStep, log);
+    const progress = new Progress(dp.isMain ? (ctx.options.progress ?? 'auto') : 'none', totalSteps, state.globalStep, log);
     let windowLoss = 0, windowSteps = 0, windowPairs = 0, windowStart = Date.now();
     let finalMetrics: EvalMetrics | null = null;
     let stop = false;
 
     while (state.globalStep < totalSteps && !stop) {
-      // 1. Accumulate gradients over up to gradient_accumulation_steps micro-batches (not across epochs).
+      // 1. Accumulate gradients over up to gradient_accumulation_steps micro-batches (not across epochs); with
+      //    several ranks, each trains on its shard of every global batch, then the gradients are averaged.
       let stepLoss = 0, micro = 0;
+      await dp.seedStep(args.seed, state.globalStep);
       while (micro < args.gradient_accumulation_steps) {
         if (state.batchInEpoch >= plan.length) {
           if (micro > 0) break;
           state.epoch += 1;
           state.batchInEpoch = 0;
           state.epochRngState = rng.getState();
-          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: args.per_device_train_batch_size, groupSize: data.train_group_size, withTeacher });
+          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher });
         }
         const batch = plan[state.batchInEpoch++];
-        stepLoss += await trainOnBatch(model, cache, batch, stage.loss, args);
+        const { shard, share, gradientWeight } = dp.shard(batch);
+        if (shard.pairs.length > 0) stepLoss += share * await trainOnBatch(model, cache, shard, stage.loss, args, gradientWeight);
         windowPairs += batch.pairs.length;
         micro++;
       }
+      stepLoss = await dp.allReduceGradients(model, stepLoss);
 
       // 2. One optimizer step at the scheduled learning rate.
       const lr = args.learning_rate * lrFactor(args.lr_scheduler_type, state.globalStep, warmup, totalSteps);
@@ -199,7 +223,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       const saveNow = saveEvery > 0 && (state.globalStep % saveEvery === 0 || state.globalStep === totalSteps);
       let improved = false;
       if (evalNow && evalSet) {
-        const metrics = await evaluate(model, evalSet, args.per_device_eval_batch_size);
+        const metrics = await dp.evaluate(model, evalSet, args.per_device_eval_batch_size);
         finalMetrics = metrics;
         if (!(metricName in metrics)) {
           throw new Error(`training.metric_for_best_model: "${metricName}" is not an eval metric (available: ${Object.keys(metrics).join(', ')})`);
@@ -226,30 +250,38 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       if (saveNow || (stop && saveEvery > 0)) {
         const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
         if (improved) state.bestCheckpoint = dir;
-        await writeCheckpoint(outputDir, model, state);
-        rotateCheckpoints(outputDir, args.save_total_limit, state.bestCheckpoint);
+        if (dp.isMain) {
+          await writeCheckpoint(outputDir, model, state);
+          rotateCheckpoints(outputDir, args.save_total_limit, state.bestCheckpoint);
+        }
       }
     }
     progress.stop();
 
-    if (args.load_best_model_at_end && state.bestCheckpoint && fs.existsSync(state.bestCheckpoint)) {
-      log(`loading the best checkpoint ${state.bestCheckpoint} (${metricName} = ${state.bestMetric})`);
-      model.dispose();
-      model = await Reranker.load(state.bestCheckpoint, { device: ctx.device, maxLength: ctx.config.model.max_length });
-      finalMetrics = evalSet ? await evaluate(model, evalSet, args.per_device_eval_batch_size) : finalMetrics;
+    const bestCheckpoint = state.bestCheckpoint;
+    if (args.load_best_model_at_end && bestCheckpoint && await dp.mainSays(fs.existsSync(bestCheckpoint))) {
+      log(`loading the best checkpoint ${bestCheckpoint} (${metricName} = ${state.bestMetric})`);
+      if (dp.isMain) {
+        model.dispose();
+        model = await Reranker.load(bestCheckpoint, { device: ctx.device, maxLength: ctx.config.model.max_length });
+      }
+      await dp.broadcastParameters(model);  // only rank 0 wrote the checkpoint: the others take its copy
+      finalMetrics = evalSet ? await dp.evaluate(model, evalSet, args.per_device_eval_batch_size) : finalMetrics;
     }
-    if (stage.name !== 'main') await model.save(outputDir);  // a finished stage, for resumed runs
+    if (stage.name !== 'main' && dp.isMain) await model.save(outputDir);  // a finished stage, for resumed runs
     return { model, finalMetrics, globalStep: state.globalStep };
   } finally {
     cache.close();
   }
 }
 
-async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBatch, loss: LossName, args: TrainingArgs): Promise<number> {
+// `gradientWeight` scales a rank's gradients so that their average over the ranks is the global batch's (see DataParallel.shard).
+async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBatch, loss: LossName, args: TrainingArgs,
+  gradientWeight = 1): Promise<number> {
   const tokens = cache.readBatch(batch.pairs, model.tokenizer.padTokenId);
   return model.native.trainStep(tokens, {
     kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
-    scale: 1 / args.gradient_accumulation_steps, bf16: args.bf16,
+    scale: gradientWeight / args.gradient_accumulation_steps, bf16: args.bf16,
   });
 }
 
@@ -309,7 +341,7 @@ function findResumeCheckpoint(outputDir: string, resume: TrainOptions['resume'],
 
 function record(ctx: StageContext, entry: LogEntry): void {
   ctx.history.push(entry);
-  fs.appendFileSync(ctx.metricsFile, JSON.stringify(entry) + '\n');
+  if (ctx.dp.isMain) fs.appendFileSync(ctx.metricsFile, JSON.stringify(entry) + '\n');
 }
 
 // A resumed run rewrites the steps after its checkpoint: drop the killed run's lines for them.
