@@ -8,6 +8,7 @@ import { labelCommand } from './commands/label';
 import { mineCommand } from './commands/mine';
 import { rerankEvalCommand } from './commands/rerank-eval';
 import { scoreCommand } from './commands/score';
+import { serveCommand } from './commands/serve';
 import { searchCommand } from './commands/search';
 import { tokenizerCommand } from './commands/tokenizer';
 import { trainCommand } from './commands/train';
@@ -16,6 +17,7 @@ const COMMANDS: CommandModule<object, never>[] = [
   trainCommand as never,
   evalCommand as never,
   scoreCommand as never,
+  serveCommand as never,
   mineCommand as never,
   labelCommand as never,
   searchCommand as never,

@@ -23,6 +23,7 @@ const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tok
 
 export class PairTokenizer {
   private truncationLength: number | null = null;
+  private queue: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly tokenizer: Tokenizer,
@@ -67,8 +68,13 @@ export class PairTokenizer {
    * `maxLength` longest-first (as HF's truncation=True); without it a longer pair is a RangeError naming it.
    */
   async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean): Promise<EncodedPair[]> {
-    this.setTruncation(truncate ? maxLength : null);
-    const encodings = await Promise.all(pairs.map(([query, document]) => this.tokenizer.encode(query, document)));
+    // Truncation is a setting of the shared Rust tokenizer, read when each encode runs: calls take turns.
+    const turn = this.queue.then(async () => {
+      this.setTruncation(truncate ? maxLength : null);
+      return Promise.all(pairs.map(([query, document]) => this.tokenizer.encode(query, document)));
+    });
+    this.queue = turn.then(() => undefined, () => undefined);
+    const encodings = await turn;
     return encodings.map((encoding, i) => {
       const ids = encoding.getIds();
       if (ids.length > maxLength) {

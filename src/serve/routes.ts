@@ -1,0 +1,177 @@
+// The routes: the guide's and TEI's POST /rerank, Cohere's POST /v1/rerank and /v2/rerank, GET /health, /info
+// and /metrics. Every rerank route checks its body (schema + limits), hands the pairs to the batcher, and shapes
+// the scores into its own contract.
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Batcher, ScoreResult } from './batcher';
+import { HttpError, badRequest } from './errors';
+import type { ServeMetrics } from './metrics';
+import {
+  cohereV1BodySchema, cohereV2BodySchema, rerankBodySchema, type CohereBody, type CohereDocument, type RerankBody,
+} from './schemas';
+
+export interface RouteLimits {
+  maxDocuments: number;
+  maxDocumentChars: number;
+  maxQueryChars: number;
+  bodyLimit: number;
+}
+
+export interface RouteContext {
+  batcher: Batcher;
+  metrics: ServeMetrics;
+  limits: RouteLimits;
+  /** Truncation when the body does not say (default true). */
+  truncate: boolean;
+  /** The logits column that is the score. */
+  column: number;
+  /** Static facts for GET /info. */
+  info: () => Record<string, unknown>;
+}
+
+interface Scored {
+  index: number;
+  logit: number;
+}
+
+/** The routes with a body, and their methods: for 405 answers. */
+export const ROUTE_METHODS: Record<string, string> = {
+  '/rerank': 'POST',
+  '/v1/rerank': 'POST',
+  '/v2/rerank': 'POST',
+  '/health': 'GET, HEAD',
+  '/info': 'GET, HEAD',
+  '/metrics': 'GET, HEAD',
+};
+
+export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/info', async () => ({ ...ctx.info(), stats: ctx.batcher.stats() }));
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await ctx.metrics.text();
+    return reply.type(ctx.metrics.contentType).send(text);
+  });
+
+  app.post<{ Body: RerankBody }>('/rerank', { schema: { body: rerankBodySchema } }, async (request, reply) => {
+    const body = request.body;
+    if (body.documents !== undefined && body.texts !== undefined) throw badRequest('give either documents (rerank) or texts (TEI), not both');
+    if (body.texts !== undefined) {
+      // Text Embeddings Inference's contract.
+      const texts = body.texts;
+      checkInput(ctx.limits, body.query, texts, 'texts');
+      const { scored } = await score(ctx, reply, body.query, texts, body.truncate, undefined, 'texts');
+      const sigmoidScores = body.raw_scores !== true;
+      const out = topN(scored, body.top_n).map(({ index, logit }) => (body.return_text
+        ? { index, score: sigmoidScores ? sigmoid(logit) : logit, text: texts[index] }
+        : { index, score: sigmoidScores ? sigmoid(logit) : logit }));
+      return out;
+    }
+    if (body.documents === undefined) throw badRequest('body must have documents (an array of strings), or texts for the TEI contract');
+    const documents = body.documents;
+    checkInput(ctx.limits, body.query, documents, 'documents');
+    const { scored, result } = await score(ctx, reply, body.query, documents, body.truncate);
+    const activation = body.activation ?? 'none';
+    return {
+      ranked_documents: topN(scored, body.top_n).map(({ index, logit }) => ({
+        document: documents[index],
+        score: activation === 'sigmoid' ? sigmoid(logit) : logit,
+        index,
+      })),
+      meta: {
+        model: ctx.info().model_id,
+        activation,
+        truncation: body.truncate ?? ctx.truncate,
+        max_length: result.limit,
+        truncated: result.truncated,
+        tokens: result.tokens,
+      },
+    };
+  });
+
+  const cohere = (version: 1 | 2) => async (request: FastifyRequest<{ Body: CohereBody }>, reply: FastifyReply) => {
+    const body = request.body;
+    if (body.rank_fields !== undefined && !(body.rank_fields.length === 1 && body.rank_fields[0] === 'text')) {
+      throw badRequest('rank_fields other than ["text"] is not supported: put the text to rank in each document\'s "text"');
+    }
+    const texts = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
+    checkInput(ctx.limits, body.query, texts, 'documents');
+    const { scored, result } = await score(ctx, reply, body.query, texts, body.truncate, body.max_tokens_per_doc);
+    const warnings = result.truncated
+      ? [`${result.truncated} of ${texts.length} documents were truncated to ${result.limit} tokens (query and document together)`]
+      : undefined;
+    return {
+      id: crypto.randomUUID(),
+      results: topN(scored, body.top_n).map(({ index, logit }) => ({
+        index,
+        relevance_score: sigmoid(logit),
+        ...(body.return_documents ? { document: cohereDocument(body.documents[index]) } : {}),
+      })),
+      meta: {
+        api_version: { version: String(version) },
+        billed_units: { search_units: Math.ceil(texts.length / 100) },
+        tokens: { input_tokens: result.tokens },
+        ...(warnings ? { warnings } : {}),
+      },
+    };
+  };
+  app.post<{ Body: CohereBody }>('/v1/rerank', { schema: { body: cohereV1BodySchema } }, cohere(1));
+  app.post<{ Body: CohereBody }>('/v2/rerank', { schema: { body: cohereV2BodySchema } }, cohere(2));
+}
+
+function cohereDocument(doc: CohereDocument): Record<string, string> {
+  return typeof doc === 'string' ? { text: doc } : doc;
+}
+
+// Emptiness and size limits, with messages that name the field and the limit.
+function checkInput(limits: RouteLimits, query: string, documents: readonly string[], field: string): void {
+  if (query.trim().length === 0) throw badRequest('query must be a non-empty string');
+  if (documents.length === 0) throw badRequest(`${field} must be a non-empty array of strings`);
+  if (query.length > limits.maxQueryChars) {
+    throw new HttpError(413, 'payload_too_large', `query is ${query.length} characters long, over the limit of ${limits.maxQueryChars} (max_query_chars)`);
+  }
+  if (documents.length > limits.maxDocuments) {
+    throw new HttpError(413, 'payload_too_large', `${documents.length} ${field} in one request, over the limit of ${limits.maxDocuments} (max_documents)`);
+  }
+  for (let i = 0; i < documents.length; i++) {
+    if (documents[i].length === 0) throw badRequest(`${field}[${i}] is an empty string`);
+    if (documents[i].length > limits.maxDocumentChars) {
+      throw new HttpError(413, 'payload_too_large',
+        `${field}[${i}] is ${documents[i].length} characters long, over the limit of ${limits.maxDocumentChars} (max_document_chars)`);
+    }
+  }
+}
+
+async function score(
+  ctx: RouteContext, reply: FastifyReply, query: string, documents: readonly string[],
+  truncate: boolean | undefined, maxTokensPerDoc?: number, field?: string,
+): Promise<{ scored: Scored[]; result: ScoreResult }> {
+  // The client going away drops the request's queued pairs.
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  };
+  reply.raw.once('close', onClose);
+  try {
+    const result = await ctx.batcher.submit({
+      query, documents, truncate: truncate ?? ctx.truncate, maxTokensPerDoc, signal: abort.signal, field,
+    });
+    reply.header('x-rrnative-truncated', String(result.truncated));
+    reply.header('x-rrnative-max-length', String(result.limit));
+    const scored = result.rows.map((row, index) => ({ index, logit: row[ctx.column] }));
+    scored.sort((a, b) => b.logit - a.logit || a.index - b.index);
+    return { scored, result };
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+function topN<T>(items: T[], n: number | undefined): T[] {
+  return n === undefined ? items : items.slice(0, n);
+}
+
+/** The same formula as Reranker.score's activation: 'sigmoid', so scores are bit-identical. */
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}

@@ -1,0 +1,329 @@
+// The rerank HTTP server: fastify over a Reranker, with the dynamic batcher, API-key auth, Prometheus metrics and
+// one JSON error shape for every failure. `createServer` builds it (tests, embedding), `startServer` also listens.
+import fs from 'node:fs';
+import path from 'node:path';
+import { isUtf8 } from 'node:buffer';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Reranker, type Device } from '../model';
+import { ApiKeyCheck } from './auth';
+import { Batcher, DEFAULT_BATCHER_OPTIONS, DEVICE_BATCH_DEFAULTS, rerankerBackend, type BatcherHooks, type BatcherOptions } from './batcher';
+import { HttpError, rawErrorResponse, type ErrorType } from './errors';
+import { ServeMetrics } from './metrics';
+import { ROUTE_METHODS, registerRoutes, type RouteLimits } from './routes';
+
+export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimits> {
+  /** A model folder to load, or a loaded Reranker (then the caller keeps ownership: close() does not dispose it). */
+  model: string | Reranker;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8080; 0 picks a free port. */
+  port?: number;
+  /** When set, every route but GET /health needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  device?: Device;
+  /** Longest pair in tokens (default: the model's). */
+  maxLength?: number;
+  /** Which logit is the score, for models with several labels (index or id2label name). */
+  label?: number | string;
+  /** The name /info and the responses report (default: the model folder's name). */
+  modelName?: string;
+  /** Truncate over-long pairs unless the request says `truncate: false` (default true). */
+  truncate?: boolean;
+  /** Fastify's logger level ('silent' default for createServer; the CLI uses 'info'). */
+  logLevel?: string;
+  /** Export process metrics (CPU, memory, event loop) on /metrics too (default false). */
+  processMetrics?: boolean;
+  /** Test instrumentation for the batcher. */
+  hooks?: BatcherHooks;
+}
+
+export const DEFAULT_LIMITS: RouteLimits = {
+  maxDocuments: 1000,
+  maxDocumentChars: 20_000,
+  maxQueryChars: 4_000,
+  bodyLimit: 4 * 1024 * 1024,
+};
+
+/** JSON bodies nested deeper than this are refused before parsing (valid bodies need 3 levels). */
+export const MAX_JSON_DEPTH = 32;
+
+export interface RerankServer {
+  readonly app: FastifyInstance;
+  readonly model: Reranker;
+  readonly batcher: Batcher;
+  readonly metrics: ServeMetrics;
+  /** The base URL once listening, e.g. http://127.0.0.1:8080. */
+  readonly url: string | undefined;
+  listen(): Promise<string>;
+  /** Graceful: stops accepting, answers what is in flight, then frees the model (when the server loaded it). */
+  close(): Promise<void>;
+}
+
+export async function createServer(options: ServeOptions): Promise<RerankServer> {
+  const ownsModel = typeof options.model === 'string';
+  const model = typeof options.model === 'string'
+    ? await Reranker.load(options.model, { device: options.device, maxLength: options.maxLength })
+    : options.model;
+  try {
+    return buildServer(model, ownsModel, options);
+  } catch (err) {
+    if (ownsModel) model.dispose();
+    throw err;
+  }
+}
+
+export async function startServer(options: ServeOptions): Promise<RerankServer> {
+  const server = await createServer(options);
+  try {
+    await server.listen();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}
+
+function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions): RerankServer {
+  const limits: RouteLimits = {
+    maxDocuments: options.maxDocuments ?? DEFAULT_LIMITS.maxDocuments,
+    maxDocumentChars: options.maxDocumentChars ?? DEFAULT_LIMITS.maxDocumentChars,
+    maxQueryChars: options.maxQueryChars ?? DEFAULT_LIMITS.maxQueryChars,
+    bodyLimit: options.bodyLimit ?? DEFAULT_LIMITS.bodyLimit,
+  };
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+  }
+  const budget = DEVICE_BATCH_DEFAULTS[model.device];
+  const batcherOptions: BatcherOptions = {
+    maxBatchTokens: options.maxBatchTokens ?? Math.max(budget.maxBatchTokens, model.maxLength),
+    maxBatchPairs: options.maxBatchPairs ?? budget.maxBatchPairs,
+    maxBatchRequests: options.maxBatchRequests ?? DEFAULT_BATCHER_OPTIONS.maxBatchRequests,
+    maxQueuePairs: options.maxQueuePairs ?? DEFAULT_BATCHER_OPTIONS.maxQueuePairs,
+    maxInflight: options.maxInflight ?? DEFAULT_BATCHER_OPTIONS.maxInflight,
+    timeoutMs: options.timeoutMs ?? DEFAULT_BATCHER_OPTIONS.timeoutMs,
+  };
+  if (limits.maxDocuments > batcherOptions.maxQueuePairs) {
+    throw new RangeError(`maxDocuments (${limits.maxDocuments}) must not exceed maxQueuePairs (${batcherOptions.maxQueuePairs}): such a request could never be admitted`);
+  }
+  const column = labelColumn(model, options.label);
+  const auth = options.apiKey !== undefined ? new ApiKeyCheck(options.apiKey) : null;
+  const metrics = new ServeMetrics({ processMetrics: options.processMetrics });
+  const batcher = new Batcher(rerankerBackend(model), batcherOptions, metrics, options.hooks);
+  const modelId = options.modelName ?? (typeof options.model === 'string' ? path.basename(path.resolve(options.model)) : 'reranker');
+  const truncate = options.truncate ?? true;
+  let closing = false;
+
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'silent' },
+    bodyLimit: limits.bodyLimit,
+    return503OnClosing: false,          // answered below, in the stable error shape
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    clientErrorHandler: clientError,
+    frameworkErrors: (err, _request, reply) => {
+      sendError(reply, new HttpError(400, 'bad_request', err.message));
+    },
+  });
+
+  // JSON bodies: strict UTF-8, bounded nesting, then fastify's parser (which refuses __proto__ / constructor keys).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const buf = body as Buffer;
+    if (buf.length === 0) return done(new HttpError(400, 'invalid_json', 'the body is empty: send a JSON object'), undefined);
+    if (!isUtf8(buf)) return done(new HttpError(400, 'invalid_json', 'the body is not valid UTF-8'), undefined);
+    if (tooDeep(buf, MAX_JSON_DEPTH)) {
+      return done(new HttpError(400, 'invalid_json', `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    }
+    parseJson(request, buf.toString('utf8'), (err, value) => {
+      if (err) done(new HttpError(400, 'invalid_json', `invalid JSON body: ${err.message}`), undefined);
+      else done(null, value);
+    });
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
+    if (auth && !(request.url === '/health' || request.url.startsWith('/health?'))) auth.check(request.headers.authorization);
+  });
+
+  // While stopping, connections close after their response (else a kept-alive socket would hold close() open).
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('Connection', 'close');
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const error = toHttpError(err as FastifyError);
+    if (error.statusCode >= 500 && error.type === 'internal_error') request.log.error({ err }, 'request failed');
+    sendError(reply, error);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const pathname = request.url.split('?')[0];
+    const allowed = ROUTE_METHODS[pathname];
+    if (allowed) {
+      reply.header('Allow', allowed);
+      return sendError(reply, new HttpError(405, 'method_not_allowed', `${request.method} ${pathname} is not allowed: use ${allowed}`));
+    }
+    sendError(reply, new HttpError(404, 'not_found', `no route for ${request.method} ${clip(pathname, 200)}`));
+  });
+
+  const info = () => ({
+    model_id: modelId,
+    model_type: 'reranker',
+    version: packageVersion(),
+    device: model.device,
+    max_input_length: model.maxLength,
+    max_length: model.maxLength,
+    num_labels: model.numLabels,
+    labels: model.labels,
+    score_label: model.labels[column] ?? String(column),
+    truncation: truncate,
+    auth: auth !== null,
+    limits: {
+      body_limit_bytes: limits.bodyLimit,
+      max_documents: limits.maxDocuments,
+      max_document_chars: limits.maxDocumentChars,
+      max_query_chars: limits.maxQueryChars,
+      max_json_depth: MAX_JSON_DEPTH,
+      timeout_ms: batcherOptions.timeoutMs,
+      max_queue_pairs: batcherOptions.maxQueuePairs,
+    },
+    batching: {
+      max_batch_tokens: batcherOptions.maxBatchTokens,
+      max_batch_pairs: batcherOptions.maxBatchPairs,
+      max_batch_requests: batcherOptions.maxBatchRequests,
+      max_inflight: batcherOptions.maxInflight,
+    },
+    endpoints: ['POST /rerank', 'POST /v1/rerank', 'POST /v2/rerank', 'GET /health', 'GET /info', 'GET /metrics'],
+  });
+
+  registerRoutes(app, { batcher, metrics, limits, truncate, column, info });
+
+  let url: string | undefined;
+  let closed: Promise<void> | undefined;
+  return {
+    app, model, batcher, metrics,
+    get url() { return url; },
+    async listen() {
+      const address = await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 8080 });
+      const addr = app.server.address();
+      url = addr && typeof addr === 'object'
+        ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+        : address;
+      return url;
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        // Stops accepting and waits for the requests in flight (their handlers wait on the batcher).
+        await app.close();
+        await batcher.drain();
+        if (ownsModel) model.dispose();
+      })();
+      return closed;
+    },
+  };
+}
+
+function sendError(reply: FastifyReply, error: HttpError): void {
+  if (reply.sent) return;
+  reply.code(error.statusCode).headers(error.headers).type('application/json; charset=utf-8').send(error.body());
+}
+
+// Fastify's own errors (body parser, router, validation) mapped onto the stable shape.
+function toHttpError(err: FastifyError): HttpError {
+  if (err instanceof HttpError) return err;
+  if (err.validation) return new HttpError(400, 'invalid_request', err.message);
+  const byCode: Record<string, [number, ErrorType]> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large'],
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type'],
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'bad_request'],
+    FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'invalid_json'],
+    FST_ERR_CTP_INVALID_JSON_BODY: [400, 'invalid_json'],
+  };
+  const known = err.code ? byCode[err.code] : undefined;
+  if (known) {
+    const message = known[1] === 'unsupported_media_type'
+      ? 'the body must be JSON, with Content-Type: application/json'
+      : err.message;
+    return new HttpError(known[0], known[1], message);
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status >= 400 && status < 500) return new HttpError(status, 'bad_request', err.message);
+  return new HttpError(500, 'internal_error', 'internal server error');
+}
+
+// Requests the HTTP parser rejected (broken framing, header overflow, timeouts): answer in the same shape.
+function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, type, message]: [number, string, ErrorType, string] =
+    err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'header_too_large', 'the request headers are too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'bad_request', 'the request took too long to arrive']
+        : [400, 'Bad Request', 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`];
+  socket.end(rawErrorResponse(status, reason, type, message));
+}
+
+// True when JSON text nests arrays/objects deeper than `max` (brackets inside strings do not count).
+function tooDeep(buf: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i];
+    if (inString) {
+      if (c === 0x5c) i++;                 // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x5b || c === 0x7b) { // [ {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+function labelColumn(model: Reranker, label: number | string | undefined): number {
+  if (label === undefined) {
+    if (model.numLabels !== 1) {
+      throw new RangeError(`the model has ${model.numLabels} labels (${model.labels.join(', ')}): choose the score's with --label`);
+    }
+    return 0;
+  }
+  const index = typeof label === 'string' ? model.labels.indexOf(label) : label;
+  if (!Number.isInteger(index) || index < 0 || index >= model.numLabels) {
+    throw new RangeError(`label ${JSON.stringify(label)} is not one of the model's labels (${model.labels.join(', ')})`);
+  }
+  return index;
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  if (version === undefined) {
+    try {
+      // dist/src/serve/server.js or src/serve/server.ts: the package root is three or two folders up.
+      const candidates = [path.resolve(__dirname, '..', '..', '..', 'package.json'), path.resolve(__dirname, '..', '..', 'package.json')];
+      const file = candidates.find((f) => fs.existsSync(f));
+      version = file ? String((JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version ?? 'unknown') : 'unknown';
+    } catch {
+      version = 'unknown';
+    }
+  }
+  return version;
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
