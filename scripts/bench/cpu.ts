@@ -1,0 +1,520 @@
+// CPU throughput of rrnative against the PyTorch eager peer (../shared/peers/cpu_bert_peer.py), one machine, one
+// run, the same model and the same token ids on both sides.
+//
+//   npx tsc -p . && node dist/scripts/bench/cpu.js [--models minilm[,bert-base]] [--pairs 512] [--score-batch 32]
+//       [--train-batch 16] [--train-steps 3] [--max-length 256] [--threads N] [--repeats 1] [--peer-torch-threads 1]
+//       [--tokenizer DIR] [--peer ../shared/peers/cpu_bert_peer.py] [--python /usr/bin/python3] [--json out.json]
+//
+// The defaults take about 3 minutes on 2 cores (MiniLM-L6 only; BERT-base is ~8x the work per pair: shrink
+// --pairs / --train-batch for it). The peer needs Debian's python3-torch (apt-get install -y python3-torch),
+// run with /usr/bin/python3, not a python3 of pyenv/venv without torch.
+//
+// What it does:
+// - Tokenizer: a BERT WordPiece vocabulary trained on the bundled debdesc train split (--vocab-size 30522; about
+//   10 s, not timed), or --tokenizer DIR.
+// - Models: random-init BERT configs (MiniLM-L6-H384: 6 x 384, 12 heads, 1536; BERT-base: 12 x 768, 12 heads,
+//   3072; vocab 30522), created with Reranker.create (seed 0) and written with save() to a temp folder: both
+//   sides load that folder.
+// - Pairs: debdesc dev rows, synopsis (query) + long description (document); every other pair is a positive, the
+//   rest take a random other row's description (label 0). They are tokenized once here (truncated to
+//   --max-length) and written as the peer's JSONL ({input_ids, token_type_ids, label}).
+// - Scoring: ours is `Reranker.score(pairs, { batchSize })` on the TEXT (its tokenization is timed); the peer is
+//   `cpu_bert_peer.py infer --sort` on the token ids (not timed on its side). Both length-sort, and the pair
+//   count is a multiple of the batch size, so both run the same batches. One warm-up batch, untimed, each side.
+// - Training: the first (steps + 1) x batch pairs in file order, one step per batch, BCE, AdamW (lr 1e-4, weight
+//   decay 0.01, clip 1.0), dropout on; step 0 is a warm-up and not timed. Ours tokenizes each batch's text
+//   inside the timed loop (encodePairs + padBatch + native trainStep + optimizerStep); the peer gets ids.
+// - Threads: ours RRNATIVE_NUM_THREADS=N, the peer `--threads N` (and OPENBLAS_NUM_THREADS=N), N = --threads,
+//   default all cores. With OpenBLAS, ours gives its N threads to OpenBLAS and 1 to torch's own pool, while the
+//   peer's `--threads N` gives N to both pools, which then compete for the cores: --peer-torch-threads 1 adds
+//   an informational table of the peer run as ours is (torch 1 thread, OpenBLAS N).
+// - Each measurement is its own process, so peak RSS (ru_maxrss) is per measurement; it includes loading the
+//   model (ours: Node + tokenizer too; the peer: the Python torch import). --repeats R runs both sides R times,
+//   alternating which goes first, and keeps each side's best run (a shared machine's load varies).
+// Prints one Markdown table and, with --json, writes the raw results.
+import { spawn, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDebdesc } from '../../src/data/debdesc';
+import { Rng } from '../../src/data/rng';
+import { Reranker } from '../../src/model';
+import { addon } from '../../src/native';
+import { PairTokenizer, padBatch } from '../../src/tokenize';
+import { trainWordPiece } from '../../src/train/vocab';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const defaultPeer = path.resolve(repoRoot, '..', 'shared', 'peers', 'cpu_bert_peer.py');
+
+export const MODEL_CONFIGS: Record<string, { label: string; config: Record<string, unknown> }> = {
+  minilm: {
+    label: 'MiniLM-L6-H384',
+    config: { hidden_size: 384, num_hidden_layers: 6, num_attention_heads: 12, intermediate_size: 1536 },
+  },
+  'bert-base': {
+    label: 'BERT-base',
+    config: { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072 },
+  },
+};
+
+// Training hyper-parameters, the peer's (cpu_bert_peer.py train): AdamW defaults, lr 1e-4, decay 0.01, clip 1.0.
+const TRAIN = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 };
+
+interface Options {
+  models: string[];
+  pairs: number;
+  scoreBatch: number;
+  trainBatch: number;
+  trainSteps: number;
+  maxLength: number;
+  threads: number;
+  vocabSize: number;
+  tokenizer?: string;
+  peer: string;
+  python: string;
+  json?: string;
+  keep: boolean;
+  only: Set<string>;
+  repeats: number;
+  /** Also run the peer with this torch thread count (OpenBLAS keeps --threads): the peer as tuned as ours. */
+  peerTorchThreads?: number;
+}
+
+/** What a child measurement is told to do (passed as a JSON file). */
+interface ChildSpec {
+  kind: 'score' | 'train';
+  modelDir: string;
+  textFile: string;   // JSON: { pairs: [q, d][], labels: number[] }
+  tokensFile: string; // the peer's JSONL: ours checks that its own tokenization gives the same ids
+  batch: number;
+  steps: number;
+  maxLength: number;
+}
+
+export interface Measurement {
+  pairsPerSecond: number;
+  /** pairs/s of every repeat (the table shows the best). */
+  runs?: number[];
+  seconds: number;
+  pairs: number;
+  peakRssMb: number;
+  extra?: Record<string, unknown>;
+}
+
+export interface ResultRow {
+  model: string;
+  task: 'score' | 'train';
+  batch: number;
+  pairs: number;
+  ours: Measurement | { error: string };
+  peer: Measurement | { error: string };
+  target: number;
+}
+
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+export function parseOptions(argv: string[]): Options & { child?: string } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      models: { type: 'string', default: 'minilm' },
+      pairs: { type: 'string', default: '512' },
+      'score-batch': { type: 'string', default: '32' },
+      'train-batch': { type: 'string', default: '16' },
+      'train-steps': { type: 'string', default: '3' },
+      'max-length': { type: 'string', default: '256' },
+      threads: { type: 'string' },
+      'vocab-size': { type: 'string', default: '30522' },
+      tokenizer: { type: 'string' },
+      peer: { type: 'string', default: defaultPeer },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      json: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      only: { type: 'string', default: 'score,train' },
+      repeats: { type: 'string', default: '1' },
+      'peer-torch-threads': { type: 'string' },
+      child: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    const source = path.join(repoRoot, 'scripts', 'bench', 'cpu.ts');
+    const text = fs.existsSync(source) ? fs.readFileSync(source, 'utf8') : '// see scripts/bench/cpu.ts';
+    console.log(text.split('\n').filter((l) => l.startsWith('//')).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+    process.exit(0);
+  }
+  const models = values.models.split(',').map((m) => m.trim()).filter(Boolean);
+  for (const m of models) if (!(m in MODEL_CONFIGS)) throw new Error(`--models: unknown model ${m} (${Object.keys(MODEL_CONFIGS).join(', ')})`);
+  const only = new Set(values.only.split(','));
+  for (const t of only) if (t !== 'score' && t !== 'train') throw new Error(`--only: unknown task ${t} (score, train)`);
+  const scoreBatch = positiveInt(values['score-batch'], 'score-batch');
+  let pairs = positiveInt(values.pairs, 'pairs');
+  // A multiple of the batch: ours sorts longest-first, the peer shortest-first; whole batches make them the same.
+  pairs = Math.max(scoreBatch, Math.floor(pairs / scoreBatch) * scoreBatch);
+  return {
+    models,
+    pairs,
+    scoreBatch,
+    trainBatch: positiveInt(values['train-batch'], 'train-batch'),
+    trainSteps: positiveInt(values['train-steps'], 'train-steps'),
+    maxLength: positiveInt(values['max-length'], 'max-length'),
+    threads: values.threads === undefined ? os.cpus().length : positiveInt(values.threads, 'threads'),
+    vocabSize: positiveInt(values['vocab-size'], 'vocab-size'),
+    tokenizer: values.tokenizer,
+    peer: path.resolve(values.peer),
+    python: values.python,
+    json: values.json,
+    keep: values.keep,
+    only,
+    repeats: positiveInt(values.repeats, 'repeats'),
+    peerTorchThreads: values['peer-torch-threads'] === undefined ? undefined : positiveInt(values['peer-torch-threads'], 'peer-torch-threads'),
+    child: values.child,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Child measurements (ours): one process per measurement, so peak RSS is that measurement's.
+
+async function runChild(specFile: string): Promise<void> {
+  const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as ChildSpec;
+  const text = JSON.parse(fs.readFileSync(spec.textFile, 'utf8')) as { pairs: [string, string][]; labels: number[] };
+  const model = await Reranker.load(spec.modelDir, { device: 'cpu', maxLength: spec.maxLength });
+  try {
+    let result: Measurement;
+    if (spec.kind === 'score') {
+      await model.score(text.pairs.slice(0, spec.batch), { batchSize: spec.batch });  // warm-up
+      const t0 = process.hrtime.bigint();
+      const scores = await model.score(text.pairs, { batchSize: spec.batch });
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (scores.some((s) => !Number.isFinite(s))) throw new Error('a score is not finite');
+      result = { pairsPerSecond: text.pairs.length / seconds, seconds, pairs: text.pairs.length, peakRssMb: 0 };
+    } else {
+      const { batch, steps } = spec;
+      const step = async (k: number): Promise<number> => {
+        const pairs = text.pairs.slice(k * batch, (k + 1) * batch);
+        const encoded = await model.tokenizer.encodePairs(pairs, spec.maxLength, true);
+        const tokens = padBatch(encoded, model.tokenizer.padTokenId);
+        const labels = Float32Array.from(text.labels.slice(k * batch, (k + 1) * batch));
+        const loss = await model.native.trainStep(tokens, { kind: 'bce', groupSize: 1, labels, teacherScores: null, scale: 1, bf16: false });
+        await model.native.optimizerStep(TRAIN);
+        return loss;
+      };
+      await step(0);  // warm-up
+      const t0 = process.hrtime.bigint();
+      let loss = 0;
+      for (let k = 1; k <= steps; k++) loss = await step(k);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss}`);
+      result = { pairsPerSecond: (steps * batch) / seconds, seconds, pairs: steps * batch, peakRssMb: 0, extra: { lastLoss: loss } };
+    }
+    // Same token ids as the peer's file (checked after timing).
+    const encoded = await model.tokenizer.encodePairs(text.pairs, spec.maxLength, true);
+    const ours = hashIds(encoded.map((e) => [e.ids, e.typeIds]));
+    const peers = hashIds(fs.readFileSync(spec.tokensFile, 'utf8').trim().split('\n').map((l) => {
+      const r = JSON.parse(l) as { input_ids: number[]; token_type_ids: number[] };
+      return [r.input_ids, r.token_type_ids];
+    }));
+    if (ours !== peers) throw new Error('our tokenization of the pairs differs from the ids given to the peer');
+    result.peakRssMb = process.resourceUsage().maxRSS / 1024;
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    model.dispose();
+  }
+}
+
+function hashIds(rows: (number[] | number[][])[]): string {
+  return crypto.createHash('sha256').update(JSON.stringify(rows)).digest('hex');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Running a measurement in a child process
+
+// Measurement processes still running; ended with this one (Ctrl-C, kill) so none is left behind.
+const running = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const child of running) child.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    child.on('exit', () => running.delete(child));
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(killed after ${timeoutMs / 1000} s)`; }, timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(-400);
+
+async function measureOurs(spec: ChildSpec, work: string, threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
+  const specFile = path.join(work, `spec-${spec.kind}-${path.basename(spec.modelDir)}.json`);
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const env = { ...process.env, RRNATIVE_NUM_THREADS: String(threads) };
+  const r = await runProcess(process.execPath, [__filename, '--child', specFile], env, timeoutMs);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (r.code !== 0 || !line) return { error: `ours exited ${r.code}: ${tail(r.stderr || r.stdout)}` };
+  return JSON.parse(line.slice('RESULT '.length)) as Measurement;
+}
+
+// The peer under a wrapper that reports its peak RSS (ru_maxrss) at exit.
+const PEER_WRAPPER = [
+  'import atexit, json, resource, runpy, sys',
+  'atexit.register(lambda: print("PEAKRSS_KB " + str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss), flush=True))',
+  'sys.argv = sys.argv[1:]',
+  'runpy.run_path(sys.argv[0], run_name="__main__")',
+].join('\n');
+
+async function measurePeer(opts: Options, mode: 'infer' | 'train', modelDir: string, tokensFile: string, batch: number, steps: number,
+  timeoutMs: number, torchThreads: number): Promise<Measurement | { error: string }> {
+  const args = ['-c', PEER_WRAPPER, opts.peer, mode, modelDir, tokensFile, '--batch', String(batch), '--threads', String(torchThreads)];
+  if (mode === 'infer') args.push('--sort');
+  else args.push('--steps', String(steps));
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(opts.threads) };
+  let r;
+  try {
+    r = await runProcess(opts.python, args, env, timeoutMs);
+  } catch (err) {
+    return { error: `cannot run ${opts.python}: ${(err as Error).message}` };
+  }
+  const json = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  const rss = /PEAKRSS_KB (\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !json) return { error: `peer exited ${r.code}: ${tail(r.stderr || r.stdout)}` };
+  const p = JSON.parse(json) as { pairs_per_s: number; seconds: number; pairs?: number; steps?: number; batch: number; threads: number; torch: string };
+  return {
+    pairsPerSecond: p.pairs_per_s, seconds: p.seconds, pairs: p.pairs ?? (p.steps ?? 0) * p.batch,
+    peakRssMb: rss ? Number(rss[1]) / 1024 : NaN, extra: { threads: p.threads, torch: p.torch },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data
+
+/** Debdesc pairs: even rows a random other description (label 0), odd rows the row's own (label 1). */
+export function makePairs(rows: { query: string; document: string }[], n: number, seed: number): { pairs: [string, string][]; labels: number[] } {
+  const rng = new Rng(seed);
+  const pairs: [string, string][] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = rows[i % rows.length];
+    if (i % 2) {
+      pairs.push([r.query, r.document]);
+      labels.push(1);
+    } else {
+      let j = rng.int(rows.length);
+      if (j === i % rows.length) j = (j + 1) % rows.length;
+      pairs.push([r.query, rows[j].document]);
+      labels.push(0);
+    }
+  }
+  return { pairs, labels };
+}
+
+async function writeTokens(tokenizer: PairTokenizer, text: { pairs: [string, string][]; labels: number[] }, maxLength: number, file: string): Promise<number[]> {
+  const encoded = await tokenizer.encodePairs(text.pairs, maxLength, true);
+  fs.writeFileSync(file, encoded.map((e, i) => JSON.stringify({ input_ids: e.ids, token_type_ids: e.typeIds, label: text.labels[i] })).join('\n') + '\n');
+  return encoded.map((e) => e.ids.length);
+}
+
+/** Real tokens / padded tokens when `lengths` are run length-sorted in batches of `batch`. */
+export function paddingEfficiency(lengths: number[], batch: number, sorted: boolean): number {
+  const ls = sorted ? [...lengths].sort((a, b) => a - b) : lengths;
+  let real = 0, padded = 0;
+  for (let i = 0; i < ls.length; i += batch) {
+    const chunk = ls.slice(i, i + batch);
+    real += chunk.reduce((s, x) => s + x, 0);
+    padded += Math.max(...chunk) * chunk.length;
+  }
+  return real / padded;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The table
+
+const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+
+export function formatTable(rows: ResultRow[], header: string[]): string {
+  const lines = [...header, '',
+    '| model | task | batch | pairs | ours pairs/s | peer pairs/s | ours / peer | target | ours peak RSS MB | peer peak RSS MB |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+  for (const r of rows) {
+    const o = 'error' in r.ours ? null : r.ours;
+    const p = 'error' in r.peer ? null : r.peer;
+    const ratio = o && p ? o.pairsPerSecond / p.pairsPerSecond : NaN;
+    const verdict = Number.isFinite(ratio) ? (ratio >= r.target ? ' (met)' : ' (missed)') : '';
+    lines.push(`| ${r.model} | ${r.task} | ${r.batch} | ${r.pairs} | ${o ? fmt(o.pairsPerSecond) : 'error'} | ${p ? fmt(p.pairsPerSecond) : 'error'} | ` +
+      `${fmt(ratio, 2)}x | >= ${r.target}x${verdict} | ${o ? fmt(o.peakRssMb, 0) : '-'} | ${p ? fmt(p.peakRssMb, 0) : '-'} |`);
+  }
+  for (const r of rows) {
+    if ('error' in r.ours) lines.push(`ours, ${r.model} ${r.task}: ${r.ours.error}`);
+    if ('error' in r.peer) lines.push(`peer, ${r.model} ${r.task}: ${r.peer.error}`);
+  }
+  return lines.join('\n');
+}
+
+function cpuName(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) return m[1].trim();
+  } catch { /* not Linux */ }
+  return os.cpus()[0]?.model ?? 'unknown CPU';
+}
+
+function osName(): string {
+  try {
+    const m = /^PRETTY_NAME="?([^"\n]+)"?$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'));
+    if (m) return m[1];
+  } catch { /* not Linux */ }
+  return `${os.type()} ${os.release()}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.child) return runChild(opts.child);
+  if (!fs.existsSync(opts.peer)) throw new Error(`--peer: ${opts.peer} not found (../shared/peers/cpu_bert_peer.py)`);
+  const pyCheck = await runProcess(opts.python, ['-c', 'import torch, numpy; print(torch.__version__)'], process.env, 60_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+  if (pyCheck.code !== 0) {
+    throw new Error(`${opts.python} cannot import torch and numpy (${tail(pyCheck.stderr)}). Debian: apt-get install -y python3-torch, ` +
+      'and run with --python /usr/bin/python3');
+  }
+  const started = Date.now();
+  const info = addon().runtimeInfo();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'rrnative-cpu-bench-'));
+  if (!opts.keep) process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));  // also on Ctrl-C
+  const log = (s: string) => console.error(`[cpu-bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${s}`);
+  try {
+    // Tokenizer
+    let tokenizerDir = opts.tokenizer;
+    if (!tokenizerDir) {
+      tokenizerDir = path.join(work, 'tokenizer');
+      log(`training a WordPiece vocabulary (${opts.vocabSize}) on debdesc train`);
+      const train = await loadDebdesc('train');
+      await trainWordPiece(train.flatMap((r) => [r.query, r.document]), tokenizerDir, { vocabSize: opts.vocabSize });
+    }
+    const tokenizer = await PairTokenizer.load(tokenizerDir);
+
+    // Pairs and their token ids (the peer's input)
+    const dev = await loadDebdesc('dev');
+    const scoreText = makePairs(dev, opts.pairs, 1);
+    const trainText = makePairs(dev.slice().reverse(), (opts.trainSteps + 1) * opts.trainBatch, 2);
+    const scoreTextFile = path.join(work, 'score-text.json');
+    const trainTextFile = path.join(work, 'train-text.json');
+    fs.writeFileSync(scoreTextFile, JSON.stringify(scoreText));
+    fs.writeFileSync(trainTextFile, JSON.stringify(trainText));
+    const scoreTokens = path.join(work, 'score-tokens.jsonl');
+    const trainTokens = path.join(work, 'train-tokens.jsonl');
+    const scoreLengths = await writeTokens(tokenizer, scoreText, opts.maxLength, scoreTokens);
+    const trainLengths = await writeTokens(tokenizer, trainText, opts.maxLength, trainTokens);
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+
+    const rows: ResultRow[] = [];
+    const extraRows: ResultRow[] = [];
+    const timeoutMs = 20 * 60_000;
+    for (const name of opts.models) {
+      const { label, config } = MODEL_CONFIGS[name];
+      const modelDir = path.join(work, `model-${name}`);
+      const model = await Reranker.create({
+        config: {
+          model_type: 'bert', vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu',
+          hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, layer_norm_eps: 1e-12, initializer_range: 0.02, ...config,
+        },
+        tokenizer: tokenizerDir, maxLength: opts.maxLength, device: 'cpu', seed: 0,
+      });
+      await model.save(modelDir);
+      model.dispose();
+
+      // Each repeat runs both sides, alternating which goes first; the table keeps each side's best run.
+      const measure = async (task: 'score' | 'train', spec: ChildSpec, peerMode: 'infer' | 'train', tokens: string, batch: number, steps: number) => {
+        const ours: Measurement[] = [], peer: Measurement[] = [], extra: Measurement[] = [];
+        let oursErr: { error: string } | undefined, peerErr: { error: string } | undefined, extraErr: { error: string } | undefined;
+        for (let r = 0; r < opts.repeats; r++) {
+          const runOurs = async () => {
+            log(`${label}: ${task}, ours${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
+            const m = await measureOurs(spec, work, opts.threads, timeoutMs);
+            if ('error' in m) oursErr = m; else ours.push(m);
+          };
+          const runPeer = async () => {
+            log(`${label}: ${task}, peer${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
+            const m = await measurePeer(opts, peerMode, modelDir, tokens, batch, steps, timeoutMs, opts.threads);
+            if ('error' in m) peerErr = m; else peer.push(m);
+            if (opts.peerTorchThreads !== undefined) {
+              log(`${label}: ${task}, peer with torch threads ${opts.peerTorchThreads}`);
+              const e = await measurePeer(opts, peerMode, modelDir, tokens, batch, steps, timeoutMs, opts.peerTorchThreads);
+              if ('error' in e) extraErr = e; else extra.push(e);
+            }
+          };
+          if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+        }
+        const best = (ms: Measurement[], err: { error: string } | undefined) =>
+          ms.length ? { ...ms.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a)), runs: ms.map((m) => m.pairsPerSecond) } : err ?? { error: 'not run' };
+        const pairs = task === 'score' ? opts.pairs : opts.trainSteps * opts.trainBatch;
+        rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(peer, peerErr), target: task === 'score' ? 1.3 : 1.1 });
+        if (opts.peerTorchThreads !== undefined) {
+          extraRows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(extra, extraErr), target: task === 'score' ? 1.3 : 1.1 });
+        }
+      };
+      if (opts.only.has('score')) {
+        const spec: ChildSpec = { kind: 'score', modelDir, textFile: scoreTextFile, tokensFile: scoreTokens, batch: opts.scoreBatch, steps: 0, maxLength: opts.maxLength };
+        await measure('score', spec, 'infer', scoreTokens, opts.scoreBatch, 0);
+      }
+      if (opts.only.has('train')) {
+        const spec: ChildSpec = { kind: 'train', modelDir, textFile: trainTextFile, tokensFile: trainTokens, batch: opts.trainBatch, steps: opts.trainSteps, maxLength: opts.maxLength };
+        await measure('train', spec, 'train', trainTokens, opts.trainBatch, opts.trainSteps);
+      }
+      if (!opts.keep) fs.rmSync(modelDir, { recursive: true, force: true });
+    }
+
+    const peerTorch = rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.torch)).find(Boolean) ?? 'n/a';
+    const header = [
+      `## rrnative vs cpu_bert_peer.py (PyTorch eager), CPU, ${new Date().toISOString().slice(0, 10)}`,
+      '',
+      `- device: ${cpuName()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${osName()}`,
+      `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, BLAS ${info.blas}, threads ${opts.threads} ` +
+        `(RRNATIVE_NUM_THREADS; torch intra-op ${info.intraOpThreads === 1 && info.blas === 'openblas' ? '1, OpenBLAS pool ' + opts.threads : opts.threads})`,
+      `- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`,
+      `- models: random-init (seed 0), vocab 30522, tokenizer: ${opts.tokenizer ?? `WordPiece ${opts.vocabSize} trained on debdesc train`}; max_length ${opts.maxLength}`,
+      `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +
+        `scoring: mean ${mean(scoreLengths).toFixed(1)} tokens/pair, ${(100 * scoreLengths.filter((l) => l >= opts.maxLength).length / scoreLengths.length).toFixed(0)}% truncated, ` +
+        `padding efficiency ${(100 * paddingEfficiency(scoreLengths, opts.scoreBatch, true)).toFixed(0)}% (length-sorted); ` +
+        `training: mean ${mean(trainLengths).toFixed(1)} tokens/pair, padding efficiency ${(100 * paddingEfficiency(trainLengths.slice(opts.trainBatch), opts.trainBatch, false)).toFixed(0)}% (file order)`,
+      `- timing: ours includes tokenization (scoring: score() on text; training: encodePairs + padBatch each step), the peer's does not; ` +
+        `one warm-up batch/step untimed each side; training: ${opts.trainSteps} timed steps, BCE, AdamW lr 1e-4, clip 1.0, dropout 0.1`,
+      ...(opts.repeats > 1 ? [`- ${opts.repeats} repeats, alternating which side runs first; each side's best run is shown (every run's pairs/s in --json)`] : []),
+      `- total wall time ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    ];
+    console.log(formatTable(rows, header));
+    if (extraRows.length) {
+      console.log(formatTable(extraRows, ['', `Informational: the peer with torch threads ${opts.peerTorchThreads} and OPENBLAS_NUM_THREADS=${opts.threads} ` +
+        '(the split rrnative uses with OpenBLAS), same runs of ours:']));
+    }
+    if (opts.json) {
+      fs.writeFileSync(opts.json, JSON.stringify({ options: { ...opts, only: [...opts.only] }, runtime: info, rows, extraRows }, null, 2) + '\n');
+    }
+  } finally {
+    if (opts.keep) log(`kept ${work}`);
+    else fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
