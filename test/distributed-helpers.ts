@@ -2,8 +2,8 @@
 // and reading a safetensors file's tensors.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+export { freePort } from '../src/train/distributed';
 import { readSafetensorsHeader, repoRoot } from './helpers';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
@@ -58,16 +58,6 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `count` grouped records (1 positive, 3 negatives), deterministic, in a JSONL file. */
 export function writeGroups(dir: string, count: number): string {

@@ -2,12 +2,12 @@
 // With --nproc N: a data-parallel job of N worker processes on this machine (this process launches and
 // supervises them). A process started with torchrun's variables (RANK, WORLD_SIZE, …) joins that job instead.
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
+import { freePort } from '../train/distributed';
 import { formatEntry } from '../train/progress';
 import { train } from '../train/trainer';
 
@@ -64,16 +64,6 @@ function stopWithLauncher(): void {
   process.channel!.unref();  // the channel alone must not keep the worker alive
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts `nproc` workers (ranks 0 … nproc-1, rendezvous on 127.0.0.1) and supervises them. Rank 0's output

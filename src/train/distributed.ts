@@ -4,6 +4,7 @@
 // on the whole global batch. Rank 0 alone writes files and logs.
 //
 // A single process gets the same interface with nothing to do, so the training loop reads the same either way.
+import net from 'node:net';
 import type { TrainingArgs } from '../config/schema';
 import type { EvalQuery } from '../data/records';
 import type { Reranker } from '../model';
@@ -179,4 +180,16 @@ export class DataParallel {
   async abandon(): Promise<void> {
     await this.group?.destroy().catch(() => {});
   }
+}
+
+/** A TCP port that is free on loopback right now (for MASTER_PORT of local jobs). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
