@@ -383,6 +383,14 @@ function topK(acc: Float64Array, touched: Int32Array, n: number, k: number): Bm2
   const hs = new Float64Array(k);
   const hi = new Int32Array(k);
   let size = 0;
+  const swap = (a: number, b: number): void => {
+    const ts = hs[a];
+    const ti = hi[a];
+    hs[a] = hs[b];
+    hi[a] = hi[b];
+    hs[b] = ts;
+    hi[b] = ti;
+  };
   const siftDown = (i: number): void => {
     for (;;) {
       const l = 2 * i + 1;
@@ -391,12 +399,7 @@ function topK(acc: Float64Array, touched: Int32Array, n: number, k: number): Bm2
       let m = l;
       if (r < size && worse(hs[r], hi[r], hs[l], hi[l])) m = r;
       if (!worse(hs[m], hi[m], hs[i], hi[i])) return;
-      const ts = hs[i];
-      const ti = hi[i];
-      hs[i] = hs[m];
-      hi[i] = hi[m];
-      hs[m] = ts;
-      hi[m] = ti;
+      swap(i, m);
       i = m;
     }
   };
@@ -410,12 +413,7 @@ function topK(acc: Float64Array, touched: Int32Array, n: number, k: number): Bm2
       while (i > 0) {
         const p = (i - 1) >> 1;
         if (!worse(hs[i], hi[i], hs[p], hi[p])) break;
-        const ts = hs[i];
-        const ti = hi[i];
-        hs[i] = hs[p];
-        hi[i] = hi[p];
-        hs[p] = ts;
-        hi[p] = ti;
+        swap(i, p);
         i = p;
       }
     } else if (worse(hs[0], hi[0], s, d)) {
