@@ -14,7 +14,6 @@ import {
   readTextLines,
   type BadRecordPolicy,
   type BadRecordReport,
-  type DataFormat,
   type DataSource,
   type EvalQuery,
   type GroupRecord,
