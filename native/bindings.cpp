@@ -2,6 +2,7 @@
 // Arguments are validated in TypeScript; the checks here only keep bad calls from crashing the process.
 #include <napi.h>
 #include <torch/torch.h>
+#include <cmath>
 #include <memory>
 #include "distributed.h"
 #include "losses.h"
@@ -111,14 +112,61 @@ struct HostBatch {
   }
 
   TokenBatch ToDevice(torch::Device device) {
-    auto make = [&](std::vector<int32_t>& v) {
-      return torch::from_blob(v.data(), {batch, length}, torch::kInt32).to(device, torch::kInt64);
-    };
     TokenBatch t;
-    t.inputIds = make(inputIds);
-    t.attentionMask = make(attentionMask);
-    t.tokenTypeIds = tokenTypeIds.empty() ? torch::zeros_like(t.inputIds) : make(tokenTypeIds);
+    if (!device.is_cuda()) {
+      auto make = [&](std::vector<int32_t>& v) { return torch::from_blob(v.data(), {batch, length}, torch::kInt32).to(torch::kInt64); };
+      t.inputIds = make(inputIds);
+      t.attentionMask = make(attentionMask);
+      t.tokenTypeIds = tokenTypeIds.empty() ? torch::zeros_like(t.inputIds) : make(tokenTypeIds);
+      return t;
+    }
+    // One copy from pinned memory, queued behind the GPU's work: a copy from pageable memory would wait for
+    // the GPU to finish everything queued so far (a host sync every step).
+    const int64_t n = batch * length;
+    auto staged = torch::empty({3, batch, length}, torch::TensorOptions().dtype(torch::kInt32).pinned_memory(true));
+    int32_t* out = staged.data_ptr<int32_t>();
+    std::copy(inputIds.begin(), inputIds.end(), out);
+    std::copy(attentionMask.begin(), attentionMask.end(), out + n);
+    if (tokenTypeIds.empty()) std::fill(out + 2 * n, out + 3 * n, 0);
+    else std::copy(tokenTypeIds.begin(), tokenTypeIds.end(), out + 2 * n);
+    auto onDevice = staged.to(device, torch::kInt64, /*non_blocking=*/true);
+    t.inputIds = onDevice[0];
+    t.attentionMask = onDevice[1];
+    t.tokenTypeIds = onDevice[2];
     return t;
+  }
+};
+
+// Floats to the device; through pinned memory on CUDA (see HostBatch::ToDevice).
+torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) {
+  auto host = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat32);
+  if (!device.is_cuda()) return host.clone();
+  auto staged = torch::empty_like(host, torch::TensorOptions().pinned_memory(true));
+  staged.copy_(host);
+  return staged.to(device, /*non_blocking=*/true);
+}
+
+// Training losses and gradient norms kept on the device between reads, so a training step never waits for
+// the GPU: the trainer reads them every logging_steps (takeTrainStats), as HF's Trainer does. Touched only
+// on the torch thread.
+struct TrainStats {
+  torch::Tensor stepLossSum, windowLossSum, lastGradNorm;
+  int64_t stepMicroBatches = 0, windowSteps = 0;
+
+  void addMicroBatch(const torch::Tensor& loss) {
+    auto l = loss.detach().to(torch::kFloat32);
+    stepLossSum = stepLossSum.defined() ? stepLossSum + l : l;
+    ++stepMicroBatches;
+  }
+  // An optimizer step ends a step: its loss is the mean over its micro-batches (as the trainer's own).
+  void endStep(const torch::Tensor& gradNorm) {
+    lastGradNorm = gradNorm;
+    if (stepMicroBatches == 0) return;
+    auto stepLoss = stepLossSum / static_cast<double>(stepMicroBatches);
+    windowLossSum = windowLossSum.defined() ? windowLossSum + stepLoss : stepLoss;
+    ++windowSteps;
+    stepLossSum = torch::Tensor();
+    stepMicroBatches = 0;
   }
 };
 
@@ -137,6 +185,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         InstanceMethod<&CrossEncoderWrap::SaveWeights>("saveWeights"),
         InstanceMethod<&CrossEncoderWrap::TrainStep>("trainStep"),
         InstanceMethod<&CrossEncoderWrap::OptimizerStep>("optimizerStep"),
+        InstanceMethod<&CrossEncoderWrap::TakeTrainStats>("takeTrainStats"),
         InstanceMethod<&CrossEncoderWrap::SaveOptimizer>("saveOptimizer"),
         InstanceMethod<&CrossEncoderWrap::LoadOptimizer>("loadOptimizer"),
         InstanceMethod<&CrossEncoderWrap::Dispose>("dispose"),
@@ -148,6 +197,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       throw Napi::TypeError::New(info.Env(), "NativeCrossEncoder is created by createModel(), not with new");
     model_ = *info[0].As<Napi::External<std::shared_ptr<CrossEncoder>>>().Data();
     optimizer_ = std::make_shared<AdamW>(model_->namedParameters());
+    stats_ = std::make_shared<TrainStats>();
   }
 
   // The model behind a JS NativeCrossEncoder, for jobs of other objects (the process group's).
@@ -236,7 +286,8 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     struct TrainJob : Job {
-      TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m) : Job(env), model(std::move(m)) {}
+      TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<TrainStats> s)
+          : Job(env), model(std::move(m)), stats(std::move(s)) {}
       void Execute() override {
         model->train();
         AutocastGuard autocast(bf16, model->device());
@@ -244,17 +295,17 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         LossInputs in;
         in.kind = kind;
         in.groupSize = groupSize;
-        auto floats = [&](std::vector<float>& v) {
-          return torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat32).to(model->device());
-        };
-        in.labels = floats(labels);
-        if (!teacherScores.empty()) in.teacherScores = floats(teacherScores);
+        in.labels = floatsToDevice(labels, model->device());
+        if (!teacherScores.empty()) in.teacherScores = floatsToDevice(teacherScores, model->device());
         auto loss = computeLoss(logits, in);
         (loss * scale).backward();
-        lossValue = loss.item<double>();
+        stats->addMicroBatch(loss);
+        if (!deferLoss) lossValue = loss.item<double>();
       }
-      Napi::Value OnOK(Napi::Env env) override { return Napi::Number::New(env, lossValue); }
+      Napi::Value OnOK(Napi::Env env) override { return deferLoss ? env.Null() : Napi::Number::New(env, lossValue); }
       std::shared_ptr<CrossEncoder> model;
+      std::shared_ptr<TrainStats> stats;
+      bool deferLoss = false;
       HostBatch batch;
       LossKind kind = LossKind::Bce;
       int64_t groupSize = 1;
@@ -264,7 +315,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       double lossValue = 0;
     };
     Napi::Env env = info.Env();
-    auto job = std::make_unique<TrainJob>(env, live(env));
+    auto job = std::make_unique<TrainJob>(env, live(env), stats_);
     job->batch = HostBatch::FromJs(info[0].As<Napi::Object>());
     Napi::Object loss = info[1].As<Napi::Object>();
     try {
@@ -275,6 +326,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     job->groupSize = loss.Get("groupSize").ToNumber().Int64Value();
     job->scale = loss.Get("scale").ToNumber().DoubleValue();
     job->bf16 = loss.Get("bf16").ToBoolean();
+    job->deferLoss = loss.Get("deferLoss").ToBoolean();
     const size_t pairs = static_cast<size_t>(job->batch.batch);
     auto copyFloats = [&](const char* key, std::vector<float>& into, bool optional) {
       Napi::Value v = loss.Get(key);
@@ -294,13 +346,20 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     struct StepJob : Job {
-      StepJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, AdamWStep s)
-          : Job(env), model(std::move(m)), optimizer(std::move(o)), options(s) {}
-      void Execute() override { gradNorm = optimizer->step(options); }
-      Napi::Value OnOK(Napi::Env env) override { return Napi::Number::New(env, gradNorm); }
+      StepJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, std::shared_ptr<TrainStats> st,
+              AdamWStep s, bool defer)
+          : Job(env), model(std::move(m)), optimizer(std::move(o)), stats(std::move(st)), options(s), deferGradNorm(defer) {}
+      void Execute() override {
+        auto norm = optimizer->step(options);
+        stats->endStep(norm);
+        if (!deferGradNorm) gradNorm = norm.item<double>();
+      }
+      Napi::Value OnOK(Napi::Env env) override { return deferGradNorm ? env.Null() : Napi::Number::New(env, gradNorm); }
       std::shared_ptr<CrossEncoder> model;
       std::shared_ptr<AdamW> optimizer;
+      std::shared_ptr<TrainStats> stats;
       AdamWStep options;
+      bool deferGradNorm;
       double gradNorm = 0;
     };
     Napi::Env env = info.Env();
@@ -312,8 +371,36 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     step.eps = o.Get("eps").ToNumber().DoubleValue();
     step.weightDecay = o.Get("weightDecay").ToNumber().DoubleValue();
     step.maxGradNorm = o.Get("maxGradNorm").ToNumber().DoubleValue();
+    const bool defer = o.Get("deferGradNorm").ToBoolean();
     auto model = live(env);
-    return Job::Queue(*addonData(env).torchThread, std::make_unique<StepJob>(env, model, optimizer_, step));
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<StepJob>(env, model, optimizer_, stats_, step, defer));
+  }
+
+  // The mean step loss since the last read, the steps it covers, and the last gradient norm (one GPU sync).
+  Napi::Value TakeTrainStats(const Napi::CallbackInfo& info) {
+    struct StatsJob : Job {
+      StatsJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<TrainStats> s) : Job(env), model(std::move(m)), stats(std::move(s)) {}
+      void Execute() override {
+        steps = stats->windowSteps;
+        if (steps > 0) loss = stats->windowLossSum.item<double>() / static_cast<double>(steps);
+        if (stats->lastGradNorm.defined()) gradNorm = stats->lastGradNorm.item<double>();
+        stats->windowLossSum = torch::Tensor();
+        stats->windowSteps = 0;
+      }
+      Napi::Value OnOK(Napi::Env env) override {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("loss", steps > 0 ? Napi::Number::New(env, loss) : env.Null());
+        out.Set("steps", Napi::Number::New(env, static_cast<double>(steps)));
+        out.Set("gradNorm", std::isnan(gradNorm) ? env.Null() : Napi::Number::New(env, gradNorm));
+        return out;
+      }
+      std::shared_ptr<CrossEncoder> model;
+      std::shared_ptr<TrainStats> stats;
+      int64_t steps = 0;
+      double loss = 0, gradNorm = std::nan("");
+    };
+    Napi::Env env = info.Env();
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<StatsJob>(env, live(env), stats_));
   }
 
   Napi::Value SaveOptimizer(const Napi::CallbackInfo& info) {
@@ -343,18 +430,21 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (model_) {
       // Freed on the torch thread, after any job still holding the model has finished.
-      addonData(info.Env()).torchThread->post([m = std::move(model_), o = std::move(optimizer_)]() mutable {
+      addonData(info.Env()).torchThread->post([m = std::move(model_), o = std::move(optimizer_), s = std::move(stats_)]() mutable {
+        s.reset();
         o.reset();
         m.reset();
       });
       model_.reset();
       optimizer_.reset();
+      stats_.reset();
     }
     return info.Env().Undefined();
   }
 
   std::shared_ptr<CrossEncoder> model_;
   std::shared_ptr<AdamW> optimizer_;
+  std::shared_ptr<TrainStats> stats_;
 };
 
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {

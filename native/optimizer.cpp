@@ -15,21 +15,32 @@ AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params) {
   }
 }
 
-double AdamW::step(const AdamWStep& o) {
+// at::_fused_adamw_ and the Tensor overloads of the foreach ops are in every LibTorch from 2.2 on.
+#define RR_HAVE_FUSED_ADAMW (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2))
+
+torch::Tensor AdamW::step(const AdamWStep& o) {
   torch::NoGradGuard noGrad;
+  bool anyGrad = false;
+  for (auto& s : slots_) anyGrad = anyGrad || s.param.grad().defined();
+  if (!anyGrad) throw std::runtime_error("optimizer step without gradients: run a training step first");
+  ++steps_;
+#if RR_HAVE_FUSED_ADAMW
+  if (slots_.front().param.is_cuda()) return fusedStep(o);
+#endif
+  return referenceStep(o);
+}
+
+torch::Tensor AdamW::referenceStep(const AdamWStep& o) {
   std::vector<torch::Tensor> norms;
   for (auto& s : slots_)
     if (s.param.grad().defined()) norms.push_back(s.param.grad().detach().norm(2).to(torch::kFloat32));
-  if (norms.empty()) throw std::runtime_error("optimizer step without gradients: run a training step first");
   auto totalNorm = torch::stack(norms).norm(2);
-  const double gradNorm = totalNorm.item<double>();
   if (o.maxGradNorm > 0) {
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), never up.
     auto coef = (o.maxGradNorm / (totalNorm + 1e-6)).clamp_max(1.0);
     for (auto& s : slots_)
       if (s.param.grad().defined()) s.param.grad().mul_(coef.to(s.param.grad().dtype()));
   }
-  ++steps_;
   const double biasCorrection1 = 1.0 - std::pow(o.beta1, static_cast<double>(steps_));
   const double biasCorrection2Sqrt = std::sqrt(1.0 - std::pow(o.beta2, static_cast<double>(steps_)));
   const double stepSize = o.lr / biasCorrection1;
@@ -47,7 +58,44 @@ double AdamW::step(const AdamWStep& o) {
     s.param.addcdiv_(s.expAvg, denom, -stepSize);
     grad.zero_();
   }
-  return gradNorm;
+  return totalNorm;
+}
+
+torch::Tensor AdamW::fusedStep(const AdamWStep& o) {
+#if RR_HAVE_FUSED_ADAMW
+  // The same update as referenceStep (torch.optim.AdamW(fused=True)), in a handful of launches instead of
+  // ~8 per parameter: at BERT-base's 200 tensors the per-parameter launches alone outlast a GPU step.
+  std::vector<torch::Tensor> grads;
+  for (auto& s : slots_)
+    if (s.param.grad().defined()) grads.push_back(s.param.grad());
+  auto totalNorm = torch::stack(at::_foreach_norm(grads, 2)).norm(2).to(torch::kFloat32);
+  if (o.maxGradNorm > 0) at::_foreach_mul_(grads, (o.maxGradNorm / (totalNorm + 1e-6)).clamp_max(1.0));
+  if (!deviceStep_.defined())
+    deviceStep_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(slots_.front().param.device()));
+  deviceStep_.fill_(static_cast<double>(steps_));  // the kernel derives the bias corrections from it
+  for (const bool decay : {true, false}) {
+    std::vector<torch::Tensor> params, groupGrads, expAvgs, expAvgSqs, steps;
+    for (auto& s : slots_) {
+      if (s.decay != decay || !s.param.grad().defined()) continue;
+      if (!s.expAvg.defined()) {
+        s.expAvg = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+        s.expAvgSq = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+      }
+      params.push_back(s.param);
+      groupGrads.push_back(s.param.grad());
+      expAvgs.push_back(s.expAvg);
+      expAvgSqs.push_back(s.expAvgSq);
+      steps.push_back(deviceStep_);
+    }
+    if (params.empty()) continue;
+    at::_fused_adamw_(params, groupGrads, expAvgs, expAvgSqs, /*max_exp_avg_sqs=*/{}, steps, o.lr, o.beta1, o.beta2,
+                      decay ? o.weightDecay : 0.0, o.eps, /*amsgrad=*/false, /*maximize=*/false);
+  }
+  at::_foreach_zero_(grads);
+  return totalNorm;
+#else
+  return referenceStep(o);
+#endif
 }
 
 void AdamW::save(const std::string& path) const {

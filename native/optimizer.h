@@ -16,8 +16,10 @@ class AdamW {
   // `params` are HF-named; biases and LayerNorm parameters get no weight decay (as HF's Trainer).
   explicit AdamW(std::vector<std::pair<std::string, torch::Tensor>> params);
 
-  // Clips the gradients, takes one step, clears the gradients. Returns the total gradient norm before clipping.
-  double step(const AdamWStep& options);
+  // Clips the gradients, takes one step, clears the gradients. Returns the total gradient norm before clipping
+  // as a 0-dim float32 tensor on the parameters' device: reading it (.item()) waits for the GPU, so callers
+  // that need no number every step keep it as a tensor.
+  torch::Tensor step(const AdamWStep& options);
   int64_t stepCount() const { return steps_; }
 
   void save(const std::string& path) const;
@@ -29,8 +31,11 @@ class AdamW {
     torch::Tensor param, expAvg, expAvgSq;
     bool decay;
   };
+  torch::Tensor referenceStep(const AdamWStep& o);  // per-tensor ops: the CPU path, as torch.optim.AdamW
+  torch::Tensor fusedStep(const AdamWStep& o);      // CUDA: multi-tensor kernels, no per-parameter launches
   std::vector<Slot> slots_;
   int64_t steps_ = 0;
+  torch::Tensor deviceStep_;  // the step count as the fused kernel reads it (float32, on the device)
 };
 
 // Default-generator states, so a resumed run draws the same dropout masks.

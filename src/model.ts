@@ -39,6 +39,8 @@ export interface ScoreOptions {
   activation?: 'none' | 'sigmoid';
   /** For models with several labels: which logit to return (index or id2label name). */
   label?: number | string;
+  /** bf16 autocast (CUDA models only; about 2-3× the fp32 throughput, scores within ~1e-2). Default false. */
+  bf16?: boolean;
 }
 
 export interface RankOptions extends ScoreOptions {
@@ -141,9 +143,10 @@ export class Reranker {
     const batchSize = options.batchSize === undefined ? DEFAULT_BATCH_SIZE : checkPositiveInt(options.batchSize, 'options.batchSize');
     const truncation = options.truncation ?? true;
     if (typeof truncation !== 'boolean') throw new TypeError(`options.truncation must be a boolean, got ${describe(truncation)}`);
+    const bf16 = this.checkBf16(options.bf16);
     if (checked.length === 0) return [];
     const encoded = await this.tokenizer.encodePairs(checked, this.maxLength, truncation);
-    return this.forwardSorted(encoded, batchSize);
+    return this.forwardSorted(encoded, batchSize, bf16);
   }
 
   /** Documents ordered by score, best first. */
@@ -160,12 +163,13 @@ export class Reranker {
       .slice(0, topK);
   }
 
-  /** Logits rows for an already tokenized, padded batch. */
-  async scoreTokens(input: TokenInput): Promise<number[][]> {
+  /** Logits rows for an already tokenized, padded batch. `bf16`: as in score(). */
+  async scoreTokens(input: TokenInput, options: { bf16?: boolean } = {}): Promise<number[][]> {
     this.checkLive();
+    const bf16 = this.checkBf16(options.bf16);
     const batch = toNativeBatch(input, this.config.native.vocabSize, this.config.maxTokens, this.config.native.typeVocabSize);
     if (batch.batch === 0) return [];
-    const flat = await this.nativeModel.forward(batch);
+    const flat = await this.nativeModel.forward(batch, { bf16 });
     return splitRows(flat, this.numLabels);
   }
 
@@ -214,15 +218,22 @@ export class Reranker {
     return index;
   }
 
+  private checkBf16(value: unknown): boolean {
+    const bf16 = value ?? false;
+    if (typeof bf16 !== 'boolean') throw new TypeError(`options.bf16 must be a boolean, got ${describe(bf16)}`);
+    if (bf16 && this.device !== 'cuda') throw new RangeError(`options.bf16 needs a CUDA model (this one is on ${this.device})`);
+    return bf16;
+  }
+
   // Sorts by length so each batch pads little, runs the batches, and puts the rows back in input order.
-  private async forwardSorted(encoded: EncodedPair[], batchSize: number): Promise<number[][]> {
+  private async forwardSorted(encoded: EncodedPair[], batchSize: number, bf16: boolean): Promise<number[][]> {
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
     const out: number[][] = new Array(encoded.length);
     const pending: Promise<void>[] = [];
     for (let start = 0; start < order.length; start += batchSize) {
       const indices = order.slice(start, start + batchSize);
       const batch = padBatch(indices.map((i) => encoded[i]), this.tokenizer.padTokenId);
-      pending.push(this.nativeModel.forward(batch).then((flat) => {
+      pending.push(this.nativeModel.forward(batch, { bf16 }).then((flat) => {
         splitRows(flat, this.numLabels).forEach((row, j) => { out[indices[j]] = row; });
       }));
     }

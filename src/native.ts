@@ -66,6 +66,11 @@ export interface NativeLossInput {
   scale: number;
   /** bf16 autocast (CUDA only). */
   bf16: boolean;
+  /**
+   * Resolve to null instead of the loss, so the step never waits for the GPU; the loss is kept on the device
+   * and read with takeTrainStats().
+   */
+  deferLoss?: boolean;
 }
 
 export interface NativeOptimizerStep {
@@ -76,15 +81,33 @@ export interface NativeOptimizerStep {
   weightDecay: number;
   /** Clip the global gradient L2 norm to this (0: no clipping). */
   maxGradNorm: number;
+  /** Resolve to null instead of the norm (no wait for the GPU); takeTrainStats() returns the last one. */
+  deferGradNorm?: boolean;
+}
+
+/** Training figures kept on the device since the last takeTrainStats(). */
+export interface NativeTrainStats {
+  /** Mean over the optimizer steps of each step's mean micro-batch loss; null when no step was taken. */
+  loss: number | null;
+  steps: number;
+  /** The gradient norm (before clipping) of the last optimizer step; null before the first. */
+  gradNorm: number | null;
 }
 
 export interface NativeCrossEncoder {
   /** Eval-mode logits, row-major [batch, numLabels]. */
   forward(batch: NativeTokenBatch, options?: { bf16?: boolean }): Promise<Float32Array>;
   /** Train-mode forward, loss and backward; gradients accumulate until optimizerStep. Resolves to the (unscaled) loss. */
+  trainStep(batch: NativeTokenBatch, loss: NativeLossInput & { deferLoss: true }): Promise<null>;
   trainStep(batch: NativeTokenBatch, loss: NativeLossInput): Promise<number>;
-  /** Clips, takes an AdamW step (no decay on biases and LayerNorm), clears gradients. Resolves to the norm before clipping. */
+  /**
+   * Clips, takes an AdamW step (no decay on biases and LayerNorm; fused multi-tensor kernels on CUDA), clears
+   * gradients. Resolves to the norm before clipping.
+   */
+  optimizerStep(options: NativeOptimizerStep & { deferGradNorm: true }): Promise<null>;
   optimizerStep(options: NativeOptimizerStep): Promise<number>;
+  /** Reads (one GPU sync) and resets the loss kept since the last call; see deferLoss. */
+  takeTrainStats(): Promise<NativeTrainStats>;
   /** AdamW moments, step count and the torch CPU RNG, as safetensors. */
   saveOptimizer(path: string): Promise<void>;
   loadOptimizer(path: string): Promise<void>;

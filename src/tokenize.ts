@@ -1,7 +1,14 @@
 // Pair tokenization with Hugging Face's Rust tokenizer (the `tokenizers` package), and batch padding.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+
+// Each pair is encoded by a task on libuv's thread pool (the package's encodeBatch takes no pairs), which has 4
+// threads unless UV_THREADPOOL_SIZE says otherwise; libuv reads it when the pool first starts, so set it here,
+// before any tokenization, to the machine's cores (a user's own setting wins).
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, os.availableParallelism()));
+
 import {
   Tokenizer,
   WordPiece,

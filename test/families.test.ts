@@ -7,7 +7,7 @@ import * as rr from '../src/index';
 import { parseConfig } from '../src/config/load';
 import { train } from '../src/train/trainer';
 import { trainWordPiece } from '../src/train/vocab';
-import { bertMiniDir, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, tempDir } from './helpers';
+import { bertMiniDir, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, tempDir, testDevice } from './helpers';
 
 interface EvalFixture {
   eval: { encoded: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }; logits: number[] | number[][] };
@@ -22,9 +22,9 @@ const families = [
 for (const family of families) {
   const dir = path.join(fixturesDir, family.dir);
 
-  test(`${family.dir}: fp32 CPU logits match transformers within 1e-5`, async () => {
+  test(`${family.dir}: fp32 logits on ${testDevice} match transformers within 1e-5`, async () => {
     const fixture = loadFixture<EvalFixture>(dir);
-    const model = await rr.load(dir);
+    const model = await rr.load(dir, { device: testDevice });
     const { input_ids, attention_mask, token_type_ids } = fixture.eval.encoded;
     const logits = column(await model.scoreTokens({ inputIds: input_ids, attentionMask: attention_mask, tokenTypeIds: token_type_ids }));
     const diff = maxAbsDiff(logits, column(fixture.eval.logits));
@@ -67,7 +67,7 @@ for (const family of families) {
 model: { path: ${model}, max_length: 40, config_overrides: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } }
 data: { train: { path: ${data} }, train_group_size: 4, shuffle: false, cache_dir: ${path.join(work, 'cache')} }
 loss: listwise_ce
-training: { output_dir: ${path.join(work, 'out')}, max_steps: 16, learning_rate: 3e-3, per_device_train_batch_size: 4, save_strategy: 'no', logging_steps: 1, device: cpu }
+training: { output_dir: ${path.join(work, 'out')}, max_steps: 16, learning_rate: 3e-3, per_device_train_batch_size: 4, save_strategy: 'no', logging_steps: 1, device: ${testDevice} }
 `, 'families.yaml');
     const result = await train(config, { progress: 'none', log: () => {} });
     const losses = result.history.filter((e) => 'loss' in e).map((e) => e.loss);

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rr from '../src/index';
 import { PairTokenizer, padBatch } from '../src/tokenize';
-import { bertMiniDir, column, copyModel, loadFixture, maxAbsDiff } from './helpers';
+import path from 'node:path';
+import { bertMiniDir, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, testDevice } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
 
@@ -27,8 +28,8 @@ test('the vocab.txt WordPiece fallback gives the same ids as tokenizer.json', as
   assert.deepEqual(Array.from(batch.tokenTypeIds!), fixture.eval.encoded.token_type_ids.flat());
 });
 
-test('fp32 CPU logits match transformers within 1e-5 (scoreTokens, score, one at a time)', async () => {
-  const model = await rr.load(bertMiniDir, { maxLength: fixture.max_length });
+test(`fp32 logits on ${testDevice} match transformers within 1e-5 (scoreTokens, score, one at a time)`, async () => {
+  const model = await rr.load(bertMiniDir, { maxLength: fixture.max_length, device: testDevice });
   try {
     const expected = column(fixture.eval.logits);
     const fromTokens = await model.scoreTokens({
@@ -81,3 +82,26 @@ test('rank() orders documents by score and keeps their indices', async () => {
     model.dispose();
   }
 });
+
+interface EvalFixture {
+  eval: { encoded: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }; logits: number[] | number[][] };
+}
+
+for (const name of ['bert-mini-a', 'xlmr-pub', 'electra-pub', 'deberta-v3-pub']) {
+  test(`${name}: bf16 CUDA logits within 1e-2 of transformers' fp32`, { skip: testDevice !== 'cuda' && 'bf16 runs on CUDA only (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
+    const dir = path.join(fixturesDir, name);
+    const { eval: e } = loadFixture<EvalFixture>(dir);
+    const model = await rr.load(dir, { device: 'cuda' });
+    try {
+      const input = { inputIds: e.encoded.input_ids, attentionMask: e.encoded.attention_mask, tokenTypeIds: e.encoded.token_type_ids };
+      const bf16 = column(await model.scoreTokens(input, { bf16: true }));
+      const fp32 = column(await model.scoreTokens(input));
+      const diff = maxAbsDiff(bf16, column(e.logits));
+      assert.ok(diff < 1e-2, `bf16 differs from transformers' fp32 by ${diff}`);
+      assert.ok(maxAbsDiff(bf16, fp32) > 0, 'bf16 gave bit-identical logits to fp32: autocast did not run');
+      console.log(`# ${name}: bf16 max |diff| vs fp32 reference ${diff.toExponential(2)}`);
+    } finally {
+      model.dispose();
+    }
+  });
+}

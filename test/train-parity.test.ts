@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parseConfig } from '../src/config/load';
 import { Reranker } from '../src/model';
 import { train } from '../src/train/trainer';
-import { bertMiniDir, column, loadFixture, tempDir, type TrainTrace } from './helpers';
+import { bertMiniDir, column, loadFixture, tempDir, testDevice, type TrainTrace } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
 
@@ -37,7 +37,7 @@ training:
   per_device_train_batch_size: ${loss === 'bce' ? 8 : 2}
   logging_steps: 1
   save_strategy: 'no'
-  device: cpu
+  device: ${testDevice}
 ${extra}`;
 }
 
@@ -63,7 +63,7 @@ async function runTrace(name: 'bce' | 'listwise'): Promise<{ entries: Record<str
   }
   const config = parseConfig(traceConfig(dir, trace, dataFile, name === 'bce' ? 'bce' : 'listwise_ce'), path.join(dir, 'config.yaml'));
   const result = await train(config, { progress: 'none', log: () => {} });
-  const model = await Reranker.load(result.outputDir, { maxLength: fixture.max_length });
+  const model = await Reranker.load(result.outputDir, { maxLength: fixture.max_length, device: testDevice });
   const after = column(await model.scoreTokens({
     inputIds: fixture.eval.encoded.input_ids, attentionMask: fixture.eval.encoded.attention_mask, tokenTypeIds: fixture.eval.encoded.token_type_ids,
   }));

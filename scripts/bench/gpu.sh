@@ -7,7 +7,7 @@
 #
 #   bash scripts/bench/gpu.sh [--peers DIR] [--carry DIR] [--work DIR] [--models minilm,bert-base]
 #        [--only ours,peer_train,peer_bench] [--budget 570] [--tokenizer DIR] [--peak-tflops X] [--python python3]
-#        [--setup-only] [--build-only] [--fake]
+#        [--setup-only] [--build-only] [--fake] [--no-checks]
 #
 # It is made for a CUDA machine that has python3 with PyTorch (2.11 there), CMake and a C++ compiler, but NO
 # network and NO Node.js: Node and the npm packages come in a git-ignored carry folder (default .carry/). Only
@@ -15,26 +15,23 @@
 # from .carry/peers, else from ../shared/peers (present on a developer machine only).
 #
 # Preparing the carry folder, on a developer machine (x86-64 Linux, npm set up), from the repo root:
-#   mkdir -p .carry
-#   xz -T2 -c /usr/bin/node > .carry/node.xz            # Node itself (official build, glibc only), ~24 MB
-#   rm -rf .carry/node_modules && mkdir .carry/node_modules
-#   cp -r node_modules/tokenizers node_modules/zod node_modules/node-addon-api node_modules/node-api-headers .carry/node_modules/
-#   find .carry/node_modules/tokenizers -name '*.node' ! -name tokenizers.linux-x64-gnu.node -delete   # linux-x64 only
-#   npx tsc -p . ; rm -rf .carry/dist && cp -r dist .carry/dist   # compiled TypeScript (or, instead, compile there:
-#                                                                  #   cp -r node_modules/typescript .carry/node_modules/)
-#   cp -r ../shared/peers .carry/peers
-# (~40 MB in all; the device tool's limit is 64 MiB with the working tree.) On the GPU machine, through the
+#   npm ci && npx tsc -p . && node scripts/esm-wrapper.js && bash scripts/bench/gpu-carry.sh
+# which writes .carry/node.xz (Node itself), .carry/node_modules.tar.xz (runtime packages, linux-x64 only),
+# .carry/dist (compiled TypeScript), .carry/peers and .carry/fixtures (copies of ../shared/peers, fixtures/hf).
+# (~35 MB in all; the device tool's limit is 64 MiB with the working tree.) On the GPU machine, through the
 # device tool: run(command="bash scripts/bench/gpu.sh", carry=[".carry"]). There the script:
 #   1. unpacks .carry/node.xz to .carry/bin/node and puts it first on PATH (else uses a node on PATH);
-#   2. links node_modules -> .carry/node_modules when the repo has none, and copies .carry/dist to dist/ when
-#      dist/ is missing (else compiles with node_modules/typescript);
+#   2. unpacks .carry/node_modules.tar.xz when the repo has no node_modules, and copies .carry/dist to dist/
+#      (else compiles with node_modules/typescript);
 #   3. checks that python3's torch sees a CUDA device (exit 3 if not);
 #   4. builds the addon into build/Release with CMake against python3's torch (torch.utils.cmake_prefix_path;
 #      LIBTORCH unset), skipped when build/ already holds a build for that torch and these sources;
+#   4b. runs the fixture tests on the GPU (RRNATIVE_TEST_DEVICE=cuda: fp32 logits, bf16 within 1e-2, the HF
+#      training traces through the fused AdamW); skipped with --no-checks;
 #   5. prepares the data: the tokenizer (a WordPiece vocabulary trained on debdesc train, or --tokenizer) and the
 #      peers' pairs (scripts/bench/gpu_peers.py pairs, the peers' own code);
-#   6. runs ours (one process per model and task: train bf16, score bf16, score fp32), then peer_train.py, then
-#      peer_bench.py (both always run both models), each under `timeout` inside the --budget, with nvidia-smi
+#   6. runs ours (one process per model and task: train bf16 in file order and length-grouped, score bf16,
+#      score fp32), then peer_train.py, then peer_bench.py (both always run both models), each under `timeout` inside the --budget, with nvidia-smi
 #      sampling the GPU memory;
 #   7. prints the table (dist/scripts/bench/gpu.js table) and copies table.md, results.json and bench.log to $OUT
 #      when $OUT is set.
@@ -47,7 +44,7 @@ ROOT=$PWD
 START=$(date +%s)
 
 PEERS=""; CARRY=.carry; WORK=""; MODELS="minilm,bert-base"; ONLY="ours,peer_train,peer_bench"; BUDGET=570
-TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0
+TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0; CHECKS=1
 
 log() { echo "[gpu-bench $(( $(date +%s) - START ))s] $*" >&2; }
 die() { local code=$1; shift; echo "gpu.sh: $*" >&2; exit "$code"; }
@@ -65,6 +62,7 @@ while [ $# -gt 0 ]; do
     --setup-only) SETUP_ONLY=1; shift ;;
     --build-only) BUILD_ONLY=1; shift ;;
     --fake) FAKE=1; shift ;;
+    --no-checks) CHECKS=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown argument: $1" ;;
   esac
@@ -101,9 +99,15 @@ log "node: $NODE $(node --version)"
 
 # --- 2. npm packages and the compiled TypeScript -------------------------------------------------------------
 if [ ! -e node_modules ]; then
-  [ -d "$CARRY/node_modules" ] || die 1 "no node_modules and no $CARRY/node_modules (see the top of this script)"
-  ln -s "$CARRY/node_modules" node_modules
-  log "node_modules -> $CARRY/node_modules"
+  if [ -f "$CARRY/node_modules.tar.xz" ]; then
+    if command -v xz >/dev/null 2>&1; then tar -C "$ROOT" -xJf "$CARRY/node_modules.tar.xz"
+    else "$PYTHON" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$CARRY/node_modules.tar.xz" "$ROOT"; fi
+    log "node_modules unpacked from $CARRY/node_modules.tar.xz"
+  else
+    [ -d "$CARRY/node_modules" ] || die 1 "no node_modules and no $CARRY/node_modules(.tar.xz) (bash scripts/bench/gpu-carry.sh)"
+    ln -s "$CARRY/node_modules" node_modules
+    log "node_modules -> $CARRY/node_modules"
+  fi
 fi
 for p in tokenizers/tokenizers.linux-x64-gnu.node zod node-addon-api node-api-headers; do
   [ -e "node_modules/$p" ] || die 1 "node_modules/$p is missing (see the carry preparation at the top of this script)"
@@ -162,16 +166,25 @@ if [ "$FAKE" = 0 ]; then
   else
     if [ -f build/CMakeCache.txt ] && ! grep -q "$TORCH_PREFIX" build/CMakeCache.txt; then rm -rf build; fi
     gen=(); command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
+    build_addon() {  # extra CMake arguments; the compiler's output goes to the log
+      ( unset LIBTORCH
+        timeout -k 10 "$(remaining)" cmake -S . -B build "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
+          -DCMAKE_JS_INC="$ROOT/node_modules/node-api-headers/include;$ROOT/node_modules/node-addon-api" -DCMAKE_JS_SRC= -DCMAKE_JS_LIB= \
+          -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$ROOT/build/Release" "$@" \
+        && timeout -k 10 "$(remaining)" cmake --build build --config Release -j "$(nproc)" ) >>"$BENCH_LOG" 2>&1
+    }
     log "building the addon against $TORCH_PREFIX"
-    t=$(remaining)
     set +e
-    ( unset LIBTORCH
-      timeout -k 10 "$t" cmake -S . -B build "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" \
-        -DCMAKE_JS_INC="$ROOT/node_modules/node-api-headers/include;$ROOT/node_modules/node-addon-api" -DCMAKE_JS_SRC= -DCMAKE_JS_LIB= \
-        -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$ROOT/build/Release" \
-      && timeout -k 10 "$(remaining)" cmake --build build --config Release -j "$(nproc)" ) >>"$BENCH_LOG" 2>&1
-    rc=$?; set -e
-    [ $rc -eq 0 ] && [ -f build/Release/rrnative.node ] || { tail -30 "$BENCH_LOG" >&2; die 1 "the addon did not build (log: $BENCH_LOG)"; }
+    build_addon; rc=$?
+    if [ $rc -ne 0 ] && grep -q "distributed.cpp" "$BENCH_LOG"; then
+      # The NCCL backend is the part that depends most on the machine's CUDA/NCCL headers: without it the
+      # benchmark (one GPU) loses nothing.
+      grep -E "error" "$BENCH_LOG" | head -20 >&2
+      log "the build failed in native/distributed.cpp; building again without NCCL (-DRR_WITH_NCCL=OFF)"
+      build_addon -DRR_WITH_NCCL=OFF; rc=$?
+    fi
+    set -e
+    [ $rc -eq 0 ] && [ -f build/Release/rrnative.node ] || { grep -E "error|Error" "$BENCH_LOG" | head -40 >&2; tail -30 "$BENCH_LOG" >&2; die 1 "the addon did not build (log: $BENCH_LOG)"; }
     echo "$stamp" > build/.gpu-bench-stamp
     log "addon built"
   fi
@@ -181,6 +194,24 @@ if [ "$FAKE" = 0 ]; then
   fi
   node -e "const i=require('$ROOT/dist/src/native.js').addon().runtimeInfo(); console.error(JSON.stringify(i)); process.exit(i.cudaAvailable?0:3)" 2>>"$BENCH_LOG" \
     || die 3 "the addon was built but sees no CUDA device (see $BENCH_LOG)"
+  log "addon: $(node -e "console.log(JSON.stringify(require('$ROOT/dist/src/native.js').addon().runtimeInfo()))")"
+
+  # --- 4b. correctness on CUDA: the fixture tests (fp32 logits, bf16 within 1e-2, the HF training traces) ----
+  if [ "$CHECKS" = 1 ]; then
+    FIXTURES=""
+    for d in "$CARRY/fixtures" "$ROOT/../shared/fixtures/hf"; do [ -f "$d/bert-mini-a/fixture.json" ] && { FIXTURES=$(cd "$d" && pwd); break; }; done
+    if [ -z "$FIXTURES" ]; then
+      log "CUDA checks skipped: no fixtures (copy ../shared/fixtures/hf to $CARRY/fixtures)"
+    else
+      log "CUDA checks: fixture tests on the GPU (fixtures: $FIXTURES)"
+      set +e
+      RRNATIVE_TEST_DEVICE=cuda RRNATIVE_FIXTURES="$FIXTURES" timeout -k 5 100 node --test --test-concurrency=1 \
+        dist/test/parity.test.js dist/test/families.test.js dist/test/train-parity.test.js > "$WORK/cuda-tests.log" 2>&1
+      rc=$?; set -e
+      grep -E "^# (tests|pass|fail|skipped)|^not ok|bf16 max|^# .*: bf16" "$WORK/cuda-tests.log" | tee -a "$BENCH_LOG" >&2
+      [ $rc -eq 0 ] && log "CUDA checks passed" || { log "CUDA checks FAILED (exit $rc); failures:"; grep -B2 -A12 "^not ok" "$WORK/cuda-tests.log" | head -60 >&2; }
+    fi
+  fi
 fi
 
 # --- 5. data ---------------------------------------------------------------------------------------------
@@ -238,14 +269,15 @@ else
   mkdir -p "$WORK/peers"
   # Ours first, keeping back time for the peers (typically ~80 s for peer_train, ~70 s for peer_bench on an H100).
   if wants ours; then
-    RESERVE=0; wants peer_train && RESERVE=$(( RESERVE + 150 )); wants peer_bench && RESERVE=$(( RESERVE + 120 ))
+    RESERVE=0; wants peer_train && RESERVE=$(( RESERVE + 110 )); wants peer_bench && RESERVE=$(( RESERVE + 90 ))
     for m in "${MODEL_LIST[@]}"; do
-      run_phase "ours-$m-train" 120 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 60
-      run_phase "ours-$m-score-bf16" 60 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK"
-      run_phase "ours-$m-score-fp32" 60 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK"
+      run_phase "ours-$m-train" 60 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 30
+      run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30
+      run_phase "ours-$m-score-bf16" 45 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK"
+      run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK"
     done
   fi
-  RESERVE=0; wants peer_bench && RESERVE=100
+  RESERVE=0; wants peer_bench && RESERVE=90
   if wants peer_train; then
     export RR_PEER_PARTIAL="$WORK/peers/peer_train.partial.json"
     run_phase peer_train 240 "$PYTHON" "$ROOT/scripts/bench/gpu_peers.py" run "$PEERS/peer_train.py" "$DATA" "$WORK/tokenizer" "$WORK/peers"
@@ -262,4 +294,5 @@ $GPUJS table --work "$WORK" ${PEAK:+--peak-tflops "$PEAK"} | tee -a "$BENCH_LOG"
 log "done in $(( $(date +%s) - START ))s; files in $WORK"
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
   cp "$WORK/table.md" "$WORK/results.json" "$BENCH_LOG" "$OUT/" 2>/dev/null || true
+  [ -f "$WORK/cuda-tests.log" ] && cp "$WORK/cuda-tests.log" "$OUT/" || true
 fi

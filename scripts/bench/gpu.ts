@@ -5,7 +5,7 @@
 //       The tokenizer both sides use: --tokenizer, or a BERT WordPiece vocabulary trained on debdesc train
 //       (written to DIR/tokenizer as vocab.txt + tokenizer.json + tokenizer_config.json, which transformers'
 //       AutoTokenizer loads).
-//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|score-bf16|score-fp32 --work DIR
+//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|score-bf16|score-fp32 --work DIR
 //       [--device cuda] [--steps N] [--warmup 10] [--batch N] [--n N] [--max-length 256] [--max-seconds 60]
 //       One measurement of rrnative, written to DIR/ours-MODEL-TASK.json. The pairs are DIR/pairs.jsonl (the
 //       peers' pairs, from gpu_peers.py pairs). Exits 3 when the addon sees no CUDA device.
@@ -19,7 +19,10 @@
 // one a random negative), max_length 256, random-init BERT configs, vocab 30522.
 // - train: batch 64, pairs in file order (dynamic padding), 150 steps (MiniLM-L6) / 80 (BERT-base), bf16
 //   autocast, BCE, AdamW lr 2e-5, clip 1.0; 10 untimed warm-up steps first (as the peers' hand-written loop);
-//   ours tokenizes each batch inside the timed loop.
+//   ours tokenizes each batch inside the timed loop (the next batch while the GPU runs the current one).
+// - train-grouped: the same pairs and steps as `rrtrain` runs them with group_by_length: tokenized before the
+//   timed part (the trainer's token cache), batches of similar length within runs of 50 batches.
+//   Both keep the loss on the GPU (read once at the end of the timed part, which waits for the GPU).
 // - score: batch 256; bf16: 16,384 pairs, fp32: 8,192 (as peer_bench.py's predict); one untimed warm-up of two
 //   batches; ours tokenizes inside the timed part and length-sorts the batches (as Reranker.score does).
 // MFU: model FLOPs per real token (padding not counted): training 6N + 12·L·H·T, inference 2N + 4·L·H·T, with
@@ -33,13 +36,14 @@ import { loadDebdesc } from '../../src/data/debdesc';
 import { Reranker } from '../../src/model';
 import { addon } from '../../src/native';
 import { PairTokenizer, padBatch, type EncodedPair } from '../../src/tokenize';
+import { groupByLength } from '../../src/train/plan';
 import { trainWordPiece } from '../../src/train/vocab';
 
 export const MODELS: Record<string, { label: string; key: string; layers: number; hidden: number; intermediate: number; heads: number; trainSteps: number }> = {
   minilm: { label: 'MiniLM-L6-H384', key: 'minilm-l6-h384', layers: 6, hidden: 384, intermediate: 1536, heads: 12, trainSteps: 150 },
   'bert-base': { label: 'BERT-base', key: 'bert-base', layers: 12, hidden: 768, intermediate: 3072, heads: 12, trainSteps: 80 },
 };
-export const TASKS = ['train', 'score-bf16', 'score-fp32'] as const;
+export const TASKS = ['train', 'train-grouped', 'score-bf16', 'score-fp32'] as const;
 export type Task = (typeof TASKS)[number];
 const VOCAB = 30522;
 const MAX_LENGTH = 256;
@@ -126,6 +130,8 @@ export interface OursResult {
   torch: string;
   node: string;
   last_loss?: number;
+  /** Model FLOPs of the pairs this run processed (see modelFlops). */
+  flops: number;
 }
 
 async function ours(o: { model: string; task: Task; work: string; device: 'cuda' | 'cpu'; steps?: number; warmup: number; batch?: number; n?: number; maxLength: number; maxSeconds: number }): Promise<void> {
@@ -148,53 +154,66 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
   const text = (rows: PairRow[]) => rows.map((r) => [r.query, r.document] as [string, string]);
   let result: OursResult;
   try {
-    if (o.task === 'train') {
+    if (o.task === 'train' || o.task === 'train-grouped') {
+      // train: file order, each batch tokenized inside the timed loop (overlapping the previous step), as the
+      // peers' hand-written loop. train-grouped: as `rrtrain` with group_by_length: the pairs tokenized first
+      // (the trainer's token cache; HF's Trainer also tokenizes its dataset before timing), batches of similar
+      // length. Losses stay on the GPU (deferLoss) and are read once at the end, which waits for the GPU.
       const batch = o.batch ?? TRAIN_BATCH;
       const steps = o.steps ?? spec.trainSteps;
       if (steps * batch > pairs.length) throw new Error(`${steps} steps of ${batch} need ${steps * batch} pairs, pairs.jsonl has ${pairs.length}`);
       const bf16 = o.device === 'cuda';
-      let loss = NaN;
-      const step = async (s: number) => {
-        const rows = pairs.slice(s * batch, (s + 1) * batch);
-        const encoded = await model.tokenizer.encodePairs(text(rows), o.maxLength, true);
-        const tokens = padBatch(encoded, model.tokenizer.padTokenId);
-        loss = await model.native.trainStep(tokens, {
-          kind: 'bce', groupSize: 1, labels: Float32Array.from(rows.map((r) => r.label)), teacherScores: null, scale: 1, bf16,
-        });
-        await model.native.optimizerStep({ lr: 2e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 });
+      const grouped = o.task === 'train-grouped';
+      const used = pairs.slice(0, steps * batch);
+      const pretokenized = grouped ? await model.tokenizer.encodePairs(text(used), o.maxLength, true) : null;
+      const order = pretokenized
+        ? groupByLength(used.map((_, i) => i), (i) => pretokenized[i].ids.length, batch)
+        : used.map((_, i) => i);
+      const batchOf = (s: number) => order.slice((s % steps) * batch, (s % steps + 1) * batch);
+      const encode = (s: number): Promise<EncodedPair[]> => {
+        const idx = batchOf(s);
+        return pretokenized ? Promise.resolve(idx.map((i) => pretokenized[i])) : model.tokenizer.encodePairs(text(idx.map((i) => used[i])), o.maxLength, true);
       };
-      for (let s = 0; s < o.warmup; s++) await step(s % steps);
+      const processedLengths: number[] = [];
+      const run = async (first: number, count: number, timed: boolean, deadline: number) => {
+        let next = encode(first);
+        let done = 0;
+        for (let s = first; s < first + count; s++) {
+          const encoded = await next;
+          if (s + 1 < first + count) next = encode(s + 1);
+          const idx = batchOf(s);
+          await model.native.trainStep(padBatch(encoded, model.tokenizer.padTokenId), {
+            kind: 'bce', groupSize: 1, labels: Float32Array.from(idx, (i) => used[i].label), teacherScores: null, scale: 1, bf16, deferLoss: true,
+          });
+          await model.native.optimizerStep({ lr: 2e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0, deferGradNorm: true });
+          if (timed) for (const e of encoded) processedLengths.push(e.ids.length);
+          done++;
+          if (Date.now() > deadline) break;
+        }
+        return { done, stats: await model.native.takeTrainStats() };
+      };
+      await run(0, o.warmup, false, Infinity);
       // Stops early (after the step that passes --max-seconds) so a slow build still reports within the budget.
       const t0 = process.hrtime.bigint();
-      let done = 0;
-      const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
-      while (done < steps) {
-        await step(done++);
-        if (elapsed() > o.maxSeconds) break;
-      }
-      const seconds = elapsed();
-      if (!Number.isFinite(loss)) throw new Error(`the training loss is ${loss}`);
+      const { done, stats } = await run(0, steps, true, Date.now() + o.maxSeconds * 1000);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (stats.loss === null || !Number.isFinite(stats.loss)) throw new Error(`the training loss is ${stats.loss}`);
       result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: (done * batch) / seconds, seconds, pairs: done * batch, batch, steps: done,
-        dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, last_loss: loss };
+        dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, last_loss: stats.loss,
+        flops: modelFlops(spec, processedLengths, true) };
     } else {
       const batch = o.batch ?? SCORE_BATCH;
       const n = Math.min(o.n ?? SCORE_PAIRS[o.task], pairs.length);
       const bf16 = o.task === 'score-bf16';
       const all = text(pairs.slice(0, n));
-      // bf16 scoring is not in Reranker.score's options: the same steps as Reranker.logits (tokenize, sort by
-      // length, pad, forward every batch) with the native forward's bf16 flag.
-      const run = async (items: [string, string][]) => {
-        if (!bf16) return model.score(items, { batchSize: batch });
-        const encoded = await model.tokenizer.encodePairs(items, o.maxLength, true);
-        return forwardSorted(model, encoded, batch, true);
-      };
-      await run(all.slice(0, 2 * batch));
+      await model.score(all.slice(0, 2 * batch), { batchSize: batch, bf16 });
       const t0 = process.hrtime.bigint();
-      const scores = await run(all);
+      const scores = await model.score(all, { batchSize: batch, bf16 });
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (scores.length !== n || scores.some((s) => !Number.isFinite(s))) throw new Error('a score is missing or not finite');
+      const lengths = (await model.tokenizer.encodePairs(all, o.maxLength, true)).map((e) => e.ids.length);
       result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: n / seconds, seconds, pairs: n, batch,
-        dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version };
+        dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, flops: modelFlops(spec, lengths, false) };
     }
   } finally {
     model.dispose();
@@ -202,19 +221,6 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
   const out = path.join(o.work, `ours-${o.model}-${o.task}.json`);
   fs.writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
   console.log(JSON.stringify(result));
-}
-
-async function forwardSorted(model: Reranker, encoded: EncodedPair[], batchSize: number, bf16: boolean): Promise<number[]> {
-  const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
-  const out = new Array<number>(encoded.length);
-  const pending: Promise<void>[] = [];
-  for (let start = 0; start < order.length; start += batchSize) {
-    const indices = order.slice(start, start + batchSize);
-    const batch = padBatch(indices.map((i) => encoded[i]), model.tokenizer.padTokenId);
-    pending.push(model.native.forward(batch, { bf16 }).then((flat) => { indices.forEach((i, j) => { out[i] = flat[j]; }); }));
-  }
-  await Promise.all(pending);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -289,7 +295,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
   let ourNode: string | undefined;
   for (const [name, m] of Object.entries(MODELS)) {
     for (const task of TASKS) {
-      const training = task === 'train';
+      const training = task === 'train' || task === 'train-grouped';
       const ourFile = path.join(work, `ours-${name}-${task}.json`);
       const ourErr = path.join(work, `ours-${name}-${task}.err`);
       const o = readJson<OursResult>(ourFile);
@@ -298,13 +304,14 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
         const f = flopsOf(m, n, training);
         return f !== null && seconds && peak ? f / seconds / (peak * 1e12) : null;
       };
-      const taskLabel = training ? 'train bf16' : task === 'score-bf16' ? 'score bf16' : 'score fp32';
+      const taskLabel = task === 'train' ? 'train bf16' : task === 'train-grouped' ? 'train bf16, group_by_length' : task === 'score-bf16' ? 'score bf16' : 'score fp32';
       const group: TableRow[] = [];
       if (o || fs.existsSync(ourErr)) {
         group.push({
           model: m.label, task: taskLabel, runner: 'rrnative', batch: o?.batch ?? null, pairs: o?.pairs ?? null, pairsPerS: o?.pairs_per_s ?? null,
-          vsOurs: null, mfu: o ? mfuOf(o.pairs_per_s, o.pairs, o.seconds) : null, gpuMemGib: readMem(work, `ours-${name}-${task}`), allocGib: null,
-          note: o ? (training ? `${o.steps}${o.steps !== m.trainSteps ? ` of ${m.trainSteps} (time cap)` : ''} steps, tokenization timed` : 'tokenization timed, length-sorted')
+          vsOurs: null, mfu: o ? (o.flops && peak ? o.flops / o.seconds / (peak * 1e12) : mfuOf(o.pairs_per_s, o.pairs, o.seconds)) : null, gpuMemGib: readMem(work, `ours-${name}-${task}`), allocGib: null,
+          note: o ? (training ? `${o.steps}${o.steps !== m.trainSteps ? ` of ${m.trainSteps} (time cap)` : ''} steps, ` +
+            (task === 'train' ? 'file order, tokenization timed (overlapped)' : 'pre-tokenized, length-grouped batches') : 'tokenization timed, length-sorted')
             : firstLine(fs.readFileSync(ourErr, 'utf8')),
         });
       }
@@ -319,7 +326,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
       };
       const pt = peerTrain?.[m.key];
       const pb = peerBench?.[m.key] as Record<string, PeerEntry> | undefined;
-      if (training) {
+      if (training) {  // (the same peer rows under both of our training rows, for the ratios)
         peerRow('HF Trainer (peer_train.py)', pt?.hf_trainer_bf16, 'peer_train', 'Trainer overhead included');
         peerRow('PyTorch loop, fused AdamW (peer_train.py)', pt?.torch_loop_bf16_fused, 'peer_train', 'tokenization inline');
         peerRow('sentence-transformers CrossEncoderTrainer (peer_bench.py)', pb?.train_bf16_len256_bs64, 'peer_bench', '');
@@ -377,18 +384,19 @@ function fake(work: string): void {
     python: '3.12.3', torch: '2.11.0+cu130', cuda: '13.0', cuda_available: true, gpu: 'NVIDIA H100 80GB HBM3', gpu_count: 1, gpu_memory_gib: 79.2,
     sm_count: 132, transformers: '5.17.0', sentence_transformers: '6.0.1', datasets: null, tokenizers: '0.23.2', driver: '580.159.04',
   }));
-  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'score-bf16': 9000, 'score-fp32': 4000 }, 'bert-base': { train: 800, 'score-bf16': 3000, 'score-fp32': 1200 } };
+  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'train-grouped': 2500, 'score-bf16': 9000, 'score-fp32': 4000 },
+    'bert-base': { train: 800, 'train-grouped': 1300, 'score-bf16': 3000, 'score-fp32': 1200 } };
   for (const [name, m] of Object.entries(MODELS)) {
     for (const task of TASKS) {
       if (name === 'bert-base' && task === 'score-fp32') {
         fs.writeFileSync(path.join(work, `ours-${name}-${task}.err`), 'Error: CUDA out of memory (made up)\n');
         continue;
       }
-      const training = task === 'train';
+      const training = task === 'train' || task === 'train-grouped';
       const pairs = training ? m.trainSteps * TRAIN_BATCH : SCORE_PAIRS[task];
       const r: OursResult = { runner: 'ours', model: name, task, pairs_per_s: pps[name][task], seconds: pairs / pps[name][task], pairs,
         batch: training ? TRAIN_BATCH : SCORE_BATCH, ...(training ? { steps: m.trainSteps } : {}), dtype: task === 'score-fp32' ? 'fp32' : 'bf16',
-        device: 'cuda', torch: '2.11.0', node: process.version };
+        device: 'cuda', torch: '2.11.0', node: process.version, flops: 0 };
       fs.writeFileSync(path.join(work, `ours-${name}-${task}.json`), JSON.stringify(r));
       fs.writeFileSync(path.join(work, `mem-ours-${name}-${task}.txt`), String(name === 'minilm' ? 3100 : 9800));
     }

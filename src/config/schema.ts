@@ -47,6 +47,8 @@ export const trainingSchema = z.strictObject({
   logging_steps: positiveInt.default(500),
   seed: nonNegativeInt.default(42),
   bf16: z.boolean().default(false),
+  /** HF's key: batches of pairs of similar length (little padding), ordered by length within runs of 50 batches. */
+  group_by_length: z.boolean().default(false),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
   /** Data-parallel runs (--nproc, or torchrun's variables): the torch.distributed backend. Default nccl on CUDA, gloo on CPU. */
   ddp_backend: z.enum(['gloo', 'nccl']).optional(),

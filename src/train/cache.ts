@@ -49,6 +49,15 @@ export class TokenCache {
     return this.meta.records;
   }
 
+  /** Tokens of a record: its pair's, or the mean over a group's candidates (for length-grouped batches). */
+  recordTokens(record: number): number {
+    const first = this.recordFirstPair[record];
+    const count = this.meta.groups > 0 ? this.recordPositives[record] + this.recordNegatives[record] : 1;
+    let sum = 0;
+    for (let p = first; p < first + count; p++) sum += this.pairLength[p];
+    return sum / count;
+  }
+
   /** Reads pairs from disk into one padded batch. */
   readBatch(pairs: readonly number[], padTokenId: number): NativeTokenBatch {
     const length = Math.max(...pairs.map((p) => this.pairLength[p]));

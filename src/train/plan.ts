@@ -38,9 +38,29 @@ export function checkDataFitsLoss(cache: TokenCache, loss: LossName, groupSize: 
   }
 }
 
-export function planEpoch(cache: TokenCache, rng: Rng, options: { shuffle: boolean; batchSize: number; groupSize: number; withTeacher: boolean }): PlannedBatch[] {
-  const order = Array.from({ length: cache.recordCount }, (_, i) => i);
+/** Records per run that group_by_length sorts by length (HF's LengthGroupedSampler: 50 batches). */
+export const LENGTH_GROUP_BATCHES = 50;
+
+/**
+ * Sorts each run of `batchSize * LENGTH_GROUP_BATCHES` consecutive items by length, longest first (stable), so
+ * a batch pads to little more than its own pairs while the runs keep the shuffled order.
+ */
+export function groupByLength<T>(order: T[], lengthOf: (item: T) => number, batchSize: number): T[] {
+  const run = batchSize * LENGTH_GROUP_BATCHES;
+  const out: T[] = [];
+  for (let start = 0; start < order.length; start += run) {
+    const chunk = order.slice(start, start + run).map((item, i) => ({ item, i, length: lengthOf(item) }));
+    chunk.sort((a, b) => b.length - a.length || a.i - b.i);
+    for (const c of chunk) out.push(c.item);
+  }
+  return out;
+}
+
+export function planEpoch(cache: TokenCache, rng: Rng,
+  options: { shuffle: boolean; batchSize: number; groupSize: number; withTeacher: boolean; groupByLength?: boolean }): PlannedBatch[] {
+  let order = Array.from({ length: cache.recordCount }, (_, i) => i);
   if (options.shuffle) rng.shuffle(order);
+  if (options.groupByLength) order = groupByLength(order, (r) => cache.recordTokens(r), options.batchSize);
   const grouped = cache.meta.groups > 0;
   const groupSize = grouped ? options.groupSize : 1;
   const batches: PlannedBatch[] = [];

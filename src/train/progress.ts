@@ -19,15 +19,16 @@ export class Progress {
 
   private readonly quiet: boolean;
 
-  update(step: number, values: { loss: number; lr: number }): void {
-    this.bar?.update(step, { loss: values.loss.toFixed(4), lr: values.lr.toExponential(2) });
+  /** Each step; `loss` only where the step read it (single-process runs read it every logging_steps). */
+  update(step: number, values: { loss?: number; lr: number }): void {
+    this.bar?.update(step, { ...(values.loss === undefined ? {} : { loss: values.loss.toFixed(4) }), lr: values.lr.toExponential(2) });
   }
 
   /** A logged entry: shown in the bar's fields, or printed as a line. */
   show(entry: LogEntry): void {
     if (this.quiet) return;
     if (this.bar) {
-      if ('pairs_per_s' in entry) this.bar.update({ pairs: entry.pairs_per_s.toFixed(1) });
+      if ('pairs_per_s' in entry) this.bar.update({ pairs: entry.pairs_per_s.toFixed(1), loss: entry.loss.toFixed(4) });
       if (Object.keys(entry).some((k) => k.startsWith('eval_'))) {
         this.bar.stop();
         this.print(formatEntry(entry));

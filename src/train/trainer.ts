@@ -165,10 +165,14 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       log(`resumed from ${resumeFrom} (step ${state.globalStep}, epoch ${state.epoch})`);
     }
     rng.setState(state.epochRngState);
-    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher });
+    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher, groupByLength: args.group_by_length });
 
     const progress = new Progress(dp.isMain ? (ctx.options.progress ?? 'auto') : 'none', totalSteps, state.globalStep, log);
     let windowLoss = 0, windowSteps = 0, windowPairs = 0, windowStart = Date.now();
+    // One process: losses and gradient norms stay on the device until a log line needs them, so steps queue
+    // up on the GPU without waiting for each other. Several: each step's loss is averaged over the ranks.
+    const deferred = dp.worldSize === 1;
+    await model.native.takeTrainStats();  // drop figures a resumed or earlier stage's model kept
     let finalMetrics: EvalMetrics | null = null;
     let stop = false;
 
@@ -183,11 +187,11 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
           state.epoch += 1;
           state.batchInEpoch = 0;
           state.epochRngState = rng.getState();
-          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher });
+          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher, groupByLength: args.group_by_length });
         }
         const batch = plan[state.batchInEpoch++];
         const { shard, share, gradientWeight } = dp.shard(batch);
-        if (shard.pairs.length > 0) stepLoss += share * await trainOnBatch(model, cache, shard, stage.loss, args, gradientWeight);
+        if (shard.pairs.length > 0) stepLoss += share * (await trainOnBatch(model, cache, shard, stage.loss, args, gradientWeight, deferred) ?? 0);
         windowPairs += batch.pairs.length;
         micro++;
       }
@@ -195,23 +199,33 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
 
       // 2. One optimizer step at the scheduled learning rate.
       const lr = args.learning_rate * lrFactor(args.lr_scheduler_type, state.globalStep, warmup, totalSteps);
-      const gradNorm = await model.native.optimizerStep({
-        lr, beta1: args.adam_beta1, beta2: args.adam_beta2, eps: args.adam_epsilon,
-        weightDecay: args.weight_decay, maxGradNorm: args.max_grad_norm,
-      });
+      const optimizerStep = { lr, beta1: args.adam_beta1, beta2: args.adam_beta2, eps: args.adam_epsilon,
+        weightDecay: args.weight_decay, maxGradNorm: args.max_grad_norm };
+      let gradNorm: number | null = null;
+      if (deferred) await model.native.optimizerStep({ ...optimizerStep, deferGradNorm: true });
+      else gradNorm = await model.native.optimizerStep(optimizerStep);
       state.globalStep += 1;
-      const loss = stepLoss / micro;
-      if (!Number.isFinite(loss)) throw new Error(`step ${state.globalStep}: the loss is ${loss}; lower training.learning_rate or check the data`);
-      windowLoss += loss;
-      windowSteps += 1;
+      if (!deferred) {
+        const loss = stepLoss / micro;
+        checkFinite(loss, `step ${state.globalStep}`);
+        windowLoss += loss;
+        windowSteps += 1;
+      }
       const epoch = state.epoch + state.batchInEpoch / plan.length;
-      progress.update(state.globalStep, { loss, lr });
+      progress.update(state.globalStep, { loss: deferred ? undefined : stepLoss / micro, lr });
 
       // 3. Log every logging_steps.
       if (state.globalStep % args.logging_steps === 0 || state.globalStep === totalSteps) {
+        if (deferred) {
+          const stats = await model.native.takeTrainStats();  // the only point where training waits for the GPU
+          windowLoss = stats.loss ?? NaN;
+          windowSteps = 1;
+          gradNorm = stats.gradNorm;
+          checkFinite(windowLoss, `steps ${state.globalStep - stats.steps + 1}-${state.globalStep}`);
+        }
         const seconds = (Date.now() - windowStart) / 1000;
         const entry: LogEntry = { stage: stage.index, step: state.globalStep, epoch: round(epoch), loss: windowLoss / windowSteps,
-          lr, grad_norm: gradNorm, pairs_per_s: round(windowPairs / Math.max(seconds, 1e-9)) };
+          lr, grad_norm: gradNorm ?? NaN, pairs_per_s: round(windowPairs / Math.max(seconds, 1e-9)) };
         record(ctx, entry);
         progress.show(entry);
         windowLoss = windowSteps = windowPairs = 0;
@@ -275,14 +289,18 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
   }
 }
 
-// `gradientWeight` scales a rank's gradients so that their average over the ranks is the global batch's (see DataParallel.shard).
+function checkFinite(loss: number, where: string): void {
+  if (!Number.isFinite(loss)) throw new Error(`${where}: the loss is ${loss}; lower training.learning_rate or check the data`);
+}
+
+// `gradientWeight` scales a rank's gradients so that their average over the ranks is the global batch's (see
+// DataParallel.shard). Resolves to the loss, or to null when `deferLoss` keeps it on the device.
 async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBatch, loss: LossName, args: TrainingArgs,
-  gradientWeight = 1): Promise<number> {
+  gradientWeight: number, deferLoss: boolean): Promise<number | null> {
   const tokens = cache.readBatch(batch.pairs, model.tokenizer.padTokenId);
-  return model.native.trainStep(tokens, {
-    kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
-    scale: gradientWeight / args.gradient_accumulation_steps, bf16: args.bf16,
-  });
+  const input = { kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
+    scale: gradientWeight / args.gradient_accumulation_steps, bf16: args.bf16 };
+  return deferLoss ? model.native.trainStep(tokens, { ...input, deferLoss: true }) : model.native.trainStep(tokens, input);
 }
 
 // Each stage's data, loss and training arguments: the top-level ones with the stage's overrides.
