@@ -1,9 +1,37 @@
 #include "attention.h"
 #include <cmath>
+#include <sstream>
+#include <stdexcept>
 
 namespace rr {
 
 namespace F = torch::nn::functional;
+
+std::string configureAttentionBackends(const char* spec) {
+  // Default: LibTorch's choice without cuDNN attention, which builds an execution plan for every new
+  // sequence length (tens of ms on an H200, seen in scripts/bench/gpu_probe.py) while batches padded to
+  // their longest pair change length nearly every step; the memory-efficient kernel has no such cost.
+  bool flash = false, efficient = false, cudnn = false, math = false;
+  std::string list = spec == nullptr || *spec == '\0' ? "flash,efficient,math" : spec, name;
+  std::stringstream in(list);
+  while (std::getline(in, name, ',')) {
+    if (name == "flash") flash = true;
+    else if (name == "efficient") efficient = true;
+    else if (name == "cudnn") cudnn = true;
+    else if (name == "math") math = true;
+    else throw std::invalid_argument("RRNATIVE_SDPA: unknown attention backend '" + name + "' (flash, efficient, cudnn, math)");
+  }
+#if TORCH_VERSION_MAJOR >= 2
+  at::globalContext().setSDPUseFlash(flash);
+  at::globalContext().setSDPUseMemEfficient(efficient);
+  at::globalContext().setSDPUseMath(math);
+#if TORCH_VERSION_MAJOR > 2 || TORCH_VERSION_MINOR >= 4
+  at::globalContext().setSDPUseCuDNN(cudnn);
+#endif
+#endif
+  (void)flash, (void)efficient, (void)cudnn, (void)math;
+  return list;
+}
 
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& additiveMask, double dropout, bool training) {

@@ -6,6 +6,11 @@
 
 namespace rr {
 
+// Which fused attention kernels LibTorch may pick on CUDA: RRNATIVE_SDPA, a comma list of flash, efficient,
+// cudnn, math (unset: flash,efficient,math). Read once, on the torch thread, before any model runs.
+// Returns what was applied, for runtimeInfo(); throws on an unknown name.
+std::string configureAttentionBackends(const char* spec);
+
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const ModelConfig& cfg);
   // additiveMask: [batch, 1, 1, length], 0 where attended, the dtype's lowest value where padded.

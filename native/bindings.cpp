@@ -645,6 +645,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("numThreads", addonData(env).torchThread->numThreads());
   out.Set("intraOpThreads", addonData(env).torchThread->intraOpThreads());
   out.Set("blas", addonData(env).torchThread->blas());
+  out.Set("attentionBackends", addonData(env).torchThread->attentionBackends());
   return out;
 }
 

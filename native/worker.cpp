@@ -1,4 +1,7 @@
 #include "worker.h"
+#include <cstdio>
+#include <cstdlib>
+#include "attention.h"
 #include <dlfcn.h>
 #include <torch/torch.h>
 #include <cstdlib>
@@ -53,6 +56,17 @@ void TorchThread::run() {
     // already set by another user of LibTorch in this process
   }
   at::set_num_threads(intraOpThreads_);
+  std::string attention;
+  try {
+    attention = configureAttentionBackends(std::getenv("RRNATIVE_SDPA"));
+  } catch (const std::exception& e) {
+    attention = std::string("flash,efficient,math (") + e.what() + ")";
+    std::fprintf(stderr, "rrnative: %s; using flash,efficient,math\n", e.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    attentionBackends_ = attention;
+  }
   for (;;) {
     std::function<void()> task;
     {

@@ -25,6 +25,11 @@ class TorchThread {
   int numThreads() const { return numThreads_; }
   int intraOpThreads() const { return intraOpThreads_; }
   const std::string& blas() const { return blas_; }
+  // The fused attention kernels allowed on CUDA (RRNATIVE_SDPA), once the thread has started.
+  std::string attentionBackends() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return attentionBackends_;
+  }
 
  private:
   void run();
@@ -35,6 +40,7 @@ class TorchThread {
   int numThreads_ = 1;
   int intraOpThreads_ = 1;
   std::string blas_ = "built-in";
+  std::string attentionBackends_ = "flash,efficient,math";
   std::thread thread_;
 };
 

@@ -125,6 +125,8 @@ export interface NativeRuntimeInfo {
   /** torch's intra-op threads: 1 when OpenBLAS runs the matrix products on its own pool. */
   intraOpThreads: number;
   blas: string;
+  /** Fused attention kernels allowed on CUDA (RRNATIVE_SDPA: flash, efficient, cudnn, math), or "default". */
+  attentionBackends: string;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';

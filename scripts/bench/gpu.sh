@@ -28,6 +28,7 @@
 #      LIBTORCH unset), skipped when build/ already holds a build for that torch and these sources;
 #   4b. runs the fixture tests on the GPU (RRNATIVE_TEST_DEVICE=cuda: fp32 logits, bf16 within 1e-2, the HF
 #      training traces through the fused AdamW); skipped with --no-checks;
+#   4c. runs scripts/bench/gpu_probe.py (launch cost, bf16 matrix rate, attention cost of new lengths);
 #   5. prepares the data: the tokenizer (a WordPiece vocabulary trained on debdesc train, or --tokenizer) and the
 #      peers' pairs (scripts/bench/gpu_peers.py pairs, the peers' own code);
 #   6. runs ours (one process per model and task: train bf16 in file order and length-grouped, score bf16,
@@ -212,6 +213,12 @@ if [ "$FAKE" = 0 ]; then
       [ $rc -eq 0 ] && log "CUDA checks passed" || { log "CUDA checks FAILED (exit $rc); failures:"; grep -B2 -A12 "^not ok" "$WORK/cuda-tests.log" | head -60 >&2; }
     fi
   fi
+
+  # --- 4c. the probe: launch cost, matrix rate, and what a new sequence length costs the attention kernels ----
+  set +e
+  timeout -k 5 90 "$PYTHON" "$ROOT/scripts/bench/gpu_probe.py" "$WORK/probe.json" > "$WORK/probe.log" 2>&1
+  set -e
+  log "probe: $(tr -d '\n ' < "$WORK/probe.json" 2>/dev/null | head -c 1500 || tail -3 "$WORK/probe.log")"
 fi
 
 # --- 5. data ---------------------------------------------------------------------------------------------
@@ -267,9 +274,9 @@ if [ "$FAKE" = 1 ]; then
 else
   rm -f "$WORK"/ours-*.json "$WORK"/ours-*.err "$WORK"/mem-*.txt "$WORK"/peer_*.err "$WORK"/peers/*.json
   mkdir -p "$WORK/peers"
-  # Ours first, keeping back time for the peers (typically ~80 s for peer_train, ~70 s for peer_bench on an H100).
+  # Ours first, keeping back time for the peers (on an H200, 2026-11-27: ~60 s for peer_train, ~30 s for peer_bench).
   if wants ours; then
-    RESERVE=0; wants peer_train && RESERVE=$(( RESERVE + 110 )); wants peer_bench && RESERVE=$(( RESERVE + 90 ))
+    RESERVE=0; wants peer_train && RESERVE=$(( RESERVE + 75 )); wants peer_bench && RESERVE=$(( RESERVE + 45 ))
     for m in "${MODEL_LIST[@]}"; do
       run_phase "ours-$m-train" 60 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 30
       run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30
@@ -277,7 +284,7 @@ else
       run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK"
     done
   fi
-  RESERVE=0; wants peer_bench && RESERVE=90
+  RESERVE=0; wants peer_bench && RESERVE=45
   if wants peer_train; then
     export RR_PEER_PARTIAL="$WORK/peers/peer_train.partial.json"
     run_phase peer_train 240 "$PYTHON" "$ROOT/scripts/bench/gpu_peers.py" run "$PEERS/peer_train.py" "$DATA" "$WORK/tokenizer" "$WORK/peers"
@@ -294,5 +301,5 @@ $GPUJS table --work "$WORK" ${PEAK:+--peak-tflops "$PEAK"} | tee -a "$BENCH_LOG"
 log "done in $(( $(date +%s) - START ))s; files in $WORK"
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
   cp "$WORK/table.md" "$WORK/results.json" "$BENCH_LOG" "$OUT/" 2>/dev/null || true
-  [ -f "$WORK/cuda-tests.log" ] && cp "$WORK/cuda-tests.log" "$OUT/" || true
+  for f in cuda-tests.log probe.json; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done; true
 fi
