@@ -119,6 +119,11 @@ test('API arguments are validated with errors that name them', async () => {
   await assert.rejects(model.score([['q', 'd']], { batchSize: 0 }), { name: 'RangeError', message: /options\.batchSize/ });
   const long = 'word '.repeat(100);
   await assert.rejects(model.score([['q', 'd'], ['q', long]], { truncation: false }), { name: 'RangeError', message: /pairs\[1\] is \d+ tokens long, over maxLength 32/ });
+  // On CUDA score() tokenizes in chunks of 8 batches: a pair in any chunk is named by its index in the caller's list.
+  const many = Array.from({ length: 40 }, (_, i) => ['q', i === 37 ? long : `d${i}`] as [string, string]);
+  await assert.rejects(model.score(many, { truncation: false, batchSize: 2 }), { name: 'RangeError', message: /pairs\[37\] is \d+ tokens long/ });
+  await assert.rejects(model.score([['q', 'd']], { bf16: true }), { name: 'RangeError', message: /options\.bf16 needs a CUDA model/ });
+  await assert.rejects(model.score([['q', 'd']], { bf16: 'yes' as never }), { name: 'TypeError', message: /options\.bf16 must be a boolean/ });
   assert.equal((await model.score([['q', long]])).length, 1, 'truncation is on by default');
   await assert.rejects(model.rank('', ['d']), { name: 'RangeError', message: /query is an empty string/ });
   await assert.rejects(model.rank('q', 'd' as never), { name: 'TypeError', message: /documents must be an array/ });

@@ -50,6 +50,9 @@ test(`fp32 logits on ${testDevice} match transformers within 1e-5 (scoreTokens, 
 
     const scores = await model.score(fixture.eval.pairs, { batchSize: 5 });
     assert.ok(maxAbsDiff(scores, expected) < 1e-5, `score differs by ${maxAbsDiff(scores, expected)}`);
+    // batchSize 2: on CUDA tokenized in chunks of 16 pairs, so the 24 pairs cross a chunk boundary.
+    const chunked = await model.score(fixture.eval.pairs, { batchSize: 2 });
+    assert.ok(maxAbsDiff(chunked, expected) < 1e-5, `chunked score differs by ${maxAbsDiff(chunked, expected)}`);
 
     const single = column(fixture.eval.logits_single);
     const oneByOne: number[] = [];
