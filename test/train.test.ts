@@ -230,3 +230,15 @@ training: { output_dir: ${path.join(dir, 'out')}, max_steps: 50, learning_rate: 
   assert.equal(result.globalStep, 3, 'one evaluation sets the best, two without improvement stop the run');
   assert.ok(logs.some((l) => /early stopping: mrr@10 has not improved for 2 evaluations/.test(l)), logs.join('\n'));
 });
+
+test('a diverging run stops with the steps named, before any checkpoint holds its weights', async () => {
+  const dir = tempDir();
+  const { pairs } = writeData(dir);
+  const out = path.join(dir, 'out');
+  // lr 1e30 sends the weights to inf in the first step, so the second step's loss is NaN. The loss is read
+  // every logging_steps (100 here), but also before each checkpoint (save_steps 2).
+  const config = parseConfig(yamlConfig(dir, pairs, `loss: bce
+training: { output_dir: ${out}, max_steps: 6, learning_rate: 1e30, max_grad_norm: 0, per_device_train_batch_size: 4, save_steps: 2, logging_steps: 100, device: cpu }`), 'nan.yaml');
+  await assert.rejects(train(config, quiet), /steps 1-2: the loss is NaN; lower training\.learning_rate/);
+  assert.deepEqual(fs.existsSync(out) ? fs.readdirSync(out).filter((f) => f.startsWith('checkpoint-')) : [], []);
+});

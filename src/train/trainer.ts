@@ -173,6 +173,18 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
     // up on the GPU without waiting for each other. Several: each step's loss is averaged over the ranks.
     const deferred = dp.worldSize === 1;
     await model.native.takeTrainStats();  // drop figures a resumed or earlier stage's model kept
+    let gradNorm: number | null = null;
+    // Reads what the device kept (waiting for the GPU) into the window; before every log line, evaluation and
+    // checkpoint, so a non-finite loss stops the run before a checkpoint could hold its weights.
+    const drainDeferred = async () => {
+      if (!deferred) return;
+      const stats = await model.native.takeTrainStats();
+      if (stats.steps === 0) return;
+      checkFinite(stats.loss ?? NaN, `steps ${state.globalStep - stats.steps + 1}-${state.globalStep}`);
+      windowLoss += (stats.loss ?? NaN) * stats.steps;
+      windowSteps += stats.steps;
+      gradNorm = stats.gradNorm;
+    };
     let finalMetrics: EvalMetrics | null = null;
     let stop = false;
 
@@ -201,7 +213,6 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       const lr = args.learning_rate * lrFactor(args.lr_scheduler_type, state.globalStep, warmup, totalSteps);
       const optimizerStep = { lr, beta1: args.adam_beta1, beta2: args.adam_beta2, eps: args.adam_epsilon,
         weightDecay: args.weight_decay, maxGradNorm: args.max_grad_norm };
-      let gradNorm: number | null = null;
       if (deferred) await model.native.optimizerStep({ ...optimizerStep, deferGradNorm: true });
       else gradNorm = await model.native.optimizerStep(optimizerStep);
       state.globalStep += 1;
@@ -215,14 +226,11 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       progress.update(state.globalStep, { loss: deferred ? undefined : stepLoss / micro, lr });
 
       // 3. Log every logging_steps.
-      if (state.globalStep % args.logging_steps === 0 || state.globalStep === totalSteps) {
-        if (deferred) {
-          const stats = await model.native.takeTrainStats();  // the only point where training waits for the GPU
-          windowLoss = stats.loss ?? NaN;
-          windowSteps = 1;
-          gradNorm = stats.gradNorm;
-          checkFinite(windowLoss, `steps ${state.globalStep - stats.steps + 1}-${state.globalStep}`);
-        }
+      const evalNow = evalEvery > 0 && (state.globalStep % evalEvery === 0 || state.globalStep === totalSteps);
+      const saveNow = saveEvery > 0 && (state.globalStep % saveEvery === 0 || state.globalStep === totalSteps);
+      const logNow = state.globalStep % args.logging_steps === 0 || state.globalStep === totalSteps;
+      if (logNow || evalNow || saveNow) await drainDeferred();
+      if (logNow) {
         const seconds = (Date.now() - windowStart) / 1000;
         const entry: LogEntry = { stage: stage.index, step: state.globalStep, epoch: round(epoch), loss: windowLoss / windowSteps,
           lr, grad_norm: gradNorm ?? NaN, pairs_per_s: round(windowPairs / Math.max(seconds, 1e-9)) };
@@ -233,8 +241,6 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       }
 
       // 4. Evaluate, track the best checkpoint, stop early when it stops improving.
-      const evalNow = evalEvery > 0 && (state.globalStep % evalEvery === 0 || state.globalStep === totalSteps);
-      const saveNow = saveEvery > 0 && (state.globalStep % saveEvery === 0 || state.globalStep === totalSteps);
       let improved = false;
       if (evalNow && evalSet) {
         const metrics = await dp.evaluate(model, evalSet, args.per_device_eval_batch_size);
