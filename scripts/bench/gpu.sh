@@ -186,6 +186,9 @@ if [ "$FAKE" = 0 ]; then
     fi
     set -e
     [ $rc -eq 0 ] && [ -f build/Release/rrnative.node ] || { grep -E "error|Error" "$BENCH_LOG" | head -40 >&2; tail -30 "$BENCH_LOG" >&2; die 1 "the addon did not build (log: $BENCH_LOG)"; }
+    # CMake's record of its checks (why torch.distributed was or was not found), for the log folder.
+    [ -f build/CMakeFiles/CMakeConfigureLog.yaml ] && cp build/CMakeFiles/CMakeConfigureLog.yaml "$WORK/cmake-configure-log.yaml"
+    grep -h "rrnative:" "$BENCH_LOG" | sort -u >&2 || true
     echo "$stamp" > build/.gpu-bench-stamp
     log "addon built"
   fi
@@ -301,5 +304,5 @@ $GPUJS table --work "$WORK" ${PEAK:+--peak-tflops "$PEAK"} | tee -a "$BENCH_LOG"
 log "done in $(( $(date +%s) - START ))s; files in $WORK"
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
   cp "$WORK/table.md" "$WORK/results.json" "$BENCH_LOG" "$OUT/" 2>/dev/null || true
-  for f in cuda-tests.log probe.json; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done; true
+  for f in cuda-tests.log probe.json cmake-configure-log.yaml; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done; true
 fi
