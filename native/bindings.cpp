@@ -4,7 +4,9 @@
 #include <torch/torch.h>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include "distributed.h"
+#include "graphs.h"
 #include "losses.h"
 #include "model.h"
 #include "optimizer.h"
@@ -155,12 +157,12 @@ struct TrainStats {
 
   void addMicroBatch(const torch::Tensor& loss) {
     auto l = loss.detach().to(torch::kFloat32);
-    stepLossSum = stepLossSum.defined() ? stepLossSum + l : l;
+    stepLossSum = stepLossSum.defined() ? stepLossSum + l : l.clone();  // never an alias of the caller's tensor
     ++stepMicroBatches;
   }
   // An optimizer step ends a step: its loss is the mean over its micro-batches (as the trainer's own).
   void endStep(const torch::Tensor& gradNorm) {
-    lastGradNorm = gradNorm;
+    lastGradNorm = gradNorm.clone();
     if (stepMicroBatches == 0) return;
     auto stepLoss = stepLossSum / static_cast<double>(stepMicroBatches);
     windowLossSum = windowLossSum.defined() ? windowLossSum + stepLoss : stepLoss;
@@ -198,6 +200,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     model_ = *info[0].As<Napi::External<std::shared_ptr<CrossEncoder>>>().Data();
     optimizer_ = std::make_shared<AdamW>(model_->namedParameters());
     stats_ = std::make_shared<TrainStats>();
+    graphs_ = std::make_shared<TrainGraphs>(model_, optimizer_);
   }
 
   // The model behind a JS NativeCrossEncoder, for jobs of other objects (the process group's).
@@ -286,9 +289,23 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     struct TrainJob : Job {
-      TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<TrainStats> s)
-          : Job(env), model(std::move(m)), stats(std::move(s)) {}
+      TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<TrainStats> s, std::shared_ptr<TrainGraphs> g)
+          : Job(env), model(std::move(m)), stats(std::move(s)), graphs(std::move(g)) {}
       void Execute() override {
+        if (cudaGraphs) {
+          HostTrainBatch host;
+          host.batch = batch.batch;
+          host.length = batch.length;
+          host.inputIds = &batch.inputIds;
+          host.attentionMask = &batch.attentionMask;
+          host.tokenTypeIds = &batch.tokenTypeIds;
+          host.labels = &labels;
+          host.teacherScores = &teacherScores;
+          if (auto loss = graphs->trainStep(host, GraphLoss{kind, groupSize, scale, bf16})) {
+            stats->addMicroBatch(*loss);
+            return;
+          }
+        }
         model->train();
         AutocastGuard autocast(bf16, model->device());
         auto logits = model->forward(batch.ToDevice(model->device()));
@@ -305,7 +322,8 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       Napi::Value OnOK(Napi::Env env) override { return deferLoss ? env.Null() : Napi::Number::New(env, lossValue); }
       std::shared_ptr<CrossEncoder> model;
       std::shared_ptr<TrainStats> stats;
-      bool deferLoss = false;
+      std::shared_ptr<TrainGraphs> graphs;
+      bool deferLoss = false, cudaGraphs = false;
       HostBatch batch;
       LossKind kind = LossKind::Bce;
       int64_t groupSize = 1;
@@ -315,7 +333,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       double lossValue = 0;
     };
     Napi::Env env = info.Env();
-    auto job = std::make_unique<TrainJob>(env, live(env), stats_);
+    auto job = std::make_unique<TrainJob>(env, live(env), stats_, graphs_);
     job->batch = HostBatch::FromJs(info[0].As<Napi::Object>());
     Napi::Object loss = info[1].As<Napi::Object>();
     try {
@@ -327,6 +345,9 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     job->scale = loss.Get("scale").ToNumber().DoubleValue();
     job->bf16 = loss.Get("bf16").ToBoolean();
     job->deferLoss = loss.Get("deferLoss").ToBoolean();
+    job->cudaGraphs = loss.Get("cudaGraphs").ToBoolean();
+    if (job->cudaGraphs && !job->deferLoss)
+      throw Napi::TypeError::New(env, "loss.cudaGraphs needs loss.deferLoss (a captured step cannot wait for its loss)");
     const size_t pairs = static_cast<size_t>(job->batch.batch);
     auto copyFloats = [&](const char* key, std::vector<float>& into, bool optional) {
       Napi::Value v = loss.Get(key);
@@ -347,10 +368,13 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
   Napi::Value OptimizerStep(const Napi::CallbackInfo& info) {
     struct StepJob : Job {
       StepJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, std::shared_ptr<TrainStats> st,
-              AdamWStep s, bool defer)
-          : Job(env), model(std::move(m)), optimizer(std::move(o)), stats(std::move(st)), options(s), deferGradNorm(defer) {}
+              std::shared_ptr<TrainGraphs> g, AdamWStep s, bool defer, bool graphed)
+          : Job(env), model(std::move(m)), optimizer(std::move(o)), stats(std::move(st)), graphs(std::move(g)), options(s),
+            deferGradNorm(defer), cudaGraphs(graphed) {}
       void Execute() override {
-        auto norm = optimizer->step(options);
+        std::optional<torch::Tensor> graphed;
+        if (cudaGraphs) graphed = graphs->optimizerStep(options);
+        auto norm = graphed ? *graphed : optimizer->step(options);
         stats->endStep(norm);
         if (!deferGradNorm) gradNorm = norm.item<double>();
       }
@@ -358,8 +382,9 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       std::shared_ptr<CrossEncoder> model;
       std::shared_ptr<AdamW> optimizer;
       std::shared_ptr<TrainStats> stats;
+      std::shared_ptr<TrainGraphs> graphs;
       AdamWStep options;
-      bool deferGradNorm;
+      bool deferGradNorm, cudaGraphs;
       double gradNorm = 0;
     };
     Napi::Env env = info.Env();
@@ -372,8 +397,11 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     step.weightDecay = o.Get("weightDecay").ToNumber().DoubleValue();
     step.maxGradNorm = o.Get("maxGradNorm").ToNumber().DoubleValue();
     const bool defer = o.Get("deferGradNorm").ToBoolean();
+    const bool graphed = o.Get("cudaGraphs").ToBoolean();
+    if (graphed && !defer) throw Napi::TypeError::New(env, "options.cudaGraphs needs options.deferGradNorm");
     auto model = live(env);
-    return Job::Queue(*addonData(env).torchThread, std::make_unique<StepJob>(env, model, optimizer_, stats_, step, defer));
+    return Job::Queue(*addonData(env).torchThread,
+                      std::make_unique<StepJob>(env, model, optimizer_, stats_, graphs_, step, defer, graphed));
   }
 
   // The mean step loss since the last read, the steps it covers, and the last gradient norm (one GPU sync).
@@ -413,24 +441,32 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value QueueOptimizerIo(const Napi::CallbackInfo& info, bool save) {
     struct IoJob : Job {
-      IoJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, std::string p, bool s)
-          : Job(env), model(std::move(m)), optimizer(std::move(o)), path(std::move(p)), save(s) {}
-      void Execute() override { save ? optimizer->save(path) : optimizer->load(path); }
+      IoJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<AdamW> o, std::shared_ptr<TrainGraphs> g,
+            std::string p, bool s)
+          : Job(env), model(std::move(m)), optimizer(std::move(o)), graphs(std::move(g)), path(std::move(p)), save(s) {}
+      void Execute() override {
+        if (save) return optimizer->save(path);
+        optimizer->load(path);
+        graphs->reset();  // a captured step would still update the replaced moments
+      }
       std::shared_ptr<CrossEncoder> model;
       std::shared_ptr<AdamW> optimizer;
+      std::shared_ptr<TrainGraphs> graphs;
       std::string path;
       bool save;
     };
     Napi::Env env = info.Env();
     auto model = live(env);
     return Job::Queue(*addonData(env).torchThread,
-                      std::make_unique<IoJob>(env, model, optimizer_, info[0].ToString().Utf8Value(), save));
+                      std::make_unique<IoJob>(env, model, optimizer_, graphs_, info[0].ToString().Utf8Value(), save));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     if (model_) {
       // Freed on the torch thread, after any job still holding the model has finished.
-      addonData(info.Env()).torchThread->post([m = std::move(model_), o = std::move(optimizer_), s = std::move(stats_)]() mutable {
+      addonData(info.Env()).torchThread->post([m = std::move(model_), o = std::move(optimizer_), s = std::move(stats_),
+                                               g = std::move(graphs_)]() mutable {
+        g.reset();
         s.reset();
         o.reset();
         m.reset();
@@ -438,6 +474,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       model_.reset();
       optimizer_.reset();
       stats_.reset();
+      graphs_.reset();
     }
     return info.Env().Undefined();
   }
@@ -445,6 +482,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
   std::shared_ptr<CrossEncoder> model_;
   std::shared_ptr<AdamW> optimizer_;
   std::shared_ptr<TrainStats> stats_;
+  std::shared_ptr<TrainGraphs> graphs_;
 };
 
 Napi::Value CreateModel(const Napi::CallbackInfo& info) {
@@ -646,6 +684,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("intraOpThreads", addonData(env).torchThread->intraOpThreads());
   out.Set("blas", addonData(env).torchThread->blas());
   out.Set("attentionBackends", addonData(env).torchThread->attentionBackends());
+  out.Set("cudaGraphs", cudaGraphsAvailable());
   return out;
 }
 

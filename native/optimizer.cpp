@@ -98,6 +98,30 @@ torch::Tensor AdamW::fusedStep(const AdamWStep& o) {
 #endif
 }
 
+AdamW::FusedTensors AdamW::fusedTensors() {
+  torch::NoGradGuard noGrad;
+  FusedTensors t;
+  for (auto& s : slots_) {
+    if (!s.param.grad().defined()) continue;
+    if (!s.expAvg.defined()) {
+      s.expAvg = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+      s.expAvgSq = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
+    }
+    const int group = s.decay ? 0 : 1;
+    t.params[group].push_back(s.param);
+    t.grads[group].push_back(s.param.grad());
+    t.expAvgs[group].push_back(s.expAvg);
+    t.expAvgSqs[group].push_back(s.expAvgSq);
+    t.allGrads.push_back(s.param.grad());
+  }
+  if (t.allGrads.empty()) throw std::runtime_error("optimizer step without gradients: run a training step first");
+  if (!deviceStep_.defined())
+    deviceStep_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(slots_.front().param.device()));
+  deviceStep_.fill_(static_cast<double>(steps_));
+  t.deviceStep = deviceStep_;
+  return t;
+}
+
 void AdamW::save(const std::string& path) const {
   std::vector<std::pair<std::string, torch::Tensor>> tensors;
   for (const auto& s : slots_) {

@@ -25,6 +25,17 @@ class AdamW {
   void save(const std::string& path) const;
   void load(const std::string& path);
 
+  // For a step captured in a CUDA graph (native/graphs.cpp): the tensors of the fused update, by decay group
+  // (moments created), and the device step counter set to the steps taken so far; the captured step adds one
+  // on the device, countStep() on the host, at every replay.
+  struct FusedTensors {
+    std::vector<torch::Tensor> params[2], grads[2], expAvgs[2], expAvgSqs[2];  // [0]: decayed, [1]: not
+    std::vector<torch::Tensor> allGrads;
+    torch::Tensor deviceStep;
+  };
+  FusedTensors fusedTensors();
+  void countStep() { ++steps_; }
+
  private:
   struct Slot {
     std::string name;

@@ -85,8 +85,13 @@ Job::Job(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {
   done_ = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}), "rrnative", 0, 1);
 }
 
+Job::~Job() {
+  if (!queued_) done_.Release();
+}
+
 Napi::Promise Job::Queue(TorchThread& thread, std::unique_ptr<Job> job) {
   Napi::Promise promise = job->promise();
+  job->queued_ = true;
   Job* raw = job.release();
   thread.post([raw] {
     try {

@@ -47,7 +47,9 @@ class TorchThread {
 class Job {
  public:
   explicit Job(Napi::Env env);
-  virtual ~Job() = default;
+  // A job dropped before it was queued (its arguments failed a check) releases its thread-safe function,
+  // which would otherwise keep the process alive.
+  virtual ~Job();
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   // Runs on the torch thread. Throw to reject the promise; c10::Error loses its C++ backtrace.
@@ -62,6 +64,7 @@ class Job {
   static void Complete(Napi::Env env, Napi::Function, Job* job);
   Napi::Promise::Deferred deferred_;
   Napi::ThreadSafeFunction done_;
+  bool queued_ = false;
   std::string error_;
 };
 

@@ -71,6 +71,11 @@ export interface NativeLossInput {
    * and read with takeTrainStats().
    */
   deferLoss?: boolean;
+  /**
+   * Replay a CUDA graph of this step (captured once per batch size, length bucket of 32 and loss; the first
+   * two calls run eagerly). Needs deferLoss, a CUDA model and a CUDA build (runtimeInfo().cudaGraphs).
+   */
+  cudaGraphs?: boolean;
 }
 
 export interface NativeOptimizerStep {
@@ -83,6 +88,8 @@ export interface NativeOptimizerStep {
   maxGradNorm: number;
   /** Resolve to null instead of the norm (no wait for the GPU); takeTrainStats() returns the last one. */
   deferGradNorm?: boolean;
+  /** Replay a CUDA graph of the step (see NativeLossInput.cudaGraphs); needs deferGradNorm. */
+  cudaGraphs?: boolean;
 }
 
 /** Training figures kept on the device since the last takeTrainStats(). */
@@ -127,6 +134,8 @@ export interface NativeRuntimeInfo {
   blas: string;
   /** Fused attention kernels allowed on CUDA (RRNATIVE_SDPA: flash, efficient, cudnn, math), or "default". */
   attentionBackends: string;
+  /** Whether this build can capture training steps as CUDA graphs (a CUDA LibTorch 2.4 or later). */
+  cudaGraphs: boolean;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';

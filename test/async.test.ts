@@ -61,3 +61,19 @@ test('the package loads through require() and ESM import', () => {
   const cjs = execFileSync(process.execPath, ['-e', `const rr = require('rrnative'); console.log(typeof rr.load, typeof rr.score, typeof rr.Reranker)`], { cwd: scratch, encoding: 'utf8' });
   assert.equal(cjs.trim(), 'function function function');
 });
+
+test('a native call refused before it was queued does not keep the process alive', () => {
+  // Each native call holds the event loop open until its job reports back; a call whose arguments fail the
+  // addon's own checks is never queued and must let go at once (it used to hang the process at exit).
+  const script = `
+    const { Reranker } = require(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'model.js'))});
+    (async () => {
+      const model = await Reranker.load(${JSON.stringify(bertMiniDir)});
+      const batch = { inputIds: Int32Array.from([2, 5, 3]), attentionMask: Int32Array.from([1, 1, 1]), tokenTypeIds: null, batch: 1, length: 3 };
+      try { model.native.trainStep(batch, { kind: 'bce', groupSize: 1, labels: [1], teacherScores: null, scale: 1, bf16: false }); }
+      catch (e) { console.log(e.message); }
+      model.dispose();
+    })();`;
+  const out = execFileSync(process.execPath, ['-e', script], { timeout: 60_000, encoding: 'utf8' });
+  assert.match(out, /loss\.labels must be a Float32Array/);
+});

@@ -45,7 +45,7 @@ function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 }
 
-async function runTrace(name: 'bce' | 'listwise'): Promise<{ entries: Record<string, number>[]; after: number[]; trace: TrainTrace }> {
+async function runTrace(name: 'bce' | 'listwise', extra = ''): Promise<{ entries: Record<string, number>[]; after: number[]; trace: TrainTrace }> {
   const trace = fixture.train[name];
   const dir = tempDir();
   const dataFile = path.join(dir, 'train.jsonl');
@@ -61,7 +61,7 @@ async function runTrace(name: 'bce' | 'listwise'): Promise<{ entries: Record<str
     }
     fs.writeFileSync(dataFile, groups.map((g) => JSON.stringify(g)).join('\n') + '\n');
   }
-  const config = parseConfig(traceConfig(dir, trace, dataFile, name === 'bce' ? 'bce' : 'listwise_ce'), path.join(dir, 'config.yaml'));
+  const config = parseConfig(traceConfig(dir, trace, dataFile, name === 'bce' ? 'bce' : 'listwise_ce', extra), path.join(dir, 'config.yaml'));
   const result = await train(config, { progress: 'none', log: () => {} });
   const model = await Reranker.load(result.outputDir, { maxLength: fixture.max_length, device: testDevice });
   const after = column(await model.scoreTokens({
@@ -103,3 +103,16 @@ test('listwise trace: every step\'s lr, loss and grad norm match; the logits aft
   assert.ok(Math.abs(shift) < trace.steps.reduce((s, st) => s + st.lr, 0), `common shift ${shift}`);
   after.forEach((v, i) => assert.ok(Math.abs(v - shift - expected[i]) < 1e-4, `eval logit ${i}: ${v - shift} vs ${expected[i]}`));
 });
+
+test('bce trace with training.cuda_graphs: the replayed steps match transformers as the eager ones do',
+  { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
+    // Steps 1-2 run eagerly (warm-up), 3-6 are captured (lengths padded to a bucket of 32) and replayed.
+    const { entries, after, trace } = await runTrace('bce', '  cuda_graphs: true\n');
+    assert.equal(entries.length, trace.steps.length);
+    trace.steps.forEach((ref, i) => {
+      assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
+      assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+    });
+    const expected = column(trace.eval_logits_after);
+    after.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-4, `eval logit ${i}: ${v} vs ${expected[i]}`));
+  });

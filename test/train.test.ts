@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { parseConfig } from '../src/config/load';
 import { Reranker } from '../src/model';
 import { train } from '../src/train/trainer';
+import { addon } from '../src/native';
 import { bertMiniDir, loadFixture, repoRoot, tempDir } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
@@ -241,4 +242,20 @@ test('a diverging run stops with the steps named, before any checkpoint holds it
 training: { output_dir: ${out}, max_steps: 6, learning_rate: 1e30, max_grad_norm: 0, per_device_train_batch_size: 4, save_steps: 2, logging_steps: 100, device: cpu }`), 'nan.yaml');
   await assert.rejects(train(config, quiet), /steps 1-2: the loss is NaN; lower training\.learning_rate/);
   assert.deepEqual(fs.existsSync(out) ? fs.readdirSync(out).filter((f) => f.startsWith('checkpoint-')) : [], []);
+});
+
+test('training.cuda_graphs is refused clearly where it cannot run, and the native call checks its pairing', async () => {
+  const dir = tempDir();
+  const { pairs } = writeData(dir);
+  const config = parseConfig(yamlConfig(dir, pairs, `loss: bce
+training: { output_dir: ${path.join(dir, 'out')}, max_steps: 2, cuda_graphs: true, device: cpu }`), 'graphs.yaml');
+  await assert.rejects(train(config, quiet), /training\.cuda_graphs needs device cuda \(this run uses cpu\); set cuda_graphs: false/);
+  const model = await Reranker.load(bertMiniDir);
+  const batch = { inputIds: Int32Array.from([2, 5, 3]), attentionMask: Int32Array.from([1, 1, 1]), tokenTypeIds: null, batch: 1, length: 3 };
+  const loss = { kind: 'bce' as const, groupSize: 1, labels: Float32Array.from([1]), teacherScores: null, scale: 1, bf16: false };
+  assert.throws(() => model.native.trainStep(batch, { ...loss, cudaGraphs: true }), /cudaGraphs needs loss\.deferLoss/);
+  if (!addon().runtimeInfo().cudaGraphs) {
+    await assert.rejects(model.native.trainStep(batch, { ...loss, deferLoss: true, cudaGraphs: true }), /CUDA graphs need rrnative built against a CUDA LibTorch/);
+  }
+  model.dispose();
 });

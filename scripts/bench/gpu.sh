@@ -31,7 +31,7 @@
 #   4c. runs scripts/bench/gpu_probe.py (launch cost, bf16 matrix rate, attention cost of new lengths);
 #   5. prepares the data: the tokenizer (a WordPiece vocabulary trained on debdesc train, or --tokenizer) and the
 #      peers' pairs (scripts/bench/gpu_peers.py pairs, the peers' own code);
-#   6. runs ours (one process per model and task: train bf16 in file order and length-grouped, score bf16,
+#   6. runs ours (one process per model and task: train bf16 in file order, length-grouped, and with CUDA graphs, score bf16,
 #      score fp32), then peer_train.py, then peer_bench.py (both always run both models), each under `timeout` inside the --budget, with nvidia-smi
 #      sampling the GPU memory;
 #   7. prints the table (dist/scripts/bench/gpu.js table) and copies table.md, results.json and bench.log to $OUT
@@ -283,6 +283,7 @@ else
     for m in "${MODEL_LIST[@]}"; do
       run_phase "ours-$m-train" 60 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 30
       run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30
+      run_phase "ours-$m-train-graphs" 60 $GPUJS ours --model "$m" --task train-graphs --work "$WORK" --max-seconds 30
       run_phase "ours-$m-score-bf16" 45 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK"
       run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK"
     done

@@ -5,7 +5,7 @@
 //       The tokenizer both sides use: --tokenizer, or a BERT WordPiece vocabulary trained on debdesc train
 //       (written to DIR/tokenizer as vocab.txt + tokenizer.json + tokenizer_config.json, which transformers'
 //       AutoTokenizer loads).
-//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|score-bf16|score-fp32 --work DIR
+//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|train-graphs|score-bf16|score-fp32 --work DIR
 //       [--device cuda] [--steps N] [--warmup 10] [--batch N] [--n N] [--max-length 256] [--max-seconds 60]
 //       One measurement of rrnative, written to DIR/ours-MODEL-TASK.json. The pairs are DIR/pairs.jsonl (the
 //       peers' pairs, from gpu_peers.py pairs). Exits 3 when the addon sees no CUDA device.
@@ -22,7 +22,9 @@
 //   ours tokenizes each batch inside the timed loop (the next batch while the GPU runs the current one).
 // - train-grouped: the same pairs and steps as `rrtrain` runs them with group_by_length: tokenized before the
 //   timed part (the trainer's token cache), batches of similar length within runs of 50 batches.
-//   Both keep the loss on the GPU (read once at the end of the timed part, which waits for the GPU).
+// - train-graphs: train-grouped with `training.cuda_graphs` (each step replayed as a CUDA graph per length
+//   bucket of 32; captured during the warm-up or at a bucket's first use).
+//   All keep the loss on the GPU (read once at the end of the timed part, which waits for the GPU).
 // - score: batch 256; bf16: 16,384 pairs, fp32: 8,192 (as peer_bench.py's predict); one untimed warm-up of two
 //   batches; ours tokenizes inside the timed part and length-sorts the batches (as Reranker.score does).
 // MFU: model FLOPs per real token (padding not counted): training 6N + 12·L·H·T, inference 2N + 4·L·H·T, with
@@ -43,7 +45,7 @@ export const MODELS: Record<string, { label: string; key: string; layers: number
   minilm: { label: 'MiniLM-L6-H384', key: 'minilm-l6-h384', layers: 6, hidden: 384, intermediate: 1536, heads: 12, trainSteps: 150 },
   'bert-base': { label: 'BERT-base', key: 'bert-base', layers: 12, hidden: 768, intermediate: 3072, heads: 12, trainSteps: 80 },
 };
-export const TASKS = ['train', 'train-grouped', 'score-bf16', 'score-fp32'] as const;
+export const TASKS = ['train', 'train-grouped', 'train-graphs', 'score-bf16', 'score-fp32'] as const;
 export type Task = (typeof TASKS)[number];
 const VOCAB = 30522;
 const MAX_LENGTH = 256;
@@ -158,7 +160,7 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
   const text = (rows: PairRow[]) => rows.map((r) => [r.query, r.document] as [string, string]);
   let result: OursResult;
   try {
-    if (o.task === 'train' || o.task === 'train-grouped') {
+    if (o.task === 'train' || o.task === 'train-grouped' || o.task === 'train-graphs') {
       // train: file order, each batch tokenized inside the timed loop (overlapping the previous step), as the
       // peers' hand-written loop. train-grouped: as `rrtrain` with group_by_length: the pairs tokenized first
       // (the trainer's token cache; HF's Trainer also tokenizes its dataset before timing), batches of similar
@@ -167,7 +169,8 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
       const steps = o.steps ?? spec.trainSteps;
       if (steps * batch > pairs.length) throw new Error(`${steps} steps of ${batch} need ${steps * batch} pairs, pairs.jsonl has ${pairs.length}`);
       const bf16 = o.device === 'cuda';
-      const grouped = o.task === 'train-grouped';
+      const grouped = o.task !== 'train';
+      const cudaGraphs = o.task === 'train-graphs';
       const used = pairs.slice(0, steps * batch);
       const pretokenized = grouped ? await model.tokenizer.encodePairs(text(used), o.maxLength, true) : null;
       const order = pretokenized
@@ -187,9 +190,9 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
           if (s + 1 < first + count) next = encode(s + 1);
           const idx = batchOf(s);
           await model.native.trainStep(padBatch(encoded, model.tokenizer.padTokenId), {
-            kind: 'bce', groupSize: 1, labels: Float32Array.from(idx, (i) => used[i].label), teacherScores: null, scale: 1, bf16, deferLoss: true,
+            kind: 'bce', groupSize: 1, labels: Float32Array.from(idx, (i) => used[i].label), teacherScores: null, scale: 1, bf16, deferLoss: true, cudaGraphs,
           });
-          await model.native.optimizerStep({ lr: 2e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0, deferGradNorm: true });
+          await model.native.optimizerStep({ lr: 2e-5, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0, deferGradNorm: true, cudaGraphs });
           if (timed) for (const e of encoded) processedLengths.push(e.ids.length);
           done++;
           if (Date.now() > deadline) break;
@@ -303,7 +306,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
   let ourNode: string | undefined;
   for (const [name, m] of Object.entries(MODELS)) {
     for (const task of TASKS) {
-      const training = task === 'train' || task === 'train-grouped';
+      const training = task.startsWith('train');
       const ourFile = path.join(work, `ours-${name}-${task}.json`);
       const ourErr = path.join(work, `ours-${name}-${task}.err`);
       const o = readJson<OursResult>(ourFile);
@@ -312,14 +315,15 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
         const f = flopsOf(m, n, training);
         return f !== null && seconds && peak ? f / seconds / (peak * 1e12) : null;
       };
-      const taskLabel = task === 'train' ? 'train bf16' : task === 'train-grouped' ? 'train bf16, group_by_length' : task === 'score-bf16' ? 'score bf16' : 'score fp32';
+      const taskLabel = task === 'train' ? 'train bf16' : task === 'train-grouped' ? 'train bf16, group_by_length'
+        : task === 'train-graphs' ? 'train bf16, group_by_length + cuda_graphs' : task === 'score-bf16' ? 'score bf16' : 'score fp32';
       const group: TableRow[] = [];
       if (o || fs.existsSync(ourErr)) {
         group.push({
           model: m.label, task: taskLabel, runner: 'rrnative', batch: o?.batch ?? null, pairs: o?.pairs ?? null, pairsPerS: o?.pairs_per_s ?? null,
           vsOurs: null, mfu: o ? (o.flops && peak ? o.flops / o.seconds / (peak * 1e12) : mfuOf(o.pairs_per_s, o.pairs, o.seconds)) : null, gpuMemGib: readMem(work, `ours-${name}-${task}`), allocGib: null,
           note: o ? (training ? `${o.steps}${o.steps !== m.trainSteps ? ` of ${m.trainSteps} (time cap)` : ''} steps, ` +
-            (task === 'train' ? 'file order, tokenization timed (overlapped)' : 'pre-tokenized, length-grouped batches') : 'tokenization timed, length-sorted')
+            (task === 'train' ? 'file order, tokenization timed (overlapped)' : task === 'train-graphs' ? 'pre-tokenized, length-grouped, CUDA graphs' : 'pre-tokenized, length-grouped batches') : 'tokenization timed, length-sorted')
             : firstLine(fs.readFileSync(ourErr, 'utf8')),
         });
       }
@@ -392,15 +396,15 @@ function fake(work: string): void {
     python: '3.12.3', torch: '2.11.0+cu130', cuda: '13.0', cuda_available: true, gpu: 'NVIDIA H100 80GB HBM3', gpu_count: 1, gpu_memory_gib: 79.2,
     sm_count: 132, transformers: '5.17.0', sentence_transformers: '6.0.1', datasets: null, tokenizers: '0.23.2', driver: '580.159.04',
   }));
-  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'train-grouped': 2500, 'score-bf16': 9000, 'score-fp32': 4000 },
-    'bert-base': { train: 800, 'train-grouped': 1300, 'score-bf16': 3000, 'score-fp32': 1200 } };
+  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'train-grouped': 2500, 'train-graphs': 5000, 'score-bf16': 9000, 'score-fp32': 4000 },
+    'bert-base': { train: 800, 'train-grouped': 1300, 'train-graphs': 2600, 'score-bf16': 3000, 'score-fp32': 1200 } };
   for (const [name, m] of Object.entries(MODELS)) {
     for (const task of TASKS) {
       if (name === 'bert-base' && task === 'score-fp32') {
         fs.writeFileSync(path.join(work, `ours-${name}-${task}.err`), 'Error: CUDA out of memory (made up)\n');
         continue;
       }
-      const training = task === 'train' || task === 'train-grouped';
+      const training = task.startsWith('train');
       const pairs = training ? m.trainSteps * TRAIN_BATCH : SCORE_PAIRS[task];
       const r: OursResult = { runner: 'ours', model: name, task, pairs_per_s: pps[name][task], seconds: pairs / pps[name][task], pairs,
         batch: training ? TRAIN_BATCH : SCORE_BATCH, ...(training ? { steps: m.trainSteps } : {}), dtype: task === 'score-fp32' ? 'fp32' : 'bf16',

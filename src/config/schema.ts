@@ -49,6 +49,11 @@ export const trainingSchema = z.strictObject({
   bf16: z.boolean().default(false),
   /** HF's key: batches of pairs of similar length (little padding), ordered by length within runs of 50 batches. */
   group_by_length: z.boolean().default(false),
+  /**
+   * rrnative's own key: replay each training step as a CUDA graph (one per batch size, length bucket of 32 and
+   * loss), which removes the host's per-kernel launch cost. CUDA, one process, any loss but lambda_loss.
+   */
+  cuda_graphs: z.boolean().default(false),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
   /** Data-parallel runs (--nproc, or torchrun's variables): the torch.distributed backend. Default nccl on CUDA, gloo on CPU. */
   ddp_backend: z.enum(['gloo', 'nccl']).optional(),

@@ -113,6 +113,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
   if (args.bf16 && ctx.device !== 'cuda') {
     throw new Error(`training.bf16: bf16 autocast needs a CUDA device, and this run uses ${ctx.device}; set bf16: false`);
   }
+  if (args.cuda_graphs) checkCudaGraphs(stage.loss, ctx.device, dp.worldSize);
   if (stage.name !== 'main' && fs.existsSync(path.join(outputDir, 'model.safetensors')) && ctx.options.resume) {
     // A finished stage of a resumed run: take its result and move on.
     log(`stage ${stage.name}: already finished, loading ${outputDir}`);
@@ -213,7 +214,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       const lr = args.learning_rate * lrFactor(args.lr_scheduler_type, state.globalStep, warmup, totalSteps);
       const optimizerStep = { lr, beta1: args.adam_beta1, beta2: args.adam_beta2, eps: args.adam_epsilon,
         weightDecay: args.weight_decay, maxGradNorm: args.max_grad_norm };
-      if (deferred) await model.native.optimizerStep({ ...optimizerStep, deferGradNorm: true });
+      if (deferred) await model.native.optimizerStep({ ...optimizerStep, deferGradNorm: true, cudaGraphs: args.cuda_graphs });
       else gradNorm = await model.native.optimizerStep(optimizerStep);
       state.globalStep += 1;
       if (!deferred) {
@@ -295,6 +296,15 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
   }
 }
 
+function checkCudaGraphs(loss: LossName, device: string, worldSize: number): void {
+  const why = device !== 'cuda' ? `needs device cuda (this run uses ${device})`
+    : !addon().runtimeInfo().cudaGraphs ? 'needs rrnative built against a CUDA LibTorch 2.4 or later'
+      : worldSize > 1 ? 'is not available in data-parallel runs yet'
+        : loss === 'lambda_loss' ? 'cannot capture lambda_loss, whose pair selection waits for the GPU; use another loss'
+          : null;
+  if (why) throw new Error(`training.cuda_graphs ${why}; set cuda_graphs: false`);
+}
+
 function checkFinite(loss: number, where: string): void {
   if (!Number.isFinite(loss)) throw new Error(`${where}: the loss is ${loss}; lower training.learning_rate or check the data`);
 }
@@ -306,7 +316,8 @@ async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBa
   const tokens = cache.readBatch(batch.pairs, model.tokenizer.padTokenId);
   const input = { kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
     scale: gradientWeight / args.gradient_accumulation_steps, bf16: args.bf16 };
-  return deferLoss ? model.native.trainStep(tokens, { ...input, deferLoss: true }) : model.native.trainStep(tokens, input);
+  return deferLoss ? model.native.trainStep(tokens, { ...input, deferLoss: true, cudaGraphs: args.cuda_graphs })
+    : model.native.trainStep(tokens, input);
 }
 
 // Each stage's data, loss and training arguments: the top-level ones with the stage's overrides.

@@ -1,0 +1,227 @@
+#include "graphs.h"
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include "precision.h"
+
+// at::_fused_adamw_ with a tensor learning rate (so a replay can change it) and CUDAGraph's pool argument.
+#if RR_HAVE_CUDA && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
+#define RR_HAVE_CUDA_GRAPHS 1
+#include <ATen/autocast_mode.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#else
+#define RR_HAVE_CUDA_GRAPHS 0
+#endif
+
+namespace rr {
+
+TrainGraphs::TrainGraphs(std::shared_ptr<CrossEncoder> model, std::shared_ptr<AdamW> optimizer)
+    : model_(std::move(model)), optimizer_(std::move(optimizer)) {}
+
+#if !RR_HAVE_CUDA_GRAPHS
+
+struct TrainGraphs::Impl {};
+TrainGraphs::~TrainGraphs() = default;
+bool cudaGraphsAvailable() { return false; }
+
+namespace {
+[[noreturn]] void unavailable() {
+  throw std::runtime_error("CUDA graphs need rrnative built against a CUDA LibTorch 2.4 or later; this build has none");
+}
+}  // namespace
+
+std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch&, const GraphLoss&) { unavailable(); }
+std::optional<torch::Tensor> TrainGraphs::optimizerStep(const AdamWStep&) { unavailable(); }
+void TrainGraphs::reset() {}
+
+#else
+
+bool cudaGraphsAvailable() { return true; }
+
+namespace {
+
+using PoolId = decltype(at::cuda::graph_pool_handle());
+
+// Records `body` into `graph` on a side stream (capture cannot use the default stream), after the work
+// already queued on the current stream. Autocast's weight cache is off meanwhile: a cached cast would be a
+// tensor of the capture that later eager code must not reuse.
+template <typename Body>
+void capture(at::cuda::CUDAGraph& graph, PoolId pool, Body body) {
+  auto current = c10::cuda::getCurrentCUDAStream();
+  auto side = c10::cuda::getStreamFromPool();
+  at::cuda::CUDAEvent ready;
+  ready.record(current);
+  ready.block(side);
+  const bool cache = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(false);
+  try {
+    c10::cuda::CUDAStreamGuard guard(side);
+    graph.capture_begin(pool);
+    try {
+      body();
+    } catch (...) {
+      try {
+        graph.capture_end();  // leaves capture mode; the graph is discarded with its owner
+      } catch (...) {
+      }
+      throw;
+    }
+    graph.capture_end();
+  } catch (...) {
+    at::autocast::set_autocast_cache_enabled(cache);
+    throw;
+  }
+  at::autocast::set_autocast_cache_enabled(cache);
+  at::cuda::CUDAEvent captured;
+  captured.record(side);
+  captured.block(current);
+}
+
+}  // namespace
+
+struct TrainGraphs::Impl {
+  PoolId pool = at::cuda::graph_pool_handle();  // one memory pool: the graphs never run at the same time
+
+  struct Forward {
+    at::cuda::CUDAGraph graph;
+    torch::Tensor tokens;           // int64 [3, batch, length]: ids, attention mask, token type ids
+    torch::Tensor labels, teacher;  // float [batch]
+    torch::Tensor loss;             // 0-dim, rewritten by each replay
+  };
+  // batch, bucketed length, loss kind, group size, scale, bf16, teacher scores
+  using ForwardKey = std::tuple<int64_t, int64_t, int, int64_t, double, bool, bool>;
+  std::map<ForwardKey, std::unique_ptr<Forward>> forwards;
+
+  struct Step {
+    at::cuda::CUDAGraph graph;
+    torch::Tensor lr, gradNorm;
+    std::tuple<double, double, double, double, double> options;  // beta1, beta2, eps, weight decay, max norm
+  };
+  std::unique_ptr<Step> step;
+};
+
+TrainGraphs::~TrainGraphs() = default;
+
+void TrainGraphs::reset() {
+  if (impl_) impl_->forwards.clear(), impl_->step.reset();
+}
+
+std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, const GraphLoss& lossSpec) {
+  if (!model_->device().is_cuda()) throw std::invalid_argument("CUDA graphs need a model on a CUDA device");
+  if (eagerTrainSteps_ < kWarmupSteps) {
+    ++eagerTrainSteps_;
+    return std::nullopt;
+  }
+  if (!impl_) impl_ = std::make_unique<Impl>();
+  const torch::Device device = model_->device();
+  const int64_t maxLength = std::max<int64_t>(b.length, model_->config().maxPositionEmbeddings);
+  const int64_t length = std::min(maxLength, (b.length + kGraphLengthBucket - 1) / kGraphLengthBucket * kGraphLengthBucket);
+  const bool withTeacher = b.teacherScores && !b.teacherScores->empty();
+
+  // The batch, padded to the bucket's length, in pinned memory: one copy each into the graph's inputs.
+  auto pinned = torch::TensorOptions().pinned_memory(true);
+  auto staged = torch::empty({3, b.batch, length}, pinned.dtype(torch::kInt64));
+  int64_t* ids = staged.data_ptr<int64_t>();
+  int64_t* mask = ids + b.batch * length;
+  int64_t* types = mask + b.batch * length;
+  std::fill(ids, ids + b.batch * length, model_->config().padTokenId);
+  std::fill(mask, types + b.batch * length, 0);
+  for (int64_t row = 0; row < b.batch; ++row) {
+    for (int64_t col = 0; col < b.length; ++col) {
+      const size_t from = static_cast<size_t>(row * b.length + col);
+      const int64_t to = row * length + col;
+      ids[to] = (*b.inputIds)[from];
+      mask[to] = (*b.attentionMask)[from];
+      types[to] = b.tokenTypeIds->empty() ? 0 : (*b.tokenTypeIds)[from];
+    }
+  }
+  auto floats = [&](const std::vector<float>& v) {
+    auto t = torch::empty({static_cast<int64_t>(v.size())}, pinned.dtype(torch::kFloat32));
+    std::copy(v.begin(), v.end(), t.data_ptr<float>());
+    return t;
+  };
+  auto labels = floats(*b.labels);
+  torch::Tensor teacher = withTeacher ? floats(*b.teacherScores) : torch::Tensor();
+
+  const Impl::ForwardKey key{b.batch, length, static_cast<int>(lossSpec.kind), lossSpec.groupSize, lossSpec.scale, lossSpec.bf16, withTeacher};
+  auto& slot = impl_->forwards[key];
+  const bool fresh = !slot;
+  if (fresh) {
+    auto f = std::make_unique<Impl::Forward>();
+    f->tokens = torch::empty({3, b.batch, length}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    f->labels = torch::empty({b.batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    if (withTeacher) f->teacher = torch::empty({b.batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
+    slot = std::move(f);
+  }
+  Impl::Forward& f = *slot;
+  f.tokens.copy_(staged, /*non_blocking=*/true);
+  f.labels.copy_(labels, /*non_blocking=*/true);
+  if (withTeacher) f.teacher.copy_(teacher, /*non_blocking=*/true);
+  model_->train();
+  if (fresh) {
+    try {
+      capture(f.graph, impl_->pool, [&] {
+        AutocastGuard autocast(lossSpec.bf16, device);
+        auto logits = model_->forward(TokenBatch{f.tokens[0], f.tokens[1], f.tokens[2]});
+        LossInputs in;
+        in.kind = lossSpec.kind;
+        in.groupSize = lossSpec.groupSize;
+        in.labels = f.labels;
+        if (withTeacher) in.teacherScores = f.teacher;
+        auto loss = computeLoss(logits, in);
+        (loss * lossSpec.scale).backward();
+        f.loss = loss.detach();
+      });
+    } catch (...) {
+      impl_->forwards.erase(key);
+      throw;
+    }
+  }
+  f.graph.replay();  // a fresh capture recorded the step without running it
+  return f.loss.clone();
+}
+
+std::optional<torch::Tensor> TrainGraphs::optimizerStep(const AdamWStep& o) {
+  if (!model_->device().is_cuda()) throw std::invalid_argument("CUDA graphs need a model on a CUDA device");
+  if (eagerOptimizerSteps_ < kWarmupSteps) {
+    ++eagerOptimizerSteps_;
+    return std::nullopt;
+  }
+  if (!impl_) impl_ = std::make_unique<Impl>();
+  const auto options = std::make_tuple(o.beta1, o.beta2, o.eps, o.weightDecay, o.maxGradNorm);
+  if (impl_->step && impl_->step->options != options) impl_->step.reset();  // constants of the capture changed
+  if (!impl_->step) {
+    torch::NoGradGuard noGrad;
+    auto s = std::make_unique<Impl::Step>();
+    s->options = options;
+    AdamW::FusedTensors t = optimizer_->fusedTensors();  // moments created, device step = steps so far
+    s->lr = torch::full({}, o.lr, torch::TensorOptions().dtype(torch::kFloat32).device(model_->device()));
+    capture(s->graph, impl_->pool, [&] {
+      auto norm = torch::stack(at::_foreach_norm(t.allGrads, 2)).norm(2).to(torch::kFloat32);
+      if (o.maxGradNorm > 0) at::_foreach_mul_(t.allGrads, (o.maxGradNorm / (norm + 1e-6)).clamp_max(1.0));
+      t.deviceStep.add_(1);
+      for (int group = 0; group < 2; ++group) {
+        if (t.params[group].empty()) continue;
+        std::vector<torch::Tensor> steps(t.params[group].size(), t.deviceStep);
+        at::_fused_adamw_(t.params[group], t.grads[group], t.expAvgs[group], t.expAvgSqs[group], /*max_exp_avg_sqs=*/{},
+                          steps, s->lr, o.beta1, o.beta2, group == 0 ? o.weightDecay : 0.0, o.eps, /*amsgrad=*/false,
+                          /*maximize=*/false);
+      }
+      at::_foreach_zero_(t.allGrads);
+      s->gradNorm = norm;
+    });
+    impl_->step = std::move(s);
+  }
+  impl_->step->lr.fill_(o.lr);
+  optimizer_->countStep();
+  impl_->step->graph.replay();
+  return impl_->step->gradNorm.clone();
+}
+
+#endif
+
+}  // namespace rr
