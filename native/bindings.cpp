@@ -1,6 +1,7 @@
 // N-API surface of the addon. Mirrors src/native.ts, which declares these types for TypeScript.
 // Arguments are validated in TypeScript; the checks here only keep bad calls from crashing the process.
 #include <napi.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 #include <cmath>
 #include <memory>
@@ -183,6 +184,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeCrossEncoder", {
         InstanceMethod<&CrossEncoderWrap::Forward>("forward"),
+        InstanceMethod<&CrossEncoderWrap::ForwardMany>("forwardMany"),
         InstanceMethod<&CrossEncoderWrap::LoadWeights>("loadWeights"),
         InstanceMethod<&CrossEncoderWrap::SaveWeights>("saveWeights"),
         InstanceMethod<&CrossEncoderWrap::TrainStep>("trainStep"),
@@ -242,6 +244,55 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     const bool bf16 = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
     return Job::Queue(*addonData(info.Env()).torchThread,
                       std::make_unique<ForwardJob>(info.Env(), model, HostBatch::FromJs(info[0].As<Napi::Object>()), bf16));
+  }
+
+  // Several batches in one job. On CUDA the logits come back through pinned memory with one wait at the end,
+  // so the host queues batch k+1 while the GPU runs batch k (forward() waits for each batch's logits).
+  Napi::Value ForwardMany(const Napi::CallbackInfo& info) {
+    struct ForwardManyJob : Job {
+      ForwardManyJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::vector<HostBatch> b, bool bf16)
+          : Job(env), model(std::move(m)), batches(std::move(b)), bf16(bf16) {}
+      void Execute() override {
+        c10::InferenceMode inference;
+        AutocastGuard autocast(bf16, model->device());
+        model->eval();
+        const bool cuda = model->device().is_cuda();
+        std::vector<torch::Tensor> host;
+        for (auto& batch : batches) {
+          auto logits = model->forward(batch.ToDevice(model->device()));
+          if (!cuda) {
+            host.push_back(logits.contiguous());
+            continue;
+          }
+          auto pinned = torch::empty(logits.sizes(), torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+          pinned.copy_(logits, /*non_blocking=*/true);
+          host.push_back(pinned);
+        }
+        if (cuda) torch::cuda::synchronize(model->device().index());
+        for (auto& t : host) results.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+      }
+      Napi::Value OnOK(Napi::Env env) override {
+        Napi::Array out = Napi::Array::New(env, results.size());
+        for (size_t i = 0; i < results.size(); ++i) {
+          auto arr = Napi::Float32Array::New(env, results[i].size());
+          std::copy(results[i].begin(), results[i].end(), arr.Data());
+          out.Set(static_cast<uint32_t>(i), arr);
+        }
+        return out;
+      }
+      std::shared_ptr<CrossEncoder> model;
+      std::vector<HostBatch> batches;
+      bool bf16;
+      std::vector<std::vector<float>> results;
+    };
+    Napi::Env env = info.Env();
+    auto model = live(env);
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "forwardMany takes an array of token batches");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<HostBatch> batches;
+    for (uint32_t i = 0; i < list.Length(); ++i) batches.push_back(HostBatch::FromJs(list.Get(i).As<Napi::Object>()));
+    const bool bf16 = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<ForwardManyJob>(env, model, std::move(batches), bf16));
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {

@@ -248,17 +248,23 @@ export class Reranker {
   }
 
   // Sorts by length so each batch pads little, queues the batches, and writes each row to out[offset + i].
+  // On CUDA a chunk's batches go in one job (one wait for the GPU); on the CPU one job each, so other
+  // callers' batches can run in between.
   private forwardSorted(encoded: EncodedPair[], offset: number, batchSize: number, bf16: boolean, out: number[][]): Promise<void>[] {
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
-    const batches: Promise<void>[] = [];
+    const indices: number[][] = [];
+    const batches: NativeTokenBatch[] = [];
     for (let start = 0; start < order.length; start += batchSize) {
-      const indices = order.slice(start, start + batchSize);
-      const batch = padBatch(indices.map((i) => encoded[i]), this.tokenizer.padTokenId);
-      batches.push(this.nativeModel.forward(batch, { bf16 }).then((flat) => {
-        splitRows(flat, this.numLabels).forEach((row, j) => { out[offset + indices[j]] = row; });
-      }));
+      indices.push(order.slice(start, start + batchSize));
+      batches.push(padBatch(indices[indices.length - 1].map((i) => encoded[i]), this.tokenizer.padTokenId));
     }
-    return batches;
+    const place = (flat: Float32Array, rows: number[]) => {
+      splitRows(flat, this.numLabels).forEach((row, j) => { out[offset + rows[j]] = row; });
+    };
+    if (this.device === 'cuda') {
+      return [this.nativeModel.forwardMany(batches, { bf16 }).then((flats) => flats.forEach((flat, b) => place(flat, indices[b])))];
+    }
+    return batches.map((batch, b) => this.nativeModel.forward(batch, { bf16 }).then((flat) => place(flat, indices[b])));
   }
 }
 

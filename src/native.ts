@@ -104,6 +104,8 @@ export interface NativeTrainStats {
 export interface NativeCrossEncoder {
   /** Eval-mode logits, row-major [batch, numLabels]. */
   forward(batch: NativeTokenBatch, options?: { bf16?: boolean }): Promise<Float32Array>;
+  /** forward() of several batches in one job; on CUDA one wait for all their logits (the host runs ahead). */
+  forwardMany(batches: NativeTokenBatch[], options?: { bf16?: boolean }): Promise<Float32Array[]>;
   /** Train-mode forward, loss and backward; gradients accumulate until optimizerStep. Resolves to the (unscaled) loss. */
   trainStep(batch: NativeTokenBatch, loss: NativeLossInput & { deferLoss: true }): Promise<null>;
   trainStep(batch: NativeTokenBatch, loss: NativeLossInput): Promise<number>;

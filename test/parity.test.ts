@@ -50,6 +50,14 @@ test(`fp32 logits on ${testDevice} match transformers within 1e-5 (scoreTokens, 
 
     const scores = await model.score(fixture.eval.pairs, { batchSize: 5 });
     assert.ok(maxAbsDiff(scores, expected) < 1e-5, `score differs by ${maxAbsDiff(scores, expected)}`);
+    // forwardMany (one job for several batches; score() uses it on CUDA) gives each batch's forward().
+    const tokenizer = await PairTokenizer.load(bertMiniDir);
+    const encoded = await tokenizer.encodePairs(fixture.eval.pairs, fixture.max_length, true);
+    const parts = [padBatch(encoded.slice(0, 10), tokenizer.padTokenId), padBatch(encoded.slice(10), tokenizer.padTokenId)];
+    const many = await model.native.forwardMany(parts);
+    assert.equal(many.length, 2);
+    for (let i = 0; i < parts.length; i++) assert.deepEqual(many[i], await model.native.forward(parts[i]));
+    assert.ok(maxAbsDiff([...many[0], ...many[1]], expected) < 1e-5);
     // batchSize 2: on CUDA tokenized in chunks of 16 pairs, so the 24 pairs cross a chunk boundary.
     const chunked = await model.score(fixture.eval.pairs, { batchSize: 2 });
     assert.ok(maxAbsDiff(chunked, expected) < 1e-5, `chunked score differs by ${maxAbsDiff(chunked, expected)}`);
