@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { parseConfig } from '../src/config/load';
 import { Reranker } from '../src/model';
 import { train } from '../src/train/trainer';
+import { groupByLength, LENGTH_GROUP_BATCHES } from '../src/train/plan';
 import { addon } from '../src/native';
 import { bertMiniDir, loadFixture, repoRoot, tempDir } from './helpers';
 
@@ -258,4 +259,26 @@ training: { output_dir: ${path.join(dir, 'out')}, max_steps: 2, cuda_graphs: tru
     await assert.rejects(model.native.trainStep(batch, { ...loss, deferLoss: true, cudaGraphs: true }), /CUDA graphs need rrnative built against a CUDA LibTorch/);
   }
   model.dispose();
+});
+
+test('group_by_length sorts each run of 50 batches by length, longest first, and keeps the runs in order', async () => {
+  const batch = 2, run = batch * LENGTH_GROUP_BATCHES;
+  const items = Array.from({ length: run + 5 }, (_, i) => i);
+  const length = (i: number) => (i * 37) % 11;  // lengths with ties
+  const out = groupByLength(items, length, batch);
+  assert.deepEqual([...out].sort((a, b) => a - b), items, 'a permutation of the input');
+  const first = out.slice(0, run), second = out.slice(run);
+  assert.deepEqual(new Set(first), new Set(items.slice(0, run)), 'the first run keeps its own items');
+  for (const part of [first, second]) {
+    for (let i = 1; i < part.length; i++) {
+      const [a, b] = [part[i - 1], part[i]];
+      assert.ok(length(a) > length(b) || (length(a) === length(b) && a < b), `${a} before ${b}`);
+    }
+  }
+  // And a run with it trains (grouped data: records sorted by their candidates' mean length).
+  const dir = tempDir();
+  const { grouped } = writeData(dir);
+  const result = await train(parseConfig(yamlConfig(dir, grouped, `loss: listwise_ce
+training: { output_dir: ${path.join(dir, 'out')}, max_steps: 4, per_device_train_batch_size: 2, group_by_length: true, save_strategy: 'no', logging_steps: 2, device: cpu }`), 'gbl.yaml'), quiet);
+  assert.equal(result.history.filter((e) => 'loss' in e).length, 2);
 });

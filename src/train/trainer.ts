@@ -226,7 +226,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       const epoch = state.epoch + state.batchInEpoch / plan.length;
       progress.update(state.globalStep, { loss: deferred ? undefined : stepLoss / micro, lr });
 
-      // 3. Log every logging_steps.
+      // 3. Log every logging_steps (first reading what the device kept, also before an eval or a checkpoint).
       const evalNow = evalEvery > 0 && (state.globalStep % evalEvery === 0 || state.globalStep === totalSteps);
       const saveNow = saveEvery > 0 && (state.globalStep % saveEvery === 0 || state.globalStep === totalSteps);
       const logNow = state.globalStep % args.logging_steps === 0 || state.globalStep === totalSteps;
