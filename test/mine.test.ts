@@ -233,3 +233,13 @@ test('label adds pos_scores/neg_scores equal to model.score, keeping order, keys
     model.dispose();
   }
 });
+
+test('mining on BM25 worker threads writes exactly what one thread writes', async () => {
+  const opts = { rangeMin: 1, rangeMax: 50, numNegatives: 7, sampling: 'random' as const, seed: 5, withScores: true };
+  const one = await mineHardNegatives(queries, corpus, { ...opts, workers: 0 });
+  const two = await mineHardNegatives(queries, corpus, { ...opts, workers: 2 });
+  assert.ok(one.groups.length > 0);
+  assert.deepEqual(two.groups, one.groups);
+  assert.deepEqual({ ...two.stats, seconds: 0 }, { ...one.stats, seconds: 0 });
+  await assert.rejects(mineHardNegatives(queries, corpus, { workers: -1 }), /workers must be a whole number from 0 to 256, got -1/);
+});

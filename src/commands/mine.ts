@@ -20,6 +20,7 @@ interface Args {
   'max-queries'?: number;
   k1?: number;
   b?: number;
+  workers?: number;
   'batch-size': number;
   'max-length'?: number;
   device: 'cpu' | 'cuda';
@@ -51,6 +52,7 @@ export const mineCommand: CommandModule<object, Args> = {
     .option('max-queries', { type: 'number', describe: 'mine a seeded random sample of N queries (--seed)' })
     .option('k1', { type: 'number', describe: 'BM25 k1 (default 0.9)' })
     .option('b', { type: 'number', describe: 'BM25 b (default 0.4)' })
+    .option('workers', { type: 'number', describe: 'threads searching BM25 (default: one per core, up to 16, for 2,000+ queries; 0: none)' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
     .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
@@ -75,6 +77,7 @@ export const mineCommand: CommandModule<object, Args> = {
         maxQueries: argv['max-queries'],
         k1: argv.k1,
         b: argv.b,
+        workers: argv.workers,
         batchSize: argv['batch-size'],
         onProgress: argv.quiet ? undefined : (s) => process.stderr.write(progressLine(s) + '\n'),
       });

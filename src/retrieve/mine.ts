@@ -18,6 +18,7 @@ import { Rng, samplePositions } from '../data/rng';
 import { Bm25Index, tokenize, type Bm25Hit } from './bm25';
 import { CorpusLookup, checkReadable, loadCorpus, isDebdescSpec, readQueries, type Corpus, type QueryWithPositives } from './corpus';
 import { AtomicLineWriter } from './output';
+import { SearchPool, searchWorkersFor } from './search-pool';
 
 export interface MineOptions {
   /** First rank kept, 1-based (default 10). */
@@ -44,6 +45,11 @@ export interface MineOptions {
   withScores?: boolean;
   /** A prebuilt index over the corpus (default: built here with k1/b). */
   index?: Bm25Index;
+  /**
+   * Threads searching BM25 in parallel (each with its own index over the corpus): default one per core, up to
+   * 16, once 2,000 queries are waiting; 0: search on this thread. Not with `index` or `reranker`.
+   */
+  workers?: number;
   k1?: number;
   b?: number;
 }
@@ -119,6 +125,9 @@ export function resolveMineOptions(o: MineOptions): Resolved {
   if (o.relativeMargin !== undefined && !(typeof o.relativeMargin === 'number' && o.relativeMargin >= 0 && o.relativeMargin < 1)) {
     throw new RangeError(`relativeMargin must be a number in [0, 1), got ${String(o.relativeMargin)}`);
   }
+  if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) {
+    throw new RangeError(`workers must be a whole number from 0 to 256, got ${String(o.workers)}`);
+  }
   const retrieveK = positiveInt(o.retrieveK ?? rangeMax, 'retrieveK');
   if (o.reranker && retrieveK < rangeMax) {
     throw new RangeError(`retrieveK (${retrieveK}) must be >= rangeMax (${rangeMax}): only BM25's top retrieveK are rescored and ranked`);
@@ -174,6 +183,9 @@ interface Prepared {
 }
 
 /** The miner: holds the corpus, its index and lookups; `mine` turns queries into groups. */
+/** Queries searched together (on the worker threads when there are enough of them). */
+const SEARCH_CHUNK = 4096;
+
 export class HardNegativeMiner {
   readonly index: Bm25Index;
   readonly lookup: CorpusLookup;
@@ -194,7 +206,11 @@ export class HardNegativeMiner {
 
   /** Mines every query, in input order; `stats` is updated as it goes. */
   async *mine(queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats = newMineStats()): AsyncGenerator<MinedGroup> {
-    const chunkSize = this.options.reranker ? Math.max(1, Math.floor(4096 / this.opts.retrieveK)) : 1;
+    if (!this.options.reranker) {
+      yield* this.mineWithBm25(queries, stats);
+      return;
+    }
+    const chunkSize = Math.max(1, Math.floor(4096 / this.opts.retrieveK));
     let chunk: Prepared[] = [];
     for await (const q of queries as AsyncIterable<QueryWithPositives>) {
       stats.queries++;
@@ -207,7 +223,40 @@ export class HardNegativeMiner {
     if (chunk.length) yield* this.finish(chunk, stats);
   }
 
-  private prepare(q: QueryWithPositives): Prepared {
+  // BM25 only: queries in chunks, each chunk searched on the worker threads (when they pay off), then the
+  // negatives picked in input order, so the output is the same with or without workers.
+  private async *mineWithBm25(queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats): AsyncGenerator<MinedGroup> {
+    let pool: SearchPool | null = null;
+    const mineChunk = async function* (this: HardNegativeMiner, chunk: QueryWithPositives[]): AsyncGenerator<MinedGroup> {
+      const workers = this.options.index ? 0 : this.options.workers ?? searchWorkersFor(chunk.length);
+      if (!pool && workers > 0) pool = SearchPool.start(this.corpus.texts, workers, { k1: this.options.k1, b: this.options.b });
+      const prepared = chunk.map((q) => this.prepare(q, !pool));
+      if (pool) {
+        const hits = await pool.search(chunk.map((q) => q.query), this.opts.rangeMax);
+        prepared.forEach((p, i) => { p.ranked = hits[i]; });
+      }
+      for (const p of prepared) {
+        const g = this.select(p, stats);
+        if (g) yield g;
+      }
+    };
+    try {
+      let chunk: QueryWithPositives[] = [];
+      for await (const q of queries as AsyncIterable<QueryWithPositives>) {
+        stats.queries++;
+        chunk.push(q);
+        if (chunk.length >= SEARCH_CHUNK) {
+          yield* mineChunk.call(this, chunk);
+          chunk = [];
+        }
+      }
+      if (chunk.length) yield* mineChunk.call(this, chunk);
+    } finally {
+      await (pool as SearchPool | null)?.close();
+    }
+  }
+
+  private prepare(q: QueryWithPositives, search = true): Prepared {
     const positiveTexts: string[] = [];
     const positiveIndices = new Set<number>();
     const positiveGroups = new Set<number>();
@@ -231,7 +280,7 @@ export class HardNegativeMiner {
       }
     }
     const k = this.options.reranker ? this.opts.retrieveK : this.opts.rangeMax;
-    const ranked = this.index.search(q.query, k);
+    const ranked = search ? this.index.search(q.query, k) : [];
     const prepared: Prepared = { q, positiveTexts, positiveIndices: [...positiveIndices], positiveGroups, ranked };
     if (!this.options.reranker && (this.needsPositiveScores())) {
       prepared.positiveScores = positiveTexts.map((t) => {
