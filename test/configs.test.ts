@@ -18,6 +18,15 @@ test('every config under configs/ validates', () => {
   assert.equal(quickstart.training.device, 'cpu');
 });
 
+test('npm run quickstart prepares the vocabulary and negatives before it trains configs/quickstart.yaml', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.quickstart, /scripts\/setup\.sh && bash scripts\/quickstart\.sh$/);
+  const script = fs.readFileSync(path.join(repoRoot, 'scripts', 'quickstart.sh'), 'utf8');
+  const order = ['rrtrain tokenizer', 'rrtrain mine', 'configs/quickstart.yaml', 'rrtrain eval'].map((s) => script.indexOf(s));
+  assert.ok(order.every((i) => i >= 0), `quickstart.sh runs ${order}`);
+  assert.deepEqual([...order].sort((a, b) => a - b), order, 'vocabulary, mining, training, evaluation, in that order');
+});
+
 test('configs/msmarco.yaml trains and evaluates on MS MARCO-format samples', async () => {
   const samples = path.join(repoRoot, 'test', 'data', 'samples', 'msmarco');
   const dir = tempDir();
