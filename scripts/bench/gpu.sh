@@ -178,11 +178,12 @@ if [ "$FAKE" = 0 ]; then
     set +e
     build_addon; rc=$?
     if [ $rc -ne 0 ]; then
-      # torch.distributed (the c10d checks, the NCCL headers) is the part that depends most on the machine's
-      # CMake, CUDA and NCCL: the benchmark (one GPU) does not need it, so try once more without it.
+      # torch.distributed (the c10d checks, the NCCL headers) and the CUDA graphs are the parts that depend most
+      # on the machine's CMake, CUDA and LibTorch version: the rest of the benchmark needs neither, so try once
+      # more without them (the train-graphs rows then report that the build has no CUDA graphs).
       grep -E "error|Error" "$BENCH_LOG" | head -20 >&2
-      log "the build failed; building again without torch.distributed (-DRR_WITH_DISTRIBUTED=OFF)"
-      build_addon -DRR_WITH_DISTRIBUTED=OFF; rc=$?
+      log "the build failed; building again without torch.distributed and CUDA graphs"
+      build_addon -DRR_WITH_DISTRIBUTED=OFF -DRR_WITH_CUDA_GRAPHS=OFF; rc=$?
     fi
     set -e
     [ $rc -eq 0 ] && [ -f build/Release/rrnative.node ] || { grep -E "error|Error" "$BENCH_LOG" | head -40 >&2; tail -30 "$BENCH_LOG" >&2; die 1 "the addon did not build (log: $BENCH_LOG)"; }
