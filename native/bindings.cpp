@@ -219,80 +219,67 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     return model_;
   }
 
-  Napi::Value Forward(const Napi::CallbackInfo& info) {
-    struct ForwardJob : Job {
-      ForwardJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, HostBatch b, bool bf16)
-          : Job(env), model(std::move(m)), batch(std::move(b)), bf16(bf16) {}
-      void Execute() override {
-        c10::InferenceMode inference;
-        AutocastGuard autocast(bf16, model->device());
-        model->eval();
-        auto logits = model->forward(batch.ToDevice(model->device())).to(torch::kCPU).contiguous();
-        result.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+  // Eval-mode logits of batches, one job. On CUDA they come back through pinned memory with one wait at the
+  // end, so with several batches the host queues batch k+1 while the GPU runs batch k.
+  struct ForwardJob : Job {
+    ForwardJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::vector<HostBatch> b, bool bf16, bool many)
+        : Job(env), model(std::move(m)), batches(std::move(b)), bf16(bf16), many(many) {}
+    void Execute() override {
+      c10::InferenceMode inference;
+      AutocastGuard autocast(bf16, model->device());
+      model->eval();
+      const bool cuda = model->device().is_cuda();
+      std::vector<torch::Tensor> host;
+      for (auto& batch : batches) {
+        auto logits = model->forward(batch.ToDevice(model->device()));
+        if (!cuda) {
+          host.push_back(logits.contiguous());
+          continue;
+        }
+        auto pinned = torch::empty(logits.sizes(), torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+        pinned.copy_(logits, /*non_blocking=*/true);
+        host.push_back(pinned);
       }
-      Napi::Value OnOK(Napi::Env env) override {
-        auto out = Napi::Float32Array::New(env, result.size());
-        std::copy(result.begin(), result.end(), out.Data());
-        return out;
-      }
-      std::shared_ptr<CrossEncoder> model;
-      HostBatch batch;
-      bool bf16;
-      std::vector<float> result;
-    };
-    auto model = live(info.Env());
-    const bool bf16 = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
-    return Job::Queue(*addonData(info.Env()).torchThread,
-                      std::make_unique<ForwardJob>(info.Env(), model, HostBatch::FromJs(info[0].As<Napi::Object>()), bf16));
+      if (cuda) torch::cuda::synchronize(model->device().index());
+      for (auto& t : host) results.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    }
+    Napi::Value OnOK(Napi::Env env) override {
+      auto typed = [&](const std::vector<float>& r) {
+        auto arr = Napi::Float32Array::New(env, r.size());
+        std::copy(r.begin(), r.end(), arr.Data());
+        return arr;
+      };
+      if (!many) return typed(results.front());
+      Napi::Array out = Napi::Array::New(env, results.size());
+      for (size_t i = 0; i < results.size(); ++i) out.Set(static_cast<uint32_t>(i), typed(results[i]));
+      return out;
+    }
+    std::shared_ptr<CrossEncoder> model;
+    std::vector<HostBatch> batches;
+    bool bf16, many;
+    std::vector<std::vector<float>> results;
+  };
+
+  static bool bf16Option(const Napi::CallbackInfo& info) {
+    return info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
   }
 
-  // Several batches in one job. On CUDA the logits come back through pinned memory with one wait at the end,
-  // so the host queues batch k+1 while the GPU runs batch k (forward() waits for each batch's logits).
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto model = live(env);
+    std::vector<HostBatch> batches;
+    batches.push_back(HostBatch::FromJs(info[0].As<Napi::Object>()));
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<ForwardJob>(env, model, std::move(batches), bf16Option(info), false));
+  }
+
   Napi::Value ForwardMany(const Napi::CallbackInfo& info) {
-    struct ForwardManyJob : Job {
-      ForwardManyJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::vector<HostBatch> b, bool bf16)
-          : Job(env), model(std::move(m)), batches(std::move(b)), bf16(bf16) {}
-      void Execute() override {
-        c10::InferenceMode inference;
-        AutocastGuard autocast(bf16, model->device());
-        model->eval();
-        const bool cuda = model->device().is_cuda();
-        std::vector<torch::Tensor> host;
-        for (auto& batch : batches) {
-          auto logits = model->forward(batch.ToDevice(model->device()));
-          if (!cuda) {
-            host.push_back(logits.contiguous());
-            continue;
-          }
-          auto pinned = torch::empty(logits.sizes(), torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
-          pinned.copy_(logits, /*non_blocking=*/true);
-          host.push_back(pinned);
-        }
-        if (cuda) torch::cuda::synchronize(model->device().index());
-        for (auto& t : host) results.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
-      }
-      Napi::Value OnOK(Napi::Env env) override {
-        Napi::Array out = Napi::Array::New(env, results.size());
-        for (size_t i = 0; i < results.size(); ++i) {
-          auto arr = Napi::Float32Array::New(env, results[i].size());
-          std::copy(results[i].begin(), results[i].end(), arr.Data());
-          out.Set(static_cast<uint32_t>(i), arr);
-        }
-        return out;
-      }
-      std::shared_ptr<CrossEncoder> model;
-      std::vector<HostBatch> batches;
-      bool bf16;
-      std::vector<std::vector<float>> results;
-    };
     Napi::Env env = info.Env();
     auto model = live(env);
     if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "forwardMany takes an array of token batches");
     Napi::Array list = info[0].As<Napi::Array>();
     std::vector<HostBatch> batches;
     for (uint32_t i = 0; i < list.Length(); ++i) batches.push_back(HostBatch::FromJs(list.Get(i).As<Napi::Object>()));
-    const bool bf16 = info.Length() > 1 && info[1].IsObject() && info[1].As<Napi::Object>().Get("bf16").ToBoolean();
-    return Job::Queue(*addonData(env).torchThread, std::make_unique<ForwardManyJob>(env, model, std::move(batches), bf16));
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<ForwardJob>(env, model, std::move(batches), bf16Option(info), true));
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
