@@ -311,7 +311,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
       const ourErr = path.join(work, `ours-${name}-${task}.err`);
       const o = readJson<OursResult>(ourFile);
       if (o) { ourTorch = o.torch; ourNode = o.node; }
-      const mfuOf = (pps: number | null, n: number | null, seconds: number | null) => {
+      const mfuOf = (n: number | null, seconds: number | null) => {
         const f = flopsOf(m, n, training);
         return f !== null && seconds && peak ? f / seconds / (peak * 1e12) : null;
       };
@@ -321,7 +321,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
       if (o || fs.existsSync(ourErr)) {
         group.push({
           model: m.label, task: taskLabel, runner: 'rrnative', batch: o?.batch ?? null, pairs: o?.pairs ?? null, pairsPerS: o?.pairs_per_s ?? null,
-          vsOurs: null, mfu: o ? (o.flops && peak ? o.flops / o.seconds / (peak * 1e12) : mfuOf(o.pairs_per_s, o.pairs, o.seconds)) : null, gpuMemGib: readMem(work, `ours-${name}-${task}`), allocGib: null,
+          vsOurs: null, mfu: o ? (o.flops && peak ? o.flops / o.seconds / (peak * 1e12) : mfuOf(o.pairs, o.seconds)) : null, gpuMemGib: readMem(work, `ours-${name}-${task}`), allocGib: null,
           note: o ? (training ? `${o.steps}${o.steps !== m.trainSteps ? ` of ${m.trainSteps} (time cap)` : ''} steps, ` +
             (task === 'train' ? 'file order, tokenization timed (overlapped)' : task === 'train-graphs' ? 'pre-tokenized, length-grouped, CUDA graphs' : 'pre-tokenized, length-grouped batches') : 'tokenization timed, length-sorted')
             : firstLine(fs.readFileSync(ourErr, 'utf8')),
@@ -332,7 +332,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
         const n = e.error ? null : training ? (e.steps ?? 0) * (e.batch ?? 0) : e.n ?? null;
         group.push({
           model: m.label, task: taskLabel, runner, batch: e.batch ?? null, pairs: n, pairsPerS: e.pairs_per_s ?? null, vsOurs: null,
-          mfu: e.pairs_per_s ? mfuOf(e.pairs_per_s, n, e.seconds ?? null) : null, gpuMemGib: e.error ? null : readMem(work, memName),
+          mfu: e.pairs_per_s ? mfuOf(n, e.seconds ?? null) : null, gpuMemGib: e.error ? null : readMem(work, memName),
           allocGib: e.torch_peak_alloc_gib ?? null, note: e.error ? `error: ${e.error.slice(0, 120)}` : note,
         });
       };
