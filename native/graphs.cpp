@@ -118,8 +118,9 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
   }
   if (!impl_) impl_ = std::make_unique<Impl>();
   const torch::Device device = model_->device();
-  const int64_t maxLength = std::max<int64_t>(b.length, model_->config().maxPositionEmbeddings);
-  const int64_t length = std::min(maxLength, (b.length + kGraphLengthBucket - 1) / kGraphLengthBucket * kGraphLengthBucket);
+  // The bucket: the length rounded up to a multiple of kGraphLengthBucket, within the model's positions.
+  const int64_t cap = std::max<int64_t>(b.length, model_->config().maxPositionEmbeddings);
+  const int64_t length = std::min(cap, (b.length + kGraphLengthBucket - 1) / kGraphLengthBucket * kGraphLengthBucket);
   const bool withTeacher = b.teacherScores && !b.teacherScores->empty();
 
   // The batch, padded to the bucket's length, in pinned memory: one copy each into the graph's inputs.

@@ -226,19 +226,16 @@ export class HardNegativeMiner {
   // BM25 only: queries in chunks, each chunk searched on the worker threads (when they pay off), then the
   // negatives picked in input order, so the output is the same with or without workers.
   private async *mineWithBm25(queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats): AsyncGenerator<MinedGroup> {
-    let pool: SearchPool | null = null;
-    const mineChunk = async function* (this: HardNegativeMiner, chunk: QueryWithPositives[]): AsyncGenerator<MinedGroup> {
-      const workers = this.options.index ? 0 : this.options.workers ?? searchWorkersFor(chunk.length);
-      if (!pool && workers > 0) pool = SearchPool.start(this.corpus.texts, workers, { k1: this.options.k1, b: this.options.b });
-      const prepared = chunk.map((q) => this.prepare(q, !pool));
-      if (pool) {
-        const hits = await pool.search(chunk.map((q) => q.query), this.opts.rangeMax);
+    const workers: { pool: SearchPool | null } = { pool: null };
+    const search = async (chunk: QueryWithPositives[]): Promise<Prepared[]> => {
+      const count = this.options.index ? 0 : this.options.workers ?? searchWorkersFor(chunk.length);
+      if (!workers.pool && count > 0) workers.pool = SearchPool.start(this.corpus.texts, count, { k1: this.options.k1, b: this.options.b });
+      const prepared = chunk.map((q) => this.prepare(q, !workers.pool));
+      if (workers.pool) {
+        const hits = await workers.pool.search(chunk.map((q) => q.query), this.opts.rangeMax);
         prepared.forEach((p, i) => { p.ranked = hits[i]; });
       }
-      for (const p of prepared) {
-        const g = this.select(p, stats);
-        if (g) yield g;
-      }
+      return prepared;
     };
     try {
       let chunk: QueryWithPositives[] = [];
@@ -246,13 +243,13 @@ export class HardNegativeMiner {
         stats.queries++;
         chunk.push(q);
         if (chunk.length >= SEARCH_CHUNK) {
-          yield* mineChunk.call(this, chunk);
+          yield* this.finish(await search(chunk), stats);
           chunk = [];
         }
       }
-      if (chunk.length) yield* mineChunk.call(this, chunk);
+      if (chunk.length) yield* this.finish(await search(chunk), stats);
     } finally {
-      await (pool as SearchPool | null)?.close();
+      await workers.pool?.close();
     }
   }
 
