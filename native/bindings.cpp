@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 #include <optional>
+#include "batching.h"
 #include "distributed.h"
 #include "graphs.h"
 #include "losses.h"
@@ -138,15 +139,70 @@ struct HostBatch {
     t.tokenTypeIds = onDevice[2];
     return t;
   }
+
+  // Each row's length: up to its last attended token (at least 1).
+  std::vector<int64_t> RowLengths() const {
+    std::vector<int64_t> out(static_cast<size_t>(batch), 1);
+    for (int64_t r = 0; r < batch; ++r)
+      for (int64_t c = length; c > 0; --c)
+        if (attentionMask[static_cast<size_t>(r * length + c - 1)] != 0) {
+          out[static_cast<size_t>(r)] = c;
+          break;
+        }
+    return out;
+  }
+
+  // The given rows, cut to `newLength` columns.
+  HostBatch Rows(const std::vector<int64_t>& rows, int64_t newLength) const {
+    HostBatch b;
+    b.batch = static_cast<int64_t>(rows.size());
+    b.length = newLength;
+    auto take = [&](const std::vector<int32_t>& from, std::vector<int32_t>& into) {
+      if (from.empty()) return;
+      into.reserve(static_cast<size_t>(b.batch * newLength));
+      for (int64_t r : rows) {
+        auto start = from.begin() + static_cast<std::ptrdiff_t>(r * length);
+        into.insert(into.end(), start, start + newLength);
+      }
+    };
+    take(inputIds, b.inputIds);
+    take(attentionMask, b.attentionMask);
+    take(tokenTypeIds, b.tokenTypeIds);
+    return b;
+  }
 };
 
-// Floats to the device; through pinned memory on CUDA (see HostBatch::ToDevice).
-torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) {
-  auto host = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat32);
+// Host values to the device; through pinned memory on CUDA (see HostBatch::ToDevice).
+template <typename T>
+torch::Tensor valuesToDevice(std::vector<T>& v, torch::Dtype dtype, torch::Device device) {
+  auto host = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, dtype);
   if (!device.is_cuda()) return host.clone();
   auto staged = torch::empty_like(host, torch::TensorOptions().pinned_memory(true));
   staged.copy_(host);
   return staged.to(device, /*non_blocking=*/true);
+}
+
+torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) { return valuesToDevice(v, torch::kFloat32, device); }
+
+// Training-mode logits of a batch. With maxSlices > 1 the rows may be forwarded in length slices
+// (native/batching.h) when that saves at least 2% of the padded tokens per extra slice; `sliced` says whether.
+torch::Tensor forwardForTraining(CrossEncoder& model, HostBatch& batch, int64_t maxSlices, bool& sliced) {
+  const torch::Device device = model.device();
+  sliced = false;
+  if (maxSlices <= 1) return model.forward(batch.ToDevice(device));
+  auto slices = planLengthSlices(batch.RowLengths(), maxSlices, 0.02 * static_cast<double>(batch.batch * batch.length));
+  if (slices.size() == 1) return model.forward(batch.ToDevice(device));
+  sliced = true;
+  std::vector<torch::Tensor> parts;
+  std::vector<int64_t> position(static_cast<size_t>(batch.batch));
+  int64_t next = 0;
+  for (const LengthSlice& slice : slices) {
+    HostBatch rows = batch.Rows(slice.rows, slice.length);
+    parts.push_back(model.forward(rows.ToDevice(device)));
+    for (int64_t r : slice.rows) position[static_cast<size_t>(r)] = next++;
+  }
+  // Back to the batch's row order: row r's logits are at position[r] of the concatenation.
+  return torch::cat(parts).index_select(0, valuesToDevice(position, torch::kInt64, device));
 }
 
 // Training losses and gradient norms kept on the device between reads, so a training step never waits for
@@ -155,6 +211,7 @@ torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) {
 struct TrainStats {
   torch::Tensor stepLossSum, windowLossSum, lastGradNorm;
   int64_t stepMicroBatches = 0, windowSteps = 0;
+  int64_t slicedMicroBatches = 0;  // forwarded in length slices (reported, then reset, by takeTrainStats)
 
   void addMicroBatch(const torch::Tensor& loss) {
     auto l = loss.detach().to(torch::kFloat32);
@@ -346,7 +403,9 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         }
         model->train();
         AutocastGuard autocast(bf16, model->device());
-        auto logits = model->forward(batch.ToDevice(model->device()));
+        bool sliced = false;
+        auto logits = forwardForTraining(*model, batch, lengthSlices, sliced);
+        if (sliced) ++stats->slicedMicroBatches;
         LossInputs in;
         in.kind = kind;
         in.groupSize = groupSize;
@@ -362,6 +421,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       std::shared_ptr<TrainStats> stats;
       std::shared_ptr<TrainGraphs> graphs;
       bool deferLoss = false, cudaGraphs = false;
+      int64_t lengthSlices = 1;
       HostBatch batch;
       LossKind kind = LossKind::Bce;
       int64_t groupSize = 1;
@@ -384,6 +444,13 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     job->bf16 = loss.Get("bf16").ToBoolean();
     job->deferLoss = loss.Get("deferLoss").ToBoolean();
     job->cudaGraphs = loss.Get("cudaGraphs").ToBoolean();
+    if (loss.Has("lengthSlices") && !loss.Get("lengthSlices").IsUndefined()) {
+      Napi::Value v = loss.Get("lengthSlices");
+      const double n = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      if (!(n >= 1 && n <= 64 && n == static_cast<double>(static_cast<int64_t>(n))))
+        throw Napi::RangeError::New(env, "loss.lengthSlices must be a whole number from 1 to 64");
+      job->lengthSlices = static_cast<int64_t>(n);
+    }
     if (job->cudaGraphs && !job->deferLoss)
       throw Napi::TypeError::New(env, "loss.cudaGraphs needs loss.deferLoss (a captured step cannot wait for its loss)");
     const size_t pairs = static_cast<size_t>(job->batch.batch);
@@ -452,17 +519,20 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         if (stats->lastGradNorm.defined()) gradNorm = stats->lastGradNorm.item<double>();
         stats->windowLossSum = torch::Tensor();
         stats->windowSteps = 0;
+        sliced = stats->slicedMicroBatches;
+        stats->slicedMicroBatches = 0;
       }
       Napi::Value OnOK(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         out.Set("loss", steps > 0 ? Napi::Number::New(env, loss) : env.Null());
         out.Set("steps", Napi::Number::New(env, static_cast<double>(steps)));
         out.Set("gradNorm", std::isnan(gradNorm) ? env.Null() : Napi::Number::New(env, gradNorm));
+        out.Set("slicedMicroBatches", Napi::Number::New(env, static_cast<double>(sliced)));
         return out;
       }
       std::shared_ptr<CrossEncoder> model;
       std::shared_ptr<TrainStats> stats;
-      int64_t steps = 0;
+      int64_t steps = 0, sliced = 0;
       double loss = 0, gradNorm = std::nan("");
     };
     Napi::Env env = info.Env();

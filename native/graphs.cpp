@@ -46,13 +46,12 @@ namespace {
 
 using PoolId = decltype(at::cuda::graph_pool_handle());
 
-// Records `body` into `graph` on a side stream (capture cannot use the default stream), after the work
-// already queued on the current stream. Autocast's weight cache is off meanwhile: a cached cast would be a
-// tensor of the capture that later eager code must not reuse.
+// Records `body` into `graph` on `side` (capture cannot use the default stream), after the work already
+// queued on the current stream. Autocast's weight cache is off meanwhile: a cached cast would be a tensor of
+// the capture that later eager code must not reuse.
 template <typename Body>
-void capture(at::cuda::CUDAGraph& graph, PoolId pool, Body body) {
+void capture(at::cuda::CUDAGraph& graph, PoolId pool, c10::cuda::CUDAStream side, Body body) {
   auto current = c10::cuda::getCurrentCUDAStream();
-  auto side = c10::cuda::getStreamFromPool();
   at::cuda::CUDAEvent ready;
   ready.record(current);
   ready.block(side);
@@ -85,6 +84,10 @@ void capture(at::cuda::CUDAGraph& graph, PoolId pool, Body body) {
 
 struct TrainGraphs::Impl {
   PoolId pool = at::cuda::graph_pool_handle();  // one memory pool: the graphs never run at the same time
+  // One capture stream for every graph: the caching allocator reuses a freed block only on the stream that
+  // freed it, so captures on different streams could not share the pool (measured: 40 GiB for BERT-base's
+  // length buckets, against 9 GiB eager), and cuBLAS keeps one workspace per stream.
+  c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool();
 
   struct Forward {
     at::cuda::CUDAGraph graph;
@@ -165,7 +168,7 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
   model_->train();
   if (fresh) {
     try {
-      capture(f.graph, impl_->pool, [&] {
+      capture(f.graph, impl_->pool, impl_->stream, [&] {
         AutocastGuard autocast(lossSpec.bf16, device);
         auto logits = model_->forward(TokenBatch{f.tokens[0], f.tokens[1], f.tokens[2]});
         LossInputs in;
@@ -201,7 +204,7 @@ std::optional<torch::Tensor> TrainGraphs::optimizerStep(const AdamWStep& o) {
     s->options = options;
     AdamW::FusedTensors t = optimizer_->fusedTensors();  // moments created, device step = steps so far
     s->lr = torch::full({}, o.lr, torch::TensorOptions().dtype(torch::kFloat32).device(model_->device()));
-    capture(s->graph, impl_->pool, [&] {
+    capture(s->graph, impl_->pool, impl_->stream, [&] {
       auto norm = torch::stack(at::_foreach_norm(t.allGrads, 2)).norm(2).to(torch::kFloat32);
       if (o.maxGradNorm > 0) at::_foreach_mul_(t.allGrads, (o.maxGradNorm / (norm + 1e-6)).clamp_max(1.0));
       t.deviceStep.add_(1);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { addon, type NativeCrossEncoder, type NativeTokenBatch } from './native';
 import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
 import { PairTokenizer, padBatch, type EncodedPair } from './tokenize';
+import { TokenizePool, tokenizeWorkersFor } from './tokenize-pool';
 import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type Pair } from './validate';
 import { fsyncPath, writeFileAtomic } from './util';
 
@@ -68,6 +69,8 @@ const PIPELINE_BATCHES = 8;
 
 export class Reranker {
   private disposed = false;
+  /** score() on CUDA with many pairs and cores: tokenization on worker threads (tokenize-pool.ts). */
+  private tokenizePool: TokenizePool | null = null;
 
   private constructor(
     private readonly nativeModel: NativeCrossEncoder,
@@ -156,8 +159,12 @@ export class Reranker {
     const out: number[][] = new Array(checked.length);
     const forwards: Promise<void>[] = [];
     let failure: unknown;
+    if (this.device === 'cuda' && !this.tokenizePool && tokenizeWorkersFor(checked.length) > 0) {
+      this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, tokenizeWorkersFor(checked.length));
+    }
+    const tokenizer = this.device === 'cuda' && this.tokenizePool ? this.tokenizePool : this.tokenizer;
     const encode = (start: number) =>
-      this.tokenizer.encodePairs(checked.slice(start, start + chunkSize), this.maxLength, truncation, start);
+      tokenizer.encodePairs(checked.slice(start, start + chunkSize), this.maxLength, truncation, start);
     let next = encode(0);
     for (let start = 0; start < checked.length; start += chunkSize) {
       const encoded = await next;
@@ -214,6 +221,7 @@ export class Reranker {
     if (this.disposed) return;
     this.disposed = true;
     this.nativeModel.dispose();
+    void this.tokenizePool?.close();
   }
 
   /** @internal the native handle, for the trainer. */

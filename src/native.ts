@@ -76,6 +76,13 @@ export interface NativeLossInput {
    * two calls run eagerly). Needs deferLoss, a CUDA model and a CUDA build (runtimeInfo().cudaGraphs).
    */
   cudaGraphs?: boolean;
+  /**
+   * Forward the rows sorted by length in up to this many slices, each padded only to its own longest row,
+   * when that saves at least 2% of the batch's padded tokens per extra slice (same logits, less work; grouped
+   * losses pad a whole query group to the batch's longest pair). 1 (the default): one padded forward. Not
+   * with cudaGraphs (a replayed step keeps the batch's shape).
+   */
+  lengthSlices?: number;
 }
 
 export interface NativeOptimizerStep {
@@ -99,6 +106,8 @@ export interface NativeTrainStats {
   steps: number;
   /** The gradient norm (before clipping) of the last optimizer step; null before the first. */
   gradNorm: number | null;
+  /** Micro-batches forwarded in length slices (see NativeLossInput.lengthSlices). */
+  slicedMicroBatches: number;
 }
 
 export interface NativeCrossEncoder {

@@ -25,8 +25,8 @@ function assertClose(actual: number, expected: number, message?: string, tol = 1
 
 // A: scores already descending, so the ranking is the list order; relevant at ranks 2 and 4.
 const A: RankedQuery = { scores: [0.9, 0.8, 0.7, 0.6, 0.5], relevance: [0, 1, 0, 1, 0] };
-// B: ties. Order by score desc, tie by index asc: idx1 (0.9), idx0 (0.5), idx2 (0.5), idx3 (0.1)
-// -> grades by rank: [0, 0, 2, 1]; idx0 ranks above idx2 only because of its lower index.
+// B: ties. Order by score desc: idx1 (0.9), then idx0 and idx2 tied at 0.5 (ranks 2-3, each order
+// equally likely: the metrics average the two), then idx3 (0.1) at rank 4.
 const B: RankedQuery = { scores: [0.5, 0.9, 0.5, 0.1], relevance: [0, 0, 2, 1] };
 // C: nothing relevant.
 const C: RankedQuery = { scores: [0.3, 0.2, 0.1], relevance: [0, 0, 0] };
@@ -36,8 +36,8 @@ const D: RankedQuery = { scores: [0.1, 0.7, 0.4], relevance: [0, 3, 0] };
 test('reciprocalRankAtK: hand-worked values', () => {
   assert.equal(reciprocalRankAtK(A, 10), 1 / 2); // first relevant at rank 2
   assert.equal(reciprocalRankAtK(A, 1), 0); // rank 2 is outside the top 1
-  assert.equal(reciprocalRankAtK(B, 10), 1 / 3); // ranks: 0, 0, 2 -> first relevant at rank 3
-  assert.equal(reciprocalRankAtK(B, 2), 0); // the tied irrelevant idx0 takes rank 2
+  assertClose(reciprocalRankAtK(B, 10), (1 / 2 + 1 / 3) / 2); // idx2 at rank 2 or 3, half the time each
+  assertClose(reciprocalRankAtK(B, 2), 1 / 2 / 2); // rank 2 half the time, else outside the top 2
   assert.equal(reciprocalRankAtK(C, 10), 0);
   assert.equal(reciprocalRankAtK(D, 1), 1); // idx1 (0.7) ranks first
 });
@@ -47,17 +47,18 @@ test('ndcgAtK: hand-worked values (linear gain, 1/log2(rank+1) discount)', () =>
   assertClose(ndcgAtK(A, 10), (1 / Math.log2(3) + 1 / Math.log2(5)) / (1 + 1 / Math.log2(3)));
   // A@2: DCG = 1/log2(3); IDCG@2 = 1 + 1/log2(3).
   assertClose(ndcgAtK(A, 2), 1 / Math.log2(3) / (1 + 1 / Math.log2(3)));
-  // B: grades by rank [0,0,2,1]: DCG = 2/log2(4) + 1/log2(5) = 1 + 1/log2(5);
-  //    ideal [2,1,0,0]: IDCG = 2/1 + 1/log2(3).
-  assertClose(ndcgAtK(B, 10), (1 + 1 / Math.log2(5)) / (2 + 1 / Math.log2(3)));
-  assert.equal(ndcgAtK(B, 2), 0); // top 2 both grade 0
+  // B: the tied pair's mean grade (2+0)/2 = 1 on ranks 2 and 3, then grade 1 at rank 4:
+  //    DCG = 1/log2(3) + 1/log2(4) + 1/log2(5); ideal [2,1,0,0]: IDCG = 2/1 + 1/log2(3).
+  assertClose(ndcgAtK(B, 10), (1 / Math.log2(3) + 1 / 2 + 1 / Math.log2(5)) / (2 + 1 / Math.log2(3)));
+  assertClose(ndcgAtK(B, 2), 1 / Math.log2(3) / (2 + 1 / Math.log2(3))); // only rank 2 of the pair counts
   assert.equal(ndcgAtK(C, 10), 0); // no relevant item -> 0 by convention (IDCG = 0)
   assert.equal(ndcgAtK(D, 1), 1); // the only relevant item is ranked first
 });
 
 test('averagePrecision: hand-worked values (binary relevance)', () => {
   assert.equal(averagePrecision(A), (1 / 2 + 2 / 4) / 2); // P@2 = 1/2, P@4 = 2/4 -> 0.5
-  assertClose(averagePrecision(B), (1 / 3 + 2 / 4) / 2); // P@3 = 1/3, P@4 = 2/4 -> 5/12
+  // B: idx2 at rank 2 (P = 1/2) or 3 (P = 1/3), then idx3 at rank 4 (P = 2/4): ((1/2 + 1/3)/2 + 1/2) / 2.
+  assertClose(averagePrecision(B), ((1 / 2 + 1 / 3) / 2 + 1 / 2) / 2);
   assert.equal(averagePrecision(C), 0);
   assert.equal(averagePrecision(D), 1);
 });
@@ -66,7 +67,8 @@ test('recallAtK: hand-worked values, totalRelevant and the no-relevant conventio
   assert.equal(recallAtK(A, 2), 1 / 2); // 1 of 2 relevant in the top 2
   assert.equal(recallAtK(A, 4), 1);
   assert.equal(recallAtK(A, 100), 1); // k past the list length is fine
-  assert.equal(recallAtK(B, 3), 1 / 2); // top 3 = idx1, idx0, idx2 -> 1 of 2
+  assert.equal(recallAtK(B, 3), 1 / 2); // top 3 = idx1 and the tied pair -> 1 of 2
+  assert.equal(recallAtK(B, 2), 1 / 4); // idx2 in the top 2 half the time
   assert.equal(recallAtK(B, 4, 4), 2 / 4); // 2 found, 2 more never retrieved by the first stage
   assert.equal(recallAtK({ ...B, totalRelevant: 5 }, 4), 2 / 5); // per-query field
   assert.equal(recallAtK({ ...B, totalRelevant: 5 }, 4, 4), 2 / 4); // the argument wins
@@ -80,12 +82,12 @@ test('rankingMetrics: means over queries with the exact keys', () => {
   const m = rankingMetrics([A, B, C], { ks: [2, 10] });
   assert.deepEqual(Object.keys(m).sort(), ['map', 'mrr@10', 'ndcg@10', 'queries', 'recall@10', 'recall@2']);
   assert.equal(m.queries, 3);
-  assertClose(m['mrr@10'], (1 / 2 + 1 / 3 + 0) / 3); // 5/18
-  assertClose(m.map, (1 / 2 + 5 / 12 + 0) / 3); // 11/36
-  assertClose(m['recall@2'], (1 / 2 + 0 + 0) / 3); // 1/6
+  assertClose(m['mrr@10'], (1 / 2 + 5 / 12 + 0) / 3);
+  assertClose(m.map, (1 / 2 + 11 / 24 + 0) / 3);
+  assertClose(m['recall@2'], (1 / 2 + 1 / 4 + 0) / 3);
   assertClose(m['recall@10'], (1 + 1 + 0) / 3); // 2/3
   const ndcgA = (1 / Math.log2(3) + 1 / Math.log2(5)) / (1 + 1 / Math.log2(3));
-  const ndcgB = (1 + 1 / Math.log2(5)) / (2 + 1 / Math.log2(3));
+  const ndcgB = (1 / Math.log2(3) + 1 / 2 + 1 / Math.log2(5)) / (2 + 1 / Math.log2(3));
   assertClose(m['ndcg@10'], (ndcgA + ndcgB + 0) / 3);
 
   const defaults = rankingMetrics([A]);
@@ -102,10 +104,61 @@ test('rankingMetrics honours a query totalRelevant for recall only', () => {
   assert.equal(m.map, 0.5); // AP still divides by the relevant items in the list
 });
 
-test('ranking tie rule: equal scores keep index order, a permutation of tied items changes it', () => {
-  // Same items, tied pair swapped: the relevant one now has the lower index and ranks first.
-  assert.equal(reciprocalRankAtK({ scores: [1, 1], relevance: [0, 1] }, 10), 1 / 2);
-  assert.equal(reciprocalRankAtK({ scores: [1, 1], relevance: [1, 0] }, 10), 1);
+test('ranking tie rule: the order of tied candidates in the input does not matter', () => {
+  // Eval files list positives first: a model that scores a group equally must not win from that order.
+  assert.equal(reciprocalRankAtK({ scores: [1, 1], relevance: [0, 1] }, 10), 3 / 4);
+  assert.equal(reciprocalRankAtK({ scores: [1, 1], relevance: [1, 0] }, 10), 3 / 4);
+  const flat = { scores: new Array(30).fill(0.25), relevance: [1, ...new Array(29).fill(0)] };
+  assertClose(reciprocalRankAtK(flat, 10), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].reduce((s, r) => s + 1 / r, 0) / 30);
+  assertClose(recallAtK(flat, 10), 10 / 30);
+});
+
+// The definition itself: every order of the tied candidates, each metric computed on it by the plain
+// (tie-free) formula, averaged. Small random queries with many ties, graded and binary labels.
+function orders(scores: number[]): number[][] {
+  const out: number[][] = [];
+  const walk = (prefix: number[], rest: number[]): void => {
+    if (rest.length === 0) return void out.push(prefix);
+    const top = Math.max(...rest.map((i) => scores[i]));
+    for (const i of rest) if (scores[i] === top) walk([...prefix, i], rest.filter((x) => x !== i));
+  };
+  walk([], scores.map((_, i) => i));
+  return out;
+}
+
+function plainMetrics(order: number[], rel: number[], k: number): number[] {
+  const grades = order.map((i) => rel[i]);
+  const first = grades.findIndex((g) => g > 0);
+  const rr = first >= 0 && first < k ? 1 / (first + 1) : 0;
+  const dcgAt = (g: number[]) => g.slice(0, k).reduce((s, x, i) => s + x / Math.log2(i + 2), 0);
+  const idcg = dcgAt([...rel].sort((a, b) => b - a));
+  const ndcg = idcg === 0 ? 0 : dcgAt(grades) / idcg;
+  let found = 0;
+  let ap = 0;
+  grades.forEach((g, i) => { if (g > 0) ap += ++found / (i + 1); });
+  const total = rel.filter((g) => g > 0).length;
+  const recall = total === 0 ? 0 : grades.slice(0, k).filter((g) => g > 0).length / total;
+  return [rr, ndcg, found === 0 ? 0 : ap / found, recall];
+}
+
+test('tied scores: each ranking metric equals its mean over every order of the tied candidates', () => {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rand() * 7);
+    const scores = Array.from({ length: n }, () => Math.floor(rand() * 3) / 2);
+    const rel = Array.from({ length: n }, () => (rand() < 0.4 ? Math.floor(rand() * 3) + (trial % 2 ? 1 : 0) : 0));
+    const k = 1 + Math.floor(rand() * n);
+    const all = orders(scores);
+    const mean = [0, 0, 0, 0];
+    for (const o of all) plainMetrics(o, rel, k).forEach((v, i) => (mean[i] += v / all.length));
+    const q = { scores, relevance: rel };
+    const label = `scores ${JSON.stringify(scores)} relevance ${JSON.stringify(rel)} k ${k}`;
+    assertClose(reciprocalRankAtK(q, k), mean[0], `mrr ${label}`, 1e-12);
+    assertClose(ndcgAtK(q, k), mean[1], `ndcg ${label}`, 1e-12);
+    assertClose(averagePrecision(q), mean[2], `ap ${label}`, 1e-12);
+    assertClose(recallAtK(q, k), mean[3], `recall ${label}`, 1e-12);
+  }
 });
 
 test('ranking metrics accept typed arrays (model outputs)', () => {
@@ -126,8 +179,7 @@ test('ranking argument errors name the argument', () => {
 });
 
 // --- scikit-learn references: ranking ----------------------------------------------------------
-// sklearn's ndcg_score (ignore_ties=False) averages the gain over tied scores, while this module
-// breaks ties by index, so the NDCG comparisons use tie-free scores.
+// Tie-free scores here; ties are checked above against every order of the tied candidates.
 
 const S1 = { relevance: [3, 2, 3, 0, 1, 2], scores: [0.1, 0.9, 0.3, 0.8, 0.5, 0.2] };
 const S2 = { relevance: [0, 1, 2, 0, 3, 0, 1], scores: [2.5, -1.0, 0.3, 4.0, 1.5, 0.0, -0.5] };

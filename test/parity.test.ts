@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rr from '../src/index';
 import { PairTokenizer, padBatch } from '../src/tokenize';
+import { TokenizePool } from '../src/tokenize-pool';
 import path from 'node:path';
 import { bertMiniDir, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, testDevice } from './helpers';
 
@@ -17,6 +18,21 @@ test('tokenizer.json gives the fixture token ids exactly', async () => {
   assert.deepEqual(Array.from(batch.inputIds), fixture.eval.encoded.input_ids.flat());
   assert.deepEqual(Array.from(batch.tokenTypeIds!), fixture.eval.encoded.token_type_ids.flat());
   assert.deepEqual(Array.from(batch.attentionMask), fixture.eval.encoded.attention_mask.flat());
+});
+
+test('tokenization on worker threads (score() on CUDA with many cores) gives the fixture token ids exactly', async () => {
+  const pool = TokenizePool.start(bertMiniDir, 3);  // 24 pairs: slices of 8, each answered by its own worker
+  try {
+    const encoded = await pool.encodePairs(fixture.eval.pairs, fixture.max_length, true);
+    const batch = padBatch(encoded, 0);
+    assert.deepEqual(Array.from(batch.inputIds), fixture.eval.encoded.input_ids.flat());
+    assert.deepEqual(Array.from(batch.tokenTypeIds!), fixture.eval.encoded.token_type_ids.flat());
+    // Without truncation an over-long pair is named by its index in the whole call (here in the third slice).
+    const pairs = fixture.eval.pairs.map((p, i) => (i === 20 ? [p[0], p[1].repeat(40)] as [string, string] : p));
+    await assert.rejects(pool.encodePairs(pairs, 512, false, 100), { name: 'RangeError', message: /^pairs\[120\] is \d+ tokens long, over maxLength 512/ });
+  } finally {
+    await pool.close();
+  }
 });
 
 test('the vocab.txt WordPiece fallback gives the same ids as tokenizer.json', async () => {

@@ -345,7 +345,9 @@ test('runRetrievalEval on files: seeded sample, table and JSON; matches metrics.
   const ranked = rows.map((q, i) => {
     const hits = index.search(q.query, 100);
     const s = new Set(rel[i]);
-    return { scores: hits.map((h) => h.score), relevance: hits.map((h) => (s.has(h.index) ? 1 : 0)), totalRelevant: rel[i].length };
+    // Scored by rank: the retrieval eval takes BM25's list as ranked (equal BM25 scores in its order), while
+    // rankingMetrics would average over the orders of equal scores.
+    return { scores: hits.map((_, r) => -r), relevance: hits.map((h) => (s.has(h.index) ? 1 : 0)), totalRelevant: rel[i].length };
   });
   const ref = rankingMetrics(ranked, { ks: [10, 100] });
   close(sampled.metrics.BM25['mrr@10'], ref['mrr@10'], 'dev mrr@10', 1e-12);

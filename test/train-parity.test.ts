@@ -116,3 +116,34 @@ test('bce trace with training.cuda_graphs: the replayed steps match transformers
     const expected = column(trace.eval_logits_after);
     after.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-4, `eval logit ${i}: ${v} vs ${expected[i]}`));
   });
+
+test('length slices: the first bce batch forwarded by length gives transformers\' loss and gradient norm', async () => {
+  // Rows of 64, 64, 64, 60, 64, 45, 64 and 23 tokens: slicing off the short rows saves work, so the step runs
+  // as several forwards; the loss and the gradient norm must still be those of HF's one padded batch.
+  const trace = fixture.train.bce;
+  const first = trace.batches[0];
+  for (const lengthSlices of [1, 4]) {
+    const model = await Reranker.load(bertMiniDir, { maxLength: fixture.max_length, device: testDevice,
+      configOverrides: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } });
+    const rows = first.encoded.input_ids.length, length = first.encoded.input_ids[0].length;
+    const tokens = {
+      inputIds: Int32Array.from(first.encoded.input_ids.flat()), attentionMask: Int32Array.from(first.encoded.attention_mask.flat()),
+      tokenTypeIds: Int32Array.from(first.encoded.token_type_ids.flat()), batch: rows, length,
+    };
+    const labels = Float32Array.from(first.pairs.map((p) => p[2]));
+    await model.native.trainStep(tokens, { kind: 'bce', groupSize: 1, labels, teacherScores: null, scale: 1, bf16: false, deferLoss: true, lengthSlices });
+    const o = trace.optimizer;
+    await model.native.optimizerStep({ lr: 0, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay,
+      maxGradNorm: trace.max_grad_norm, deferGradNorm: true });
+    const stats = await model.native.takeTrainStats();
+    model.dispose();
+    assert.equal(stats.slicedMicroBatches, lengthSlices > 1 ? 1 : 0, `lengthSlices ${lengthSlices}: sliced micro-batches`);
+    assert.ok(relErr(stats.loss!, trace.steps[0].loss) < 1e-5, `lengthSlices ${lengthSlices}: loss ${stats.loss} vs ${trace.steps[0].loss}`);
+    assert.ok(relErr(stats.gradNorm!, trace.steps[0].grad_norm) < 1e-4, `lengthSlices ${lengthSlices}: grad norm ${stats.gradNorm} vs ${trace.steps[0].grad_norm}`);
+  }
+});
+
+test('length slices: training.length_slices 1 (one padded forward) matches transformers too', async () => {
+  const { entries, trace } = await runTrace('listwise', '  length_slices: 1\n');
+  trace.steps.forEach((ref, i) => assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`));
+});

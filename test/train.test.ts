@@ -255,6 +255,9 @@ training: { output_dir: ${path.join(dir, 'out')}, max_steps: 2, cuda_graphs: tru
   const batch = { inputIds: Int32Array.from([2, 5, 3]), attentionMask: Int32Array.from([1, 1, 1]), tokenTypeIds: null, batch: 1, length: 3 };
   const loss = { kind: 'bce' as const, groupSize: 1, labels: Float32Array.from([1]), teacherScores: null, scale: 1, bf16: false };
   assert.throws(() => model.native.trainStep(batch, { ...loss, cudaGraphs: true }), /cudaGraphs needs loss\.deferLoss/);
+  assert.throws(() => model.native.trainStep(batch, { ...loss, lengthSlices: 0 }), /loss\.lengthSlices must be a whole number from 1 to 64/);
+  assert.throws(() => parseConfig(yamlConfig(dir, pairs, `loss: bce
+training: { output_dir: ${path.join(dir, 'out')}, length_slices: 0 }`), 'slices.yaml'), /training\.length_slices/);
   if (!addon().runtimeInfo().cudaGraphs) {
     await assert.rejects(model.native.trainStep(batch, { ...loss, deferLoss: true, cudaGraphs: true }), /CUDA graphs need rrnative built against a CUDA LibTorch/);
   }

@@ -7,7 +7,7 @@
 #
 #   bash scripts/bench/gpu.sh [--peers DIR] [--carry DIR] [--work DIR] [--models minilm,bert-base]
 #        [--only ours,peer_train,peer_bench] [--budget 570] [--tokenizer DIR] [--peak-tflops X] [--python python3]
-#        [--setup-only] [--build-only] [--fake] [--no-checks]
+#        [--setup-only] [--build-only] [--fake] [--no-checks] [--no-probe]
 #
 # It is made for a CUDA machine that has python3 with PyTorch (2.11 there), CMake and a C++ compiler, but NO
 # network and NO Node.js: Node and the npm packages come in a git-ignored carry folder (default .carry/). Only
@@ -28,7 +28,8 @@
 #      LIBTORCH unset), skipped when build/ already holds a build for that torch and these sources;
 #   4b. runs the fixture tests on the GPU (RRNATIVE_TEST_DEVICE=cuda: fp32 logits, bf16 within 1e-2, the HF
 #      training traces through the fused AdamW); skipped with --no-checks;
-#   4c. runs scripts/bench/gpu_probe.py (launch cost, bf16 matrix rate, attention cost of new lengths);
+#   4c. runs scripts/bench/gpu_probe.py (launch cost, bf16 matrix rate, attention cost of new lengths); skipped
+#      with --no-probe (its findings are in scripts/bench/GPU-NOTES.md);
 #   5. prepares the data: the tokenizer (a WordPiece vocabulary trained on debdesc train, or --tokenizer) and the
 #      peers' pairs (scripts/bench/gpu_peers.py pairs, the peers' own code);
 #   6. runs ours (one process per model and task: train bf16 in file order, length-grouped, and with CUDA graphs, score bf16,
@@ -45,7 +46,7 @@ ROOT=$PWD
 START=$(date +%s)
 
 PEERS=""; CARRY=.carry; WORK=""; MODELS="minilm,bert-base"; ONLY="ours,peer_train,peer_bench"; BUDGET=570
-TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0; CHECKS=1
+TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0; CHECKS=1; PROBE=1
 
 log() { echo "[gpu-bench $(( $(date +%s) - START ))s] $*" >&2; }
 die() { local code=$1; shift; echo "gpu.sh: $*" >&2; exit "$code"; }
@@ -64,6 +65,7 @@ while [ $# -gt 0 ]; do
     --build-only) BUILD_ONLY=1; shift ;;
     --fake) FAKE=1; shift ;;
     --no-checks) CHECKS=0; shift ;;
+    --no-probe) PROBE=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown argument: $1" ;;
   esac
@@ -219,10 +221,12 @@ if [ "$FAKE" = 0 ]; then
   fi
 
   # --- 4c. the probe: launch cost, matrix rate, and what a new sequence length costs the attention kernels ----
-  set +e
-  timeout -k 5 90 "$PYTHON" "$ROOT/scripts/bench/gpu_probe.py" "$WORK/probe.json" > "$WORK/probe.log" 2>&1
-  set -e
-  log "probe: $(tr -d '\n ' < "$WORK/probe.json" 2>/dev/null | head -c 1500 || tail -3 "$WORK/probe.log")"
+  if [ "$PROBE" = 1 ]; then
+    set +e
+    timeout -k 5 90 "$PYTHON" "$ROOT/scripts/bench/gpu_probe.py" "$WORK/probe.json" > "$WORK/probe.log" 2>&1
+    set -e
+    log "probe: $(tr -d '\n ' < "$WORK/probe.json" 2>/dev/null | head -c 1500 || tail -3 "$WORK/probe.log")"
+  fi
 fi
 
 # --- 5. data ---------------------------------------------------------------------------------------------

@@ -54,6 +54,13 @@ export const trainingSchema = z.strictObject({
    * loss), which removes the host's per-kernel launch cost. CUDA, one process, any loss but lambda_loss.
    */
   cuda_graphs: z.boolean().default(false),
+  /**
+   * rrnative's own key: forward each batch's pairs sorted by length in up to this many slices, each padded only
+   * to its own longest pair, when that saves work (a grouped loss pads a whole query group to the batch's
+   * longest pair). Same logits. 'auto': 4 on the CPU, 1 (off) on CUDA, where it is not measured yet. Not with
+   * cuda_graphs (a replayed step keeps the whole padded batch).
+   */
+  length_slices: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),
   /** Data-parallel runs (--nproc, or torchrun's variables): the torch.distributed backend. Default nccl on CUDA, gloo on CPU. */
   ddp_backend: z.enum(['gloo', 'nccl']).optional(),

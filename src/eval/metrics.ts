@@ -2,9 +2,12 @@
 // flat binary-classification metrics (accuracy, F1, PR-AUC, ROC-AUC). Pure functions, no I/O.
 //
 // Conventions shared by every function here:
-// - Ranking order: candidates are sorted by score descending; equal scores keep their original
-//   index order (lower index ranks first). This makes every ranking metric deterministic, but it
-//   means ties are NOT averaged as scikit-learn's ndcg_score(ignore_ties=False) does.
+// - Ranking order: candidates are sorted by score descending. Equal scores are averaged: each
+//   ranking metric is its expected value over every order of the tied candidates (as scikit-learn's
+//   ndcg_score(ignore_ties=False) does for NDCG; McSherry & Najork, ECIR 2008, for the others). So
+//   the input order never matters: eval files list positives first, and a model that gives a group
+//   equal scores (a collapsed model, or bf16 logits that round to the same value) must not win
+//   those ties for free.
 // - Relevance is graded (0 = not relevant). MRR, AP and recall treat relevance > 0 as relevant;
 //   NDCG uses the grade itself as the gain.
 // - Classification labels: label > 0 is positive, anything else (0, negative) is negative.
@@ -67,10 +70,16 @@ const DEFAULT_KS: readonly number[] = [10, 100];
 export function reciprocalRankAtK(q: RankedQuery, k: number): number {
   const { relevance } = checkQuery(q, 'q');
   checkK(k, 'k');
-  const order = rankOrder(q.scores);
-  const limit = Math.min(k, order.length);
-  for (let rank = 1; rank <= limit; rank++) {
-    if (relevance[order[rank - 1]] > 0) return 1 / rank;
+  for (const g of tieGroups(q.scores, relevance)) {
+    if (g.relevant === 0) continue;
+    // The first relevant item of the first group holding any: P(it is the group's j-th) = C(n-j, r-1) / C(n, r).
+    let sum = 0;
+    let p = g.relevant / g.size;
+    for (let j = 1; j <= g.size - g.relevant + 1 && g.before + j <= k; j++) {
+      sum += p / (g.before + j);
+      p *= (g.size - j - g.relevant + 1) / (g.size - j);
+    }
+    return sum;
   }
   return 0;
 }
@@ -83,11 +92,18 @@ export function reciprocalRankAtK(q: RankedQuery, k: number): number {
 export function ndcgAtK(q: RankedQuery, k: number): number {
   const { relevance } = checkQuery(q, 'q');
   checkK(k, 'k');
-  const order = rankOrder(q.scores);
   const ideal = Array.from(relevance).sort((a, b) => b - a);
   const idcg = dcg(ideal, k);
   if (idcg === 0) return 0;
-  return dcg(order.map((i) => relevance[i]), k) / idcg;
+  // A tie group spreads its mean gain over the positions it covers.
+  let sum = 0;
+  for (const g of tieGroups(q.scores, relevance)) {
+    if (g.before >= k) break;
+    let discount = 0;
+    for (let rank = g.before + 1; rank <= Math.min(g.before + g.size, k); rank++) discount += 1 / Math.log2(rank + 1);
+    sum += (g.gain / g.size) * discount;
+  }
+  return sum / idcg;
 }
 
 /**
@@ -97,13 +113,19 @@ export function ndcgAtK(q: RankedQuery, k: number): number {
  */
 export function averagePrecision(q: RankedQuery): number {
   const { relevance } = checkQuery(q, 'q');
-  const order = rankOrder(q.scores);
   let found = 0;
   let sum = 0;
-  for (let rank = 1; rank <= order.length; rank++) {
-    if (relevance[order[rank - 1]] > 0) {
-      found++;
-      sum += found / rank;
+  for (const g of tieGroups(q.scores, relevance)) {
+    if (g.relevant > 0) {
+      // A relevant item of the group at the group's j-th place (each place equally likely) has `found`
+      // relevant items above the group and, on average, (j-1)(r-1)/(n-1) of the group's others above it.
+      let precision = 0;
+      for (let j = 1; j <= g.size; j++) {
+        const above = g.size === 1 ? 0 : ((j - 1) * (g.relevant - 1)) / (g.size - 1);
+        precision += (found + 1 + above) / (g.before + j);
+      }
+      sum += (g.relevant * precision) / g.size;
+      found += g.relevant;
     }
   }
   return found === 0 ? 0 : sum / found;
@@ -128,10 +150,11 @@ export function recallAtK(q: RankedQuery, k: number, totalRelevant?: number): nu
         ? checkTotalRelevant(q.totalRelevant, inList, 'q.totalRelevant')
         : inList;
   if (total === 0) return 0;
-  const order = rankOrder(q.scores);
-  const limit = Math.min(k, order.length);
   let found = 0;
-  for (let rank = 0; rank < limit; rank++) if (relevance[order[rank]] > 0) found++;
+  for (const g of tieGroups(q.scores, relevance)) {
+    if (g.before >= k) break;
+    found += (g.relevant * (Math.min(g.before + g.size, k) - g.before)) / g.size;
+  }
   return found / total;
 }
 
@@ -161,10 +184,32 @@ export function rankingMetrics(queries: readonly RankedQuery[], options: Ranking
   return result;
 }
 
-/** Indices of the candidates, best first: score descending, then original index ascending. */
-function rankOrder(scores: ArrayLike<number>): number[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i);
-  return order.sort((a, b) => scores[b] - scores[a] || a - b);
+/** Candidates with one score, in rank order: how many rank above them, and their relevance. */
+interface TieGroup {
+  before: number;
+  size: number;
+  /** Items with relevance > 0. */
+  relevant: number;
+  /** Sum of the grades. */
+  gain: number;
+}
+
+function tieGroups(scores: ArrayLike<number>, relevance: ArrayLike<number>): TieGroup[] {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  const groups: TieGroup[] = [];
+  for (let start = 0; start < order.length; ) {
+    let end = start;
+    const g: TieGroup = { before: start, size: 0, relevant: 0, gain: 0 };
+    while (end < order.length && scores[order[end]] === scores[order[start]]) {
+      const grade = relevance[order[end++]];
+      if (grade > 0) g.relevant++;
+      g.gain += grade;
+    }
+    g.size = end - start;
+    groups.push(g);
+    start = end;
+  }
+  return groups;
 }
 
 /** DCG of gains already in rank order, cut at k: sum of gain / log2(rank + 1). */
@@ -291,18 +336,7 @@ function forEachTieGroup(
   labels: ArrayLike<number>,
   visit: (positives: number, negatives: number) => void,
 ): void {
-  const order = rankOrder(scores);
-  let i = 0;
-  while (i < order.length) {
-    const score = scores[order[i]];
-    let pos = 0;
-    let neg = 0;
-    for (; i < order.length && scores[order[i]] === score; i++) {
-      if (labels[order[i]] > 0) pos++;
-      else neg++;
-    }
-    visit(pos, neg);
-  }
+  for (const g of tieGroups(scores, labels)) visit(g.relevant, g.size - g.relevant);
 }
 
 // ---------------------------------------------------------------------------------------------

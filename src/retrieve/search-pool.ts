@@ -2,11 +2,10 @@
 // second for the bundled corpus) and answers slices of a query list. Used by mining, where searching every
 // training query is most of the time; results equal Bm25Index.search's, in the same order.
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { WorkerPool, type WorkerReply } from '../worker-pool';
 import type { Bm25Hit } from './bm25';
 
-interface SearchRequest { id: number; queries: string[]; k: number }
-interface SearchReply { id: number; counts?: Int32Array; indices?: Int32Array; scores?: Float64Array; error?: string }
+interface SearchReply extends WorkerReply { counts?: Int32Array; indices?: Int32Array; scores?: Float64Array }
 
 /** Workers worth starting for `queries` searches: none for small jobs or a single core. */
 export function searchWorkersFor(queries: number): number {
@@ -15,54 +14,21 @@ export function searchWorkersFor(queries: number): number {
 }
 
 export class SearchPool {
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: SearchReply) => void; reject: (e: Error) => void }>();
-  private failure: Error | null = null;
-
-  private constructor(private readonly workers: Worker[]) {
-    for (const w of workers) {
-      w.on('message', (reply: SearchReply) => {
-        const p = this.pending.get(reply.id);
-        if (!p) return;
-        this.pending.delete(reply.id);
-        if (reply.error) p.reject(new Error(`BM25 search worker: ${reply.error}`));
-        else p.resolve(reply);
-      });
-      w.on('error', (err) => this.fail(err));
-      w.on('exit', (code) => { if (code !== 0) this.fail(new Error(`a BM25 search worker exited with code ${code}`)); });
-    }
-  }
+  private constructor(private readonly pool: WorkerPool<SearchReply>) {}
 
   /** Starts `count` workers, each indexing `texts` with BM25 k1/b. */
   static start(texts: readonly string[], count: number, options: { k1?: number; b?: number }): SearchPool {
-    const workerData = { texts, k1: options.k1, b: options.b };
-    return new SearchPool(Array.from({ length: count }, () => new Worker(require.resolve('./search-worker'), { workerData })));
+    return new SearchPool(new WorkerPool<SearchReply>(require.resolve('./search-worker'), count, { texts, k1: options.k1, b: options.b },
+      { name: 'BM25 search worker', errorOf: (r) => new Error(`BM25 search worker: ${r.error}`) }));
   }
 
   /** The `k` best documents for each query (Bm25Index.search), in query order. */
-  async search(queries: readonly string[], k: number): Promise<Bm25Hit[][]> {
-    if (this.failure) throw this.failure;
-    const slice = Math.ceil(queries.length / this.workers.length);
-    const parts = await Promise.all(this.workers.map((w, i) => {
-      const part = queries.slice(i * slice, (i + 1) * slice);
-      if (part.length === 0) return Promise.resolve<Bm25Hit[][]>([]);
-      return new Promise<SearchReply>((resolve, reject) => {
-        const id = this.nextId++;
-        this.pending.set(id, { resolve, reject });
-        w.postMessage({ id, queries: part, k } satisfies SearchRequest);
-      }).then(unpack);
-    }));
-    return parts.flat();
+  search(queries: readonly string[], k: number): Promise<Bm25Hit[][]> {
+    return this.pool.map(queries, (w, part) => this.pool.request(w, { queries: part, k }).then(unpack));
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

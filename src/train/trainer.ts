@@ -114,6 +114,10 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
     throw new Error(`training.bf16: bf16 autocast needs a CUDA device, and this run uses ${ctx.device}; set bf16: false`);
   }
   if (args.cuda_graphs) checkCudaGraphs(stage.loss, ctx.device, dp.worldSize);
+  if (args.cuda_graphs && args.length_slices !== 'auto' && args.length_slices > 1) {
+    throw new Error(`training.length_slices ${args.length_slices} cannot be combined with training.cuda_graphs: a replayed step ` +
+      'keeps the whole padded batch; set length_slices: 1 (or auto), or cuda_graphs: false');
+  }
   if (stage.name !== 'main' && fs.existsSync(path.join(outputDir, 'model.safetensors')) && ctx.options.resume) {
     // A finished stage of a resumed run: take its result and move on.
     log(`stage ${stage.name}: already finished, loading ${outputDir}`);
@@ -316,8 +320,9 @@ async function trainOnBatch(model: Reranker, cache: TokenCache, batch: PlannedBa
   const tokens = cache.readBatch(batch.pairs, model.tokenizer.padTokenId);
   const input = { kind: loss, groupSize: batch.groupSize, labels: batch.labels, teacherScores: batch.teacherScores,
     scale: gradientWeight / args.gradient_accumulation_steps, bf16: args.bf16 };
-  return deferLoss ? model.native.trainStep(tokens, { ...input, deferLoss: true, cudaGraphs: args.cuda_graphs })
-    : model.native.trainStep(tokens, input);
+  const lengthSlices = args.length_slices === 'auto' ? (model.device === 'cpu' ? 4 : 1) : args.length_slices;
+  return deferLoss ? model.native.trainStep(tokens, { ...input, lengthSlices, deferLoss: true, cudaGraphs: args.cuda_graphs })
+    : model.native.trainStep(tokens, { ...input, lengthSlices });
 }
 
 // Each stage's data, loss and training arguments: the top-level ones with the stage's overrides.
