@@ -9,8 +9,17 @@ import { WorkerPool, type WorkerReply } from './worker-pool';
 
 interface TokenizeReply extends WorkerReply { offsets?: Int32Array; ids?: Int32Array; typeIds?: Int32Array; range?: boolean }
 
-/** Workers worth starting for `pairs` pairs: none for small jobs or few cores (they would compete with the rest). */
+/**
+ * Workers worth starting for `pairs` pairs: none for small jobs or few cores (they would compete with the rest).
+ * RRNATIVE_TOKENIZE_WORKERS=N sets the count for jobs of 512+ pairs (0: never).
+ */
 export function tokenizeWorkersFor(pairs: number): number {
+  const forced = process.env.RRNATIVE_TOKENIZE_WORKERS;
+  if (forced !== undefined && forced !== '') {
+    const n = Number(forced);
+    if (!Number.isInteger(n) || n < 0 || n > 64) throw new RangeError(`RRNATIVE_TOKENIZE_WORKERS must be a whole number from 0 to 64, got '${forced}'`);
+    return pairs < 512 ? 0 : n;
+  }
   const cores = os.availableParallelism();
   return pairs < 512 || cores < 8 ? 0 : Math.min(8, Math.floor(cores / 2));
 }

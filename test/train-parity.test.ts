@@ -117,6 +117,16 @@ test('bce trace with training.cuda_graphs: the replayed steps match transformers
     after.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-4, `eval logit ${i}: ${v} vs ${expected[i]}`));
   });
 
+test('listwise trace with training.cuda_graphs: the replayed steps match transformers as the eager ones do',
+  { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
+    const { entries, trace } = await runTrace('listwise', '  cuda_graphs: true\n');
+    assert.equal(entries.length, trace.steps.length);
+    trace.steps.forEach((ref, i) => {
+      assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
+      assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+    });
+  });
+
 test('length slices: the first bce batch forwarded by length gives transformers\' loss and gradient norm', async () => {
   // Rows of 64, 64, 64, 60, 64, 45, 64 and 23 tokens: slicing off the short rows saves work, so the step runs
   // as several forwards; the loss and the gradient norm must still be those of HF's one padded batch.

@@ -10,6 +10,8 @@ import { Reranker } from '../src/model';
 import { train } from '../src/train/trainer';
 import { groupByLength, LENGTH_GROUP_BATCHES } from '../src/train/plan';
 import { addon } from '../src/native';
+import { PairTokenizer } from '../src/tokenize';
+import { TokenCache } from '../src/train/cache';
 import { bertMiniDir, loadFixture, repoRoot, tempDir } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
@@ -284,4 +286,27 @@ test('group_by_length sorts each run of 50 batches by length, longest first, and
   const result = await train(parseConfig(yamlConfig(dir, grouped, `loss: listwise_ce
 training: { output_dir: ${path.join(dir, 'out')}, max_steps: 4, per_device_train_batch_size: 2, group_by_length: true, save_strategy: 'no', logging_steps: 2, device: cpu }`), 'gbl.yaml'), quiet);
   assert.equal(result.history.filter((e) => 'loss' in e).length, 2);
+});
+
+test('the token cache built on tokenization worker threads is byte-identical to one built on the main thread', async () => {
+  const dir = tempDir();
+  const { grouped } = writeData(dir);
+  const tokenizer = await PairTokenizer.load(bertMiniDir);
+  const build = async (workers: string): Promise<string> => {
+    const before = process.env.RRNATIVE_TOKENIZE_WORKERS;
+    process.env.RRNATIVE_TOKENIZE_WORKERS = workers;  // 0: the main thread; 2: two workers (this machine may have few cores)
+    try {
+      const cache = await TokenCache.open({ path: grouped }, tokenizer, fixture.max_length, path.join(dir, `cache-${workers}`), 'error', () => {});
+      cache.close();
+      return cache.dir;
+    } finally {
+      if (before === undefined) delete process.env.RRNATIVE_TOKENIZE_WORKERS;
+      else process.env.RRNATIVE_TOKENIZE_WORKERS = before;
+    }
+  };
+  const onMain = await build('0'), onWorkers = await build('2');
+  for (const file of ['tokens.i32', 'index.bin']) {
+    assert.ok(fs.readFileSync(path.join(onWorkers, file)).equals(fs.readFileSync(path.join(onMain, file))), `${file} differs`);
+  }
+  assert.ok(fs.statSync(path.join(onMain, 'tokens.i32')).size > 0);
 });

@@ -11,6 +11,7 @@ import { readTrainRecords } from '../data/formats';
 import { newBadRecordReport, type BadRecordReport, type DataSource, type Located, type TrainRecord } from '../data/records';
 import type { NativeTokenBatch } from '../native';
 import type { PairTokenizer } from '../tokenize';
+import { TokenizePool, tokenizeWorkersFor } from '../tokenize-pool';
 import { GrowableArray, writeFileAtomic } from '../util';
 
 const CACHE_VERSION = 1;
@@ -170,6 +171,10 @@ async function build(
   const recordFirst = new GrowableArray(Uint32Array), recordPos = new GrowableArray(Uint32Array), recordNeg = new GrowableArray(Uint32Array);
   const report = newBadRecordReport();
   let tokens = 0, groups = 0, withTeacher = 0, records = 0;
+  // With many cores, tokenize on worker threads (tokenize-pool.ts: the same ids; the calling thread's share of
+  // each pair's work is what limits one thread).
+  const workers = tokenizeWorkersFor(Number.MAX_SAFE_INTEGER);
+  const pool = workers > 0 ? TokenizePool.start(tokenizer.sourceDir, workers) : null;
 
   const flush = async (chunk: Located<TrainRecord>[]) => {
     const pairs: [string, string][] = [];
@@ -192,7 +197,7 @@ async function build(
       recordPos.push(record.positives.length);
       recordNeg.push(record.negatives.length);
     }
-    const encoded = await tokenizer.encodePairs(pairs, maxLength, true);
+    const encoded = await (pool ?? tokenizer).encodePairs(pairs, maxLength, true);
     const buffers: Buffer[] = [];
     encoded.forEach((e, i) => {
       pairOffset.push(tokens);
@@ -225,6 +230,8 @@ async function build(
     fs.closeSync(tokensFd);
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    await pool?.close();
   }
   fs.closeSync(tokensFd);
   writeFileAtomic(path.join(tmp, 'index.bin'), Buffer.concat([pairOffset, pairLength, pairTypeStart, pairLabel, pairTeacher,
