@@ -11,6 +11,12 @@ out=runs/debdesc
 mkdir -p "$out"
 start=$(date +%s)
 stamp() { echo "[debdesc $(( $(date +%s) - start ))s] $*"; }
+# On a lent GPU machine (see scripts/bench/GPU-NOTES.md) $OUT is the folder that comes back: keep the curves,
+# the metrics log and the config there, even when a later step fails or the call's time runs out first.
+keep() { [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] && cp -f "$out"/model/{report.svg,metrics.jsonl,rrtrain_config.yaml} "$OUT"/ 2>/dev/null; true; }
+trap keep EXIT
+trap 'exit 143' TERM   # the EXIT trap then keeps what is there
+trap 'exit 130' INT
 
 [ -f "$out/tokenizer/tokenizer.json" ] || rrtrain tokenizer --data debdesc:train --out "$out/tokenizer" --vocab-size 30000
 [ -f "$out/train-hard-negatives.jsonl" ] || rrtrain mine --queries debdesc:train --output "$out/train-hard-negatives.jsonl" \

@@ -288,7 +288,7 @@ training: { output_dir: ${path.join(dir, 'out')}, max_steps: 4, per_device_train
   assert.equal(result.history.filter((e) => 'loss' in e).length, 2);
 });
 
-test('the token cache built on tokenization worker threads is byte-identical to one built on the main thread', async () => {
+test('the token cache built on tokenization worker threads is byte-identical to one built on the main thread; abandoned builds are cleaned', async () => {
   const dir = tempDir();
   const { grouped } = writeData(dir);
   const tokenizer = await PairTokenizer.load(bertMiniDir);
@@ -304,9 +304,19 @@ test('the token cache built on tokenization worker threads is byte-identical to 
       else process.env.RRNATIVE_TOKENIZE_WORKERS = before;
     }
   };
-  const onMain = await build('0'), onWorkers = await build('2');
+  const onMain = await build('0');
+  const onWorkers = await build('2');
   for (const file of ['tokens.i32', 'index.bin']) {
     assert.ok(fs.readFileSync(path.join(onWorkers, file)).equals(fs.readFileSync(path.join(onMain, file))), `${file} differs`);
   }
   assert.ok(fs.statSync(path.join(onMain, 'tokens.i32')).size > 0);
+
+  // A build killed midway leaves its temporary folder (named by a pid that no longer runs): the next build of
+  // that cache removes it.
+  const again = path.join(dir, 'cache-again');
+  const abandoned = path.join(again, `${path.basename(onMain)}.tmp-2147483646`);
+  fs.mkdirSync(abandoned, { recursive: true });
+  fs.writeFileSync(path.join(abandoned, 'tokens.i32'), 'partial');
+  (await TokenCache.open({ path: grouped }, tokenizer, fixture.max_length, again, 'error', () => {})).close();
+  assert.ok(!fs.existsSync(abandoned), 'the abandoned temporary folder is removed');
 });

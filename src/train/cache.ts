@@ -154,6 +154,28 @@ function secondSegmentStart(typeIds: readonly number[]): number {
   return start;
 }
 
+// A build killed midway (a time limit, kill -9) leaves its `<dir>.tmp-<pid>` folder: hundreds of MB for a large
+// set. Remove those whose process is gone; a build still running elsewhere keeps its own.
+function removeAbandonedBuilds(dir: string): void {
+  const parent = path.dirname(dir), prefix = `${path.basename(dir)}.tmp-`;
+  if (!fs.existsSync(parent)) return;
+  for (const name of fs.readdirSync(parent)) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';  // alive, another user's
+  }
+}
+
 function describeSource(source: DataSource): string {
   return source.path ?? [source.triples, source.queries, source.qrels].filter(Boolean).join(', ');
 }
@@ -163,6 +185,7 @@ async function build(
   onBadRecord: 'error' | 'skip',
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
+  removeAbandonedBuilds(dir);
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   const tokensFd = fs.openSync(path.join(tmp, 'tokens.i32'), 'w');
