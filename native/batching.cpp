@@ -5,6 +5,17 @@
 
 namespace rr {
 
+std::vector<int64_t> rowLengths(const std::vector<int32_t>& attentionMask, int64_t batch, int64_t length) {
+  std::vector<int64_t> out(static_cast<size_t>(batch), 1);
+  for (int64_t r = 0; r < batch; ++r)
+    for (int64_t c = length; c > 0; --c)
+      if (attentionMask[static_cast<size_t>(r * length + c - 1)] != 0) {
+        out[static_cast<size_t>(r)] = c;
+        break;
+      }
+  return out;
+}
+
 std::vector<LengthSlice> planLengthSlices(const std::vector<int64_t>& rowLengths, int64_t maxSlices, double perSliceCost) {
   const int64_t n = static_cast<int64_t>(rowLengths.size());
   std::vector<int64_t> order(static_cast<size_t>(n));

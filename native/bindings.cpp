@@ -140,18 +140,6 @@ struct HostBatch {
     return t;
   }
 
-  // Each row's length: up to its last attended token (at least 1).
-  std::vector<int64_t> RowLengths() const {
-    std::vector<int64_t> out(static_cast<size_t>(batch), 1);
-    for (int64_t r = 0; r < batch; ++r)
-      for (int64_t c = length; c > 0; --c)
-        if (attentionMask[static_cast<size_t>(r * length + c - 1)] != 0) {
-          out[static_cast<size_t>(r)] = c;
-          break;
-        }
-    return out;
-  }
-
   // The given rows, cut to `newLength` columns.
   HostBatch Rows(const std::vector<int64_t>& rows, int64_t newLength) const {
     HostBatch b;
@@ -190,7 +178,7 @@ torch::Tensor forwardForTraining(CrossEncoder& model, HostBatch& batch, int64_t 
   const torch::Device device = model.device();
   sliced = false;
   if (maxSlices <= 1) return model.forward(batch.ToDevice(device));
-  auto slices = planLengthSlices(batch.RowLengths(), maxSlices, 0.02 * static_cast<double>(batch.batch * batch.length));
+  auto slices = planLengthSlices(rowLengths(batch.attentionMask, batch.batch, batch.length), maxSlices, 0.02 * static_cast<double>(batch.batch * batch.length));
   if (slices.size() == 1) return model.forward(batch.ToDevice(device));
   sliced = true;
   std::vector<torch::Tensor> parts;
@@ -396,6 +384,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
           host.tokenTypeIds = &batch.tokenTypeIds;
           host.labels = &labels;
           host.teacherScores = &teacherScores;
+          host.lengthSlices = lengthSlices;
           if (auto loss = graphs->trainStep(host, GraphLoss{kind, groupSize, scale, bf16})) {
             stats->addMicroBatch(*loss);
             return;

@@ -1,8 +1,10 @@
 #include "graphs.h"
 #include <algorithm>
 #include <map>
+#include <numeric>
 #include <stdexcept>
 #include <tuple>
+#include "batching.h"
 #include "precision.h"
 
 // at::_fused_adamw_ with a tensor learning rate (so a replay can change it) and CUDAGraph's pool argument.
@@ -91,12 +93,13 @@ struct TrainGraphs::Impl {
 
   struct Forward {
     at::cuda::CUDAGraph graph;
-    torch::Tensor tokens;           // int64 [3, batch, length]: ids, attention mask, token type ids
+    torch::Tensor tokens;           // int64, per slice [3, rows, length] (ids, attention mask, token type ids), flat
+    torch::Tensor positions;        // int64 [batch]: row r's logits in the slices' concatenation (slices only)
     torch::Tensor labels, teacher;  // float [batch]
     torch::Tensor loss;             // 0-dim, rewritten by each replay
   };
-  // batch, bucketed length, loss kind, group size, scale, bf16, teacher scores
-  using ForwardKey = std::tuple<int64_t, int64_t, int, int64_t, double, bool, bool>;
+  // batch, each slice's rows and bucketed length, loss kind, group size, scale, bf16, teacher scores
+  using ForwardKey = std::tuple<int64_t, std::vector<int64_t>, int, int64_t, double, bool, bool>;
   std::map<ForwardKey, std::unique_ptr<Forward>> forwards;
 
   struct Step {
@@ -121,27 +124,47 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
   }
   if (!impl_) impl_ = std::make_unique<Impl>();
   const torch::Device device = model_->device();
-  // The bucket: the length rounded up to a multiple of kGraphLengthBucket, within the model's positions.
-  const int64_t cap = std::max<int64_t>(b.length, model_->config().maxPositionEmbeddings);
-  const int64_t length = std::min(cap, (b.length + kGraphLengthBucket - 1) / kGraphLengthBucket * kGraphLengthBucket);
   const bool withTeacher = b.teacherScores && !b.teacherScores->empty();
+  const int64_t maxLength = std::max<int64_t>(b.length, model_->config().maxPositionEmbeddings);
+  auto bucket = [&](int64_t n) { return std::min(maxLength, (n + kGraphLengthBucket - 1) / kGraphLengthBucket * kGraphLengthBucket); };
 
-  // The batch, padded to the bucket's length, in pinned memory: one copy each into the graph's inputs.
+  // The rows in the order the graph takes them: as given, or sorted by length and cut into equal runs (slices).
+  const int64_t sliceCount = std::max<int64_t>(1, std::min(b.lengthSlices, b.batch));
+  std::vector<int64_t> order(static_cast<size_t>(b.batch));
+  std::iota(order.begin(), order.end(), 0);
+  const std::vector<int64_t> rowLength = rowLengths(*b.attentionMask, b.batch, b.length);
+  if (sliceCount > 1) std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return rowLength[x] < rowLength[y]; });
+  const int64_t perSlice = (b.batch + sliceCount - 1) / sliceCount;
+  std::vector<int64_t> sliceRows, sliceLengths;
+  for (int64_t first = 0; first < b.batch; first += perSlice) {
+    const int64_t rows = std::min(perSlice, b.batch - first);
+    int64_t longest = 1;
+    for (int64_t i = first; i < first + rows; ++i) longest = std::max(longest, rowLength[static_cast<size_t>(order[i])]);
+    sliceRows.push_back(rows);
+    sliceLengths.push_back(bucket(sliceCount > 1 ? longest : b.length));
+  }
+
+  // The slices, each padded to its length, in pinned memory: one copy each into the graph's inputs.
+  int64_t total = 0;
+  for (size_t s = 0; s < sliceRows.size(); ++s) total += 3 * sliceRows[s] * sliceLengths[s];
   auto pinned = torch::TensorOptions().pinned_memory(true);
-  auto staged = torch::empty({3, b.batch, length}, pinned.dtype(torch::kInt64));
-  int64_t* ids = staged.data_ptr<int64_t>();
-  int64_t* mask = ids + b.batch * length;
-  int64_t* types = mask + b.batch * length;
-  std::fill(ids, ids + b.batch * length, model_->config().padTokenId);
-  std::fill(mask, types + b.batch * length, 0);
-  for (int64_t row = 0; row < b.batch; ++row) {
-    for (int64_t col = 0; col < b.length; ++col) {
-      const size_t from = static_cast<size_t>(row * b.length + col);
-      const int64_t to = row * length + col;
-      ids[to] = (*b.inputIds)[from];
-      mask[to] = (*b.attentionMask)[from];
-      types[to] = b.tokenTypeIds->empty() ? 0 : (*b.tokenTypeIds)[from];
+  auto staged = torch::empty({total}, pinned.dtype(torch::kInt64));
+  int64_t* out = staged.data_ptr<int64_t>();
+  for (size_t s = 0, i = 0; s < sliceRows.size(); ++s) {
+    const int64_t rows = sliceRows[s], length = sliceLengths[s], n = rows * length;
+    int64_t *ids = out, *mask = out + n, *types = out + 2 * n;
+    std::fill(ids, ids + n, model_->config().padTokenId);
+    std::fill(mask, mask + 2 * n, 0);  // mask and token types
+    for (int64_t row = 0; row < rows; ++row, ++i) {
+      const int64_t source = order[i];
+      for (int64_t col = 0; col < std::min(b.length, length); ++col) {
+        const size_t from = static_cast<size_t>(source * b.length + col);
+        ids[row * length + col] = (*b.inputIds)[from];
+        mask[row * length + col] = (*b.attentionMask)[from];
+        types[row * length + col] = b.tokenTypeIds->empty() ? 0 : (*b.tokenTypeIds)[from];
+      }
     }
+    out += 3 * n;
   }
   auto floats = [&](const std::vector<float>& v) {
     auto t = torch::empty({static_cast<int64_t>(v.size())}, pinned.dtype(torch::kFloat32));
@@ -150,19 +173,28 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
   };
   auto labels = floats(*b.labels);
   torch::Tensor teacher = withTeacher ? floats(*b.teacherScores) : torch::Tensor();
+  torch::Tensor positions;
+  if (sliceCount > 1) {
+    positions = torch::empty({b.batch}, pinned.dtype(torch::kInt64));
+    for (int64_t i = 0; i < b.batch; ++i) positions.data_ptr<int64_t>()[order[i]] = i;
+  }
 
-  const Impl::ForwardKey key{b.batch, length, static_cast<int>(lossSpec.kind), lossSpec.groupSize, lossSpec.scale, lossSpec.bf16, withTeacher};
+  std::vector<int64_t> shape;
+  for (size_t s = 0; s < sliceRows.size(); ++s) shape.insert(shape.end(), {sliceRows[s], sliceLengths[s]});
+  const Impl::ForwardKey key{b.batch, shape, static_cast<int>(lossSpec.kind), lossSpec.groupSize, lossSpec.scale, lossSpec.bf16, withTeacher};
   auto& slot = impl_->forwards[key];
   const bool fresh = !slot;
   if (fresh) {
     auto f = std::make_unique<Impl::Forward>();
-    f->tokens = torch::empty({3, b.batch, length}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    f->tokens = torch::empty({total}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+    if (sliceCount > 1) f->positions = torch::empty({b.batch}, torch::TensorOptions().dtype(torch::kInt64).device(device));
     f->labels = torch::empty({b.batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
     if (withTeacher) f->teacher = torch::empty({b.batch}, torch::TensorOptions().dtype(torch::kFloat32).device(device));
     slot = std::move(f);
   }
   Impl::Forward& f = *slot;
   f.tokens.copy_(staged, /*non_blocking=*/true);
+  if (sliceCount > 1) f.positions.copy_(positions, /*non_blocking=*/true);
   f.labels.copy_(labels, /*non_blocking=*/true);
   if (withTeacher) f.teacher.copy_(teacher, /*non_blocking=*/true);
   model_->train();
@@ -170,7 +202,16 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
     try {
       capture(f.graph, impl_->pool, impl_->stream, [&] {
         AutocastGuard autocast(lossSpec.bf16, device);
-        auto logits = model_->forward(TokenBatch{f.tokens[0], f.tokens[1], f.tokens[2]});
+        std::vector<torch::Tensor> parts;
+        int64_t offset = 0;
+        for (size_t s = 0; s < sliceRows.size(); ++s) {
+          const int64_t n = 3 * sliceRows[s] * sliceLengths[s];
+          auto t = f.tokens.narrow(0, offset, n).view({3, sliceRows[s], sliceLengths[s]});
+          offset += n;
+          parts.push_back(model_->forward(TokenBatch{t[0], t[1], t[2]}));
+        }
+        // Back to the batch's row order (row r's logits are at positions[r] of the concatenation).
+        auto logits = parts.size() == 1 && sliceCount == 1 ? parts[0] : torch::cat(parts).index_select(0, f.positions);
         LossInputs in;
         in.kind = lossSpec.kind;
         in.groupSize = lossSpec.groupSize;

@@ -21,6 +21,9 @@ struct HostTrainBatch {
   const std::vector<int32_t>* tokenTypeIds = nullptr;  // empty: all zero
   const std::vector<float>* labels = nullptr;
   const std::vector<float>* teacherScores = nullptr;   // empty: none
+  // > 1: the rows sorted by length are cut into this many equal runs, each padded to its own longest row
+  // (rounded up to the bucket), and forwarded one after the other in the captured step (see batching.h).
+  int64_t lengthSlices = 1;
 };
 
 struct GraphLoss {
@@ -40,8 +43,8 @@ class TrainGraphs {
   // Cheap: nothing touches the GPU until the first step.
   TrainGraphs(std::shared_ptr<CrossEncoder> model, std::shared_ptr<AdamW> optimizer);
   ~TrainGraphs();
-  // Forward, loss and backward of one micro-batch (gradients accumulate), captured once per shape and
-  // replayed. Returns the unscaled loss (a 0-dim device tensor of its own), or nullopt for the first
+  // Forward, loss and backward of one micro-batch (gradients accumulate), captured once per shape (batch size,
+  // the bucketed length of each slice, loss) and replayed. Returns the unscaled loss (a 0-dim device tensor of its own), or nullopt for the first
   // kWarmupSteps calls, which the caller runs eagerly (they create the gradients and CUDA's lazy state).
   std::optional<torch::Tensor> trainStep(const HostTrainBatch& batch, const GraphLoss& loss);
   // Clip, AdamW step and zeroed gradients, replayed; the gradient norm before clipping, or nullopt (eager).

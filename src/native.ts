@@ -79,8 +79,9 @@ export interface NativeLossInput {
   /**
    * Forward the rows sorted by length in up to this many slices, each padded only to its own longest row,
    * when that saves at least 2% of the batch's padded tokens per extra slice (same logits, less work; grouped
-   * losses pad a whole query group to the batch's longest pair). 1 (the default): one padded forward. Not
-   * with cudaGraphs (a replayed step keeps the batch's shape).
+   * losses pad a whole query group to the batch's longest pair). 1 (the default): one padded forward. With
+   * cudaGraphs: always this many equal runs of the sorted rows, each length rounded up to the bucket of 32 (a
+   * graph per combination of the slices' lengths).
    */
   lengthSlices?: number;
 }

@@ -104,28 +104,33 @@ test('listwise trace: every step\'s lr, loss and grad norm match; the logits aft
   after.forEach((v, i) => assert.ok(Math.abs(v - shift - expected[i]) < 1e-4, `eval logit ${i}: ${v - shift} vs ${expected[i]}`));
 });
 
-test('bce trace with training.cuda_graphs: the replayed steps match transformers as the eager ones do',
-  { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
-    // Steps 1-2 run eagerly (warm-up), 3-6 are captured (lengths padded to a bucket of 32) and replayed.
-    const { entries, after, trace } = await runTrace('bce', '  cuda_graphs: true\n');
-    assert.equal(entries.length, trace.steps.length);
-    trace.steps.forEach((ref, i) => {
-      assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
-      assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+for (const slices of [1, 4]) {
+  test(`bce trace with training.cuda_graphs, length_slices ${slices}: the replayed steps match transformers as the eager ones do`,
+    { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
+      // Steps 1-2 run eagerly (warm-up), 3-6 are captured (lengths padded to a bucket of 32) and replayed; with 4
+      // slices the 8 rows, sorted by length, go through the captured step as 4 forwards of 2 rows.
+      const { entries, after, trace } = await runTrace('bce', `  cuda_graphs: true\n  length_slices: ${slices}\n`);
+      assert.equal(entries.length, trace.steps.length);
+      trace.steps.forEach((ref, i) => {
+        assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
+        assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+      });
+      const expected = column(trace.eval_logits_after);
+      after.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-4, `eval logit ${i}: ${v} vs ${expected[i]}`));
     });
-    const expected = column(trace.eval_logits_after);
-    after.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-4, `eval logit ${i}: ${v} vs ${expected[i]}`));
-  });
+}
 
-test('listwise trace with training.cuda_graphs: the replayed steps match transformers as the eager ones do',
-  { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
-    const { entries, trace } = await runTrace('listwise', '  cuda_graphs: true\n');
-    assert.equal(entries.length, trace.steps.length);
-    trace.steps.forEach((ref, i) => {
-      assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
-      assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+for (const slices of [1, 4]) {
+  test(`listwise trace with training.cuda_graphs, length_slices ${slices}: the replayed steps match transformers as the eager ones do`,
+    { skip: testDevice !== 'cuda' && 'CUDA graphs need a GPU (RRNATIVE_TEST_DEVICE=cuda)' }, async () => {
+      const { entries, trace } = await runTrace('listwise', `  cuda_graphs: true\n  length_slices: ${slices}\n`);
+      assert.equal(entries.length, trace.steps.length);
+      trace.steps.forEach((ref, i) => {
+        assert.ok(relErr(entries[i].loss, ref.loss) < 1e-4, `step ${ref.step} loss ${entries[i].loss} vs ${ref.loss}`);
+        assert.ok(relErr(entries[i].grad_norm, ref.grad_norm) < 1e-4, `step ${ref.step} grad_norm ${entries[i].grad_norm} vs ${ref.grad_norm}`);
+      });
     });
-  });
+}
 
 test('length slices: the first bce batch forwarded by length gives transformers\' loss and gradient norm', async () => {
   // Rows of 64, 64, 64, 60, 64, 45, 64 and 23 tokens: slicing off the short rows saves work, so the step runs

@@ -114,10 +114,6 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
     throw new Error(`training.bf16: bf16 autocast needs a CUDA device, and this run uses ${ctx.device}; set bf16: false`);
   }
   if (args.cuda_graphs) checkCudaGraphs(stage.loss, ctx.device, dp.worldSize);
-  if (args.cuda_graphs && args.length_slices !== 'auto' && args.length_slices > 1) {
-    throw new Error(`training.length_slices ${args.length_slices} cannot be combined with training.cuda_graphs: a replayed step ` +
-      'keeps the whole padded batch; set length_slices: 1 (or auto), or cuda_graphs: false');
-  }
   if (stage.name !== 'main' && fs.existsSync(path.join(outputDir, 'model.safetensors')) && ctx.options.resume) {
     // A finished stage of a resumed run: take its result and move on.
     log(`stage ${stage.name}: already finished, loading ${outputDir}`);
