@@ -246,18 +246,8 @@ std::optional<torch::Tensor> TrainGraphs::optimizerStep(const AdamWStep& o) {
     AdamW::FusedTensors t = optimizer_->fusedTensors();  // moments created, device step = steps so far
     s->lr = torch::full({}, o.lr, torch::TensorOptions().dtype(torch::kFloat32).device(model_->device()));
     capture(s->graph, impl_->pool, impl_->stream, [&] {
-      auto norm = torch::stack(at::_foreach_norm(t.allGrads, 2)).norm(2).to(torch::kFloat32);
-      if (o.maxGradNorm > 0) at::_foreach_mul_(t.allGrads, (o.maxGradNorm / (norm + 1e-6)).clamp_max(1.0));
-      t.deviceStep.add_(1);
-      for (int group = 0; group < 2; ++group) {
-        if (t.params[group].empty()) continue;
-        std::vector<torch::Tensor> steps(t.params[group].size(), t.deviceStep);
-        at::_fused_adamw_(t.params[group], t.grads[group], t.expAvgs[group], t.expAvgSqs[group], /*max_exp_avg_sqs=*/{},
-                          steps, s->lr, o.beta1, o.beta2, group == 0 ? o.weightDecay : 0.0, o.eps, /*amsgrad=*/false,
-                          /*maximize=*/false);
-      }
-      at::_foreach_zero_(t.allGrads);
-      s->gradNorm = norm;
+      t.deviceStep.add_(1);  // each replay counts its step on the device
+      s->gradNorm = AdamW::fusedUpdate(t, s->lr, o);
     });
     impl_->step = std::move(s);
   }

@@ -61,42 +61,41 @@ torch::Tensor AdamW::referenceStep(const AdamWStep& o) {
   return totalNorm;
 }
 
+#if RR_HAVE_FUSED_ADAMW
+namespace {
+// The same update as AdamW::referenceStep (torch.optim.AdamW(fused=True)), in a handful of launches instead of
+// ~8 per parameter: at BERT-base's 200 tensors the per-parameter launches alone outlast a GPU step. `lr`: a
+// number, or a 0-dim tensor (the overload from LibTorch 2.4).
+template <typename Lr>
+torch::Tensor fusedClipAndUpdate(const AdamW::FusedTensors& t, const Lr& lr, const AdamWStep& o) {
+  auto totalNorm = torch::stack(at::_foreach_norm(t.allGrads, 2)).norm(2).to(torch::kFloat32);
+  if (o.maxGradNorm > 0) at::_foreach_mul_(t.allGrads, (o.maxGradNorm / (totalNorm + 1e-6)).clamp_max(1.0));
+  for (int group = 0; group < 2; ++group) {
+    if (t.params[group].empty()) continue;
+    std::vector<torch::Tensor> steps(t.params[group].size(), t.deviceStep);  // the kernel's bias corrections
+    at::_fused_adamw_(t.params[group], t.grads[group], t.expAvgs[group], t.expAvgSqs[group], /*max_exp_avg_sqs=*/{},
+                      steps, lr, o.beta1, o.beta2, group == 0 ? o.weightDecay : 0.0, o.eps, /*amsgrad=*/false,
+                      /*maximize=*/false);
+  }
+  at::_foreach_zero_(t.allGrads);
+  return totalNorm;
+}
+}  // namespace
+#endif
+
 torch::Tensor AdamW::fusedStep(const AdamWStep& o) {
 #if RR_HAVE_FUSED_ADAMW
-  // The same update as referenceStep (torch.optim.AdamW(fused=True)), in a handful of launches instead of
-  // ~8 per parameter: at BERT-base's 200 tensors the per-parameter launches alone outlast a GPU step.
-  std::vector<torch::Tensor> grads;
-  for (auto& s : slots_)
-    if (s.param.grad().defined()) grads.push_back(s.param.grad());
-  auto totalNorm = torch::stack(at::_foreach_norm(grads, 2)).norm(2).to(torch::kFloat32);
-  if (o.maxGradNorm > 0) at::_foreach_mul_(grads, (o.maxGradNorm / (totalNorm + 1e-6)).clamp_max(1.0));
-  if (!deviceStep_.defined())
-    deviceStep_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(slots_.front().param.device()));
-  deviceStep_.fill_(static_cast<double>(steps_));  // the kernel derives the bias corrections from it
-  for (const bool decay : {true, false}) {
-    std::vector<torch::Tensor> params, groupGrads, expAvgs, expAvgSqs, steps;
-    for (auto& s : slots_) {
-      if (s.decay != decay || !s.param.grad().defined()) continue;
-      if (!s.expAvg.defined()) {
-        s.expAvg = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
-        s.expAvgSq = torch::zeros_like(s.param, torch::MemoryFormat::Preserve);
-      }
-      params.push_back(s.param);
-      groupGrads.push_back(s.param.grad());
-      expAvgs.push_back(s.expAvg);
-      expAvgSqs.push_back(s.expAvgSq);
-      steps.push_back(deviceStep_);
-    }
-    if (params.empty()) continue;
-    at::_fused_adamw_(params, groupGrads, expAvgs, expAvgSqs, /*max_exp_avg_sqs=*/{}, steps, o.lr, o.beta1, o.beta2,
-                      decay ? o.weightDecay : 0.0, o.eps, /*amsgrad=*/false, /*maximize=*/false);
-  }
-  at::_foreach_zero_(grads);
-  return totalNorm;
+  return fusedClipAndUpdate(fusedTensors(), o.lr, o);
 #else
   return referenceStep(o);
 #endif
 }
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+torch::Tensor AdamW::fusedUpdate(const FusedTensors& t, const torch::Tensor& lr, const AdamWStep& o) {
+  return fusedClipAndUpdate(t, lr, o);
+}
+#endif
 
 AdamW::FusedTensors AdamW::fusedTensors() {
   torch::NoGradGuard noGrad;

@@ -35,6 +35,11 @@ class AdamW {
   };
   FusedTensors fusedTensors();
   void countStep() { ++steps_; }
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // The clip, fused AdamW update and zeroed gradients of `t` with the learning rate as a 0-dim device tensor
+  // (a replayed capture reads its current value). Returns the gradient norm before clipping.
+  static torch::Tensor fusedUpdate(const FusedTensors& t, const torch::Tensor& lr, const AdamWStep& o);
+#endif
 
  private:
   struct Slot {

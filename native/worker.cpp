@@ -1,10 +1,9 @@
 #include "worker.h"
+#include <dlfcn.h>
+#include <torch/torch.h>
 #include <cstdio>
 #include <cstdlib>
 #include "attention.h"
-#include <dlfcn.h>
-#include <torch/torch.h>
-#include <cstdlib>
 
 namespace rr {
 

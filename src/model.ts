@@ -159,10 +159,9 @@ export class Reranker {
     const out: number[][] = new Array(checked.length);
     const forwards: Promise<void>[] = [];
     let failure: unknown;
-    if (this.device === 'cuda' && !this.tokenizePool && tokenizeWorkersFor(checked.length) > 0) {
-      this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, tokenizeWorkersFor(checked.length));
-    }
-    const tokenizer = this.device === 'cuda' && this.tokenizePool ? this.tokenizePool : this.tokenizer;
+    const workers = this.device === 'cuda' && !this.tokenizePool ? tokenizeWorkersFor(checked.length) : 0;
+    if (workers > 0) this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, workers);
+    const tokenizer = this.tokenizePool ?? this.tokenizer;  // the pool exists only for CUDA models
     const encode = (start: number) =>
       tokenizer.encodePairs(checked.slice(start, start + chunkSize), this.maxLength, truncation, start);
     let next = encode(0);

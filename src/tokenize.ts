@@ -73,8 +73,8 @@ export class PairTokenizer {
   /**
    * Encodes (query, document) pairs as `[CLS] query [SEP] document [SEP]`. With `truncate`, pairs are cut to
    * `maxLength` longest-first (as HF's truncation=True); without it a longer pair is a RangeError naming it.
+   * `indexOffset`: added to the index an error names (when `pairs` is a slice of the caller's list).
    */
-  /** `indexOffset`: added to the index an error names (when `pairs` is a slice of the caller's list). */
   async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0): Promise<EncodedPair[]> {
     // Truncation is a setting of the shared Rust tokenizer, read when each encode runs: calls take turns.
     const turn = this.queue.then(async () => {

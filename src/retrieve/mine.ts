@@ -182,10 +182,10 @@ interface Prepared {
   positiveScores?: number[];
 }
 
-/** The miner: holds the corpus, its index and lookups; `mine` turns queries into groups. */
 /** Queries searched together (on the worker threads when there are enough of them). */
 const SEARCH_CHUNK = 4096;
 
+/** The miner: holds the corpus, its index and lookups; `mine` turns queries into groups. */
 export class HardNegativeMiner {
   readonly index: Bm25Index;
   readonly lookup: CorpusLookup;

@@ -166,7 +166,8 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       log(`resumed from ${resumeFrom} (step ${state.globalStep}, epoch ${state.epoch})`);
     }
     rng.setState(state.epochRngState);
-    let plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher, groupByLength: args.group_by_length });
+    const planOptions = { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher, groupByLength: args.group_by_length };
+    let plan = planEpoch(cache, rng, planOptions);
 
     const progress = new Progress(dp.isMain ? (ctx.options.progress ?? 'auto') : 'none', totalSteps, state.globalStep, log);
     let windowLoss = 0, windowSteps = 0, windowPairs = 0, windowStart = Date.now();
@@ -200,7 +201,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
           state.epoch += 1;
           state.batchInEpoch = 0;
           state.epochRngState = rng.getState();
-          plan = planEpoch(cache, rng, { shuffle: data.shuffle, batchSize: globalBatch, groupSize: data.train_group_size, withTeacher, groupByLength: args.group_by_length });
+          plan = planEpoch(cache, rng, planOptions);
         }
         const batch = plan[state.batchInEpoch++];
         const { shard, share, gradientWeight } = dp.shard(batch);
