@@ -13,6 +13,7 @@
 #include "model.h"
 #include "optimizer.h"
 #include "precision.h"
+#include "profiler.h"
 #include "weights.h"
 #include "worker.h"
 
@@ -618,6 +619,55 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return Job::Queue(*addonData(env).torchThread, std::make_unique<SeedJob>(env, static_cast<uint64_t>(info[0].ToNumber().Int64Value())));
 }
 
+// ---- profiling (native/profiler.h): a window of the torch thread's work, summed by operator and kernel ----
+
+Napi::Value StartProfiler(const Napi::CallbackInfo& info) {
+  struct StartJob : Job {
+    StartJob(Napi::Env env, bool c) : Job(env), cuda(c) {}
+    void Execute() override { startProfiler(cuda); }
+    bool cuda;
+  };
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "startProfiler(options): options must be an object");
+  const bool cuda = info[0].As<Napi::Object>().Get("cuda").ToBoolean();
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<StartJob>(env, cuda));
+}
+
+Napi::Value StopProfiler(const Napi::CallbackInfo& info) {
+  struct StopJob : Job {
+    StopJob(Napi::Env env, std::string path) : Job(env), tracePath(std::move(path)) {}
+    void Execute() override { summary = stopProfiler(tracePath); }
+    Napi::Value OnOK(Napi::Env env) override {
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("wallUs", summary.wallUs);
+      out.Set("cudaKernelUs", summary.cudaKernelUs);
+      Napi::Array entries = Napi::Array::New(env, summary.entries.size());
+      for (size_t i = 0; i < summary.entries.size(); i++) {
+        const ProfileEntry& e = summary.entries[i];
+        Napi::Object row = Napi::Object::New(env);
+        row.Set("name", e.name);
+        row.Set("device", e.device);
+        row.Set("calls", static_cast<double>(e.calls));
+        row.Set("totalUs", e.totalUs);
+        entries.Set(static_cast<uint32_t>(i), row);
+      }
+      out.Set("entries", entries);
+      if (!summary.traceError.empty()) out.Set("traceError", summary.traceError);
+      return out;
+    }
+    std::string tracePath;
+    ProfileSummary summary;
+  };
+  Napi::Env env = info.Env();
+  std::string tracePath;
+  if (info.Length() > 0 && info[0].IsObject()) {
+    Napi::Value path = info[0].As<Napi::Object>().Get("tracePath");
+    if (path.IsString()) tracePath = path.As<Napi::String>().Utf8Value();
+    else if (!path.IsUndefined() && !path.IsNull()) throw Napi::TypeError::New(env, "stopProfiler: options.tracePath must be a string");
+  }
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<StopJob>(env, std::move(tracePath)));
+}
+
 // ---- torch.distributed: the process group of a data-parallel job (see native/distributed.h) ----
 
 std::vector<double> readDoubles(const Napi::Value& v, const char* what) {
@@ -794,6 +844,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
+  exports.Set("startProfiler", Napi::Function::New(env, StartProfiler));
+  exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

@@ -156,6 +156,7 @@ export class Reranker {
     // on this one, which would otherwise wait for every pair to be tokenized first. On the CPU both compete for
     // the same cores and sorting fewer pairs by length pads more (measured 10% slower), so one chunk.
     const chunkSize = this.device === 'cuda' ? batchSize * PIPELINE_BATCHES : checked.length;
+    const order = chunkOrder(checked, chunkSize, truncation);
     const out: number[][] = new Array(checked.length);
     const forwards: Promise<void>[] = [];
     let failure: unknown;
@@ -163,12 +164,12 @@ export class Reranker {
     if (workers > 0) this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, workers);
     const tokenizer = this.tokenizePool ?? this.tokenizer;  // the pool exists only for CUDA models
     const encode = (start: number) =>
-      tokenizer.encodePairs(checked.slice(start, start + chunkSize), this.maxLength, truncation, start);
+      tokenizer.encodePairs(order.slice(start, start + chunkSize).map((i) => checked[i]), this.maxLength, truncation, start);
     let next = encode(0);
     for (let start = 0; start < checked.length; start += chunkSize) {
       const encoded = await next;
       if (start + chunkSize < checked.length) next = encode(start + chunkSize);
-      for (const done of this.forwardSorted(encoded, start, batchSize, bf16, out)) {
+      for (const done of this.forwardSorted(encoded, order.slice(start, start + chunkSize), batchSize, bf16, out)) {
         forwards.push(done.catch((err: unknown) => { failure ??= err; }));  // handled now: no unhandled rejection
       }
     }
@@ -254,10 +255,10 @@ export class Reranker {
     return bf16;
   }
 
-  // Sorts by length so each batch pads little, queues the batches, and writes each row to out[offset + i].
+  // Sorts by length so each batch pads little, queues the batches, and writes row i to out[positions[i]].
   // On CUDA a chunk's batches go in one job (one wait for the GPU); on the CPU one job each, so other
   // callers' batches can run in between.
-  private forwardSorted(encoded: EncodedPair[], offset: number, batchSize: number, bf16: boolean, out: number[][]): Promise<void>[] {
+  private forwardSorted(encoded: EncodedPair[], positions: readonly number[], batchSize: number, bf16: boolean, out: number[][]): Promise<void>[] {
     const order = encoded.map((_, i) => i).sort((a, b) => encoded[b].ids.length - encoded[a].ids.length || a - b);
     const indices: number[][] = [];
     const batches: NativeTokenBatch[] = [];
@@ -266,13 +267,26 @@ export class Reranker {
       batches.push(padBatch(indices[indices.length - 1].map((i) => encoded[i]), this.tokenizer.padTokenId));
     }
     const place = (flat: Float32Array, rows: number[]) => {
-      splitRows(flat, this.numLabels).forEach((row, j) => { out[offset + rows[j]] = row; });
+      splitRows(flat, this.numLabels).forEach((row, j) => { out[positions[rows[j]]] = row; });
     };
     if (this.device === 'cuda') {
       return [this.nativeModel.forwardMany(batches, { bf16 }).then((flats) => flats.forEach((flat, b) => place(flat, indices[b])))];
     }
     return batches.map((batch, b) => this.nativeModel.forward(batch, { bf16 }).then((flat) => place(flat, indices[b])));
   }
+}
+
+/**
+ * The order score() tokenizes pairs in. Cut into several chunks, pairs go longest first by characters (query +
+ * document), so a chunk holds pairs of similar token length and its batches, sorted by tokens within the chunk,
+ * pad little: on 16,384 debdesc pairs in chunks of 2,048, 1.08 padded tokens per real one instead of 1.21 in input
+ * order. Input order in one chunk, and without truncation, where an over-long pair is named by its input index.
+ */
+export function chunkOrder(pairs: readonly (readonly [string, string])[], chunkSize: number, truncation: boolean): number[] {
+  const order = pairs.map((_, i) => i);
+  if (pairs.length <= chunkSize || !truncation) return order;
+  const chars = pairs.map(([query, document]) => query.length + document.length);
+  return order.sort((a, b) => chars[b] - chars[a] || a - b);
 }
 
 function checkLoadOptions(options: LoadOptions): { device: Device; seed: number } {

@@ -201,6 +201,33 @@ export interface NativeAddon {
   initProcessGroup(options: NativeDistributedOptions): Promise<NativeProcessGroup>;
   /** The torch.distributed backends of this build: [] without c10d/Gloo, ['gloo'], or ['gloo', 'nccl']. */
   distributedBackends(): NativeDdpBackend[];
+  /**
+   * Starts LibTorch's profiler around the torch thread's work (jobs queued after this one); `cuda` also records
+   * the GPU's kernels. Rejects when a profile is already running.
+   */
+  startProfiler(options: { cuda: boolean }): Promise<void>;
+  /** Ends the profile (waiting for the GPU), sums it by name, and writes a Chrome trace to `tracePath` if given. */
+  stopProfiler(options?: { tracePath?: string }): Promise<NativeProfileSummary>;
+}
+
+export interface NativeProfileEntry {
+  name: string;
+  /** 'cpu': an operator or a CUDA runtime call, on the torch thread; 'cuda': a kernel, copy or memset on the GPU. */
+  device: 'cpu' | 'cuda';
+  calls: number;
+  /** Summed durations; CPU operators nest (aten::linear holds aten::addmm), so CPU totals overlap. */
+  totalUs: number;
+}
+
+export interface NativeProfileSummary {
+  /** From the start job to the stop job, after the GPU finished. */
+  wallUs: number;
+  /** The GPU events' summed durations (with one stream: the time the GPU was busy). */
+  cudaKernelUs: number;
+  /** Largest total first. */
+  entries: NativeProfileEntry[];
+  /** Set when a trace was asked for and could not be written (e.g. LibTorch built without Kineto, as Debian's). */
+  traceError?: string;
 }
 
 let cached: NativeAddon | undefined;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rr from '../src/index';
 import { PairTokenizer, padBatch } from '../src/tokenize';
+import { chunkOrder } from '../src/model';
 import { TokenizePool } from '../src/tokenize-pool';
 import path from 'node:path';
 import { bertMiniDir, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, testDevice } from './helpers';
@@ -132,3 +133,10 @@ for (const name of ['bert-mini-a', 'xlmr-pub', 'electra-pub', 'deberta-v3-pub'])
     }
   });
 }
+
+test('score() on CUDA cuts its chunks from the pairs ordered by characters, longest first; input order otherwise', () => {
+  const pairs: [string, string][] = [['q', 'aa'], ['q', 'aaaaaa'], ['qq', 'a'], ['q', 'aaaa'], ['q', 'aaaaaa']];
+  assert.deepEqual(chunkOrder(pairs, 2, true), [1, 4, 3, 0, 2]);  // ties keep input order
+  assert.deepEqual(chunkOrder(pairs, 5, true), [0, 1, 2, 3, 4]);  // one chunk: sorted by tokens later anyway
+  assert.deepEqual(chunkOrder(pairs, 2, false), [0, 1, 2, 3, 4]); // without truncation errors name input indices
+});

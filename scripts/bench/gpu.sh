@@ -7,7 +7,7 @@
 #
 #   bash scripts/bench/gpu.sh [--peers DIR] [--carry DIR] [--work DIR] [--models minilm,bert-base]
 #        [--only ours,peer_train,peer_bench] [--budget 570] [--tokenizer DIR] [--peak-tflops X] [--python python3]
-#        [--setup-only] [--build-only] [--fake] [--no-checks] [--no-probe]
+#        [--setup-only] [--build-only] [--fake] [--no-checks] [--no-probe] [--profile]
 #
 # It is made for a CUDA machine that has python3 with PyTorch (2.11 there), CMake and a C++ compiler, but NO
 # network and NO Node.js: Node and the npm packages come in a git-ignored carry folder (default .carry/). Only
@@ -37,6 +37,8 @@
 #      sampling the GPU memory;
 #   7. prints the table (dist/scripts/bench/gpu.js table) and copies table.md, results.json and bench.log to $OUT
 #      when $OUT is set.
+# --profile: each of ours also runs an untimed window (5 steps, or a score of 4,096 pairs) under LibTorch's
+# profiler; the table is followed by where the GPU time went (kernel classes, largest kernels: profile.md).
 # --setup-only stops after 2; --build-only skips 3 and stops after 4 (a test of the build, any LibTorch); --fake
 # skips 3, 4 and 6 and prints the table from made-up numbers (a test of the data preparation and the table on a
 # machine without a GPU).
@@ -46,7 +48,7 @@ ROOT=$PWD
 START=$(date +%s)
 
 PEERS=""; CARRY=.carry; WORK=""; MODELS="minilm,bert-base"; ONLY="ours,peer_train,peer_bench"; BUDGET=570
-TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0; CHECKS=1; PROBE=1
+TOKENIZER=""; PEAK=""; PYTHON=${PYTHON:-python3}; SETUP_ONLY=0; BUILD_ONLY=0; FAKE=0; CHECKS=1; PROBE=1; PROFILE=()
 
 log() { echo "[gpu-bench $(( $(date +%s) - START ))s] $*" >&2; }
 die() { local code=$1; shift; echo "gpu.sh: $*" >&2; exit "$code"; }
@@ -66,6 +68,7 @@ while [ $# -gt 0 ]; do
     --fake) FAKE=1; shift ;;
     --no-checks) CHECKS=0; shift ;;
     --no-probe) PROBE=0; shift ;;
+    --profile) PROFILE=(--profile); shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die 2 "unknown argument: $1" ;;
   esac
@@ -280,17 +283,17 @@ if [ "$FAKE" = 1 ]; then
   log "--fake: made-up measurements"
   $GPUJS fake --work "$WORK"
 else
-  rm -f "$WORK"/ours-*.json "$WORK"/ours-*.err "$WORK"/mem-*.txt "$WORK"/peer_*.err "$WORK"/peers/*.json
+  rm -f "$WORK"/ours-*.json "$WORK"/profile-*.json "$WORK"/profile.md "$WORK"/ours-*.err "$WORK"/mem-*.txt "$WORK"/peer_*.err "$WORK"/peers/*.json
   mkdir -p "$WORK/peers"
   # Ours first, keeping back time for the peers (on an H200, 2026-11-27: ~60 s for peer_train, ~30 s for peer_bench).
   if wants ours; then
     RESERVE=0; wants peer_train && RESERVE=$(( RESERVE + 75 )); wants peer_bench && RESERVE=$(( RESERVE + 45 ))
     for m in "${MODEL_LIST[@]}"; do
-      run_phase "ours-$m-train" 60 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 30
-      run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30
-      run_phase "ours-$m-train-graphs" 60 $GPUJS ours --model "$m" --task train-graphs --work "$WORK" --max-seconds 30
-      run_phase "ours-$m-score-bf16" 45 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK"
-      run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK"
+      run_phase "ours-$m-train" 60 $GPUJS ours --model "$m" --task train --work "$WORK" --max-seconds 30 "${PROFILE[@]}"
+      run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30 "${PROFILE[@]}"
+      run_phase "ours-$m-train-graphs" 60 $GPUJS ours --model "$m" --task train-graphs --work "$WORK" --max-seconds 30 "${PROFILE[@]}"
+      run_phase "ours-$m-score-bf16" 45 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK" "${PROFILE[@]}"
+      run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK" "${PROFILE[@]}"
     done
   fi
   RESERVE=0; wants peer_bench && RESERVE=45
@@ -310,5 +313,5 @@ $GPUJS table --work "$WORK" ${PEAK:+--peak-tflops "$PEAK"} | tee -a "$BENCH_LOG"
 log "done in $(( $(date +%s) - START ))s; files in $WORK"
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
   cp "$WORK/table.md" "$WORK/results.json" "$BENCH_LOG" "$OUT/" 2>/dev/null || true
-  for f in cuda-tests.log probe.json cmake-configure-log.yaml; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done; true
+  for f in cuda-tests.log probe.json cmake-configure-log.yaml profile.md; do [ -f "$WORK/$f" ] && cp "$WORK/$f" "$OUT/"; done; true
 fi

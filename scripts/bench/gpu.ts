@@ -6,12 +6,14 @@
 //       (written to DIR/tokenizer as vocab.txt + tokenizer.json + tokenizer_config.json, which transformers'
 //       AutoTokenizer loads).
 //   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|train-graphs|score-bf16|score-fp32 --work DIR
-//       [--device cuda] [--steps N] [--warmup 10] [--batch N] [--n N] [--max-length 256] [--max-seconds 60]
-//       One measurement of rrnative, written to DIR/ours-MODEL-TASK.json. The pairs are DIR/pairs.jsonl (the
+//       [--device cuda] [--steps N] [--warmup 10] [--batch N] [--n N] [--max-length 256] [--max-seconds 60] [--profile]
+//       One measurement of rrnative, written to DIR/ours-MODEL-TASK.json. --profile: then, untimed, 5 more steps
+//       (or a score of 4,096 pairs) under LibTorch's profiler, summed by kernel into DIR/profile-MODEL-TASK.json. The pairs are DIR/pairs.jsonl (the
 //       peers' pairs, from gpu_peers.py pairs). Exits 3 when the addon sees no CUDA device.
 //   node dist/scripts/bench/gpu.js table --work DIR [--peak-tflops X]
 //       Reads DIR/ours-*.json, DIR/peers/peer_train.json, DIR/peers/peer_bench.json, DIR/info.json and
-//       DIR/mem-*.txt and prints one Markdown table (also written to DIR/table.md and DIR/results.json).
+//       DIR/mem-*.txt and prints one Markdown table (also written to DIR/table.md and DIR/results.json), then the
+//       DIR/profile-*.json summaries, if any (also DIR/profile.md).
 //   node dist/scripts/bench/gpu.js fake --work DIR
 //       Writes made-up measurements in the formats above (for testing `table` without a GPU).
 //
@@ -42,6 +44,7 @@ import { addon } from '../../src/native';
 import { PairTokenizer, padBatch, type EncodedPair } from '../../src/tokenize';
 import { groupByLength } from '../../src/train/plan';
 import { trainWordPiece } from '../../src/train/vocab';
+import { formatProfiles, trimProfile, type ProfileFile } from './profile';
 
 export const MODELS: Record<string, { label: string; key: string; layers: number; hidden: number; intermediate: number; heads: number; trainSteps: number }> = {
   minilm: { label: 'MiniLM-L6-H384', key: 'minilm-l6-h384', layers: 6, hidden: 384, intermediate: 1536, heads: 12, trainSteps: 150 },
@@ -54,6 +57,9 @@ const MAX_LENGTH = 256;
 const TRAIN_BATCH = 64;
 const SCORE_BATCH = 256;
 const SCORE_PAIRS: Record<string, number> = { 'score-bf16': 16384, 'score-fp32': 8192 };
+// The untimed profiled window of --profile: enough steps or batches to average over, few enough to stay cheap.
+const PROFILE_STEPS = 5;
+const PROFILE_PAIRS = 4096;
 
 /** Non-embedding parameters of a BERT sequence classifier (encoder layers, pooler, one-logit head). */
 export function nonEmbeddingParams(m: { layers: number; hidden: number; intermediate: number }): number {
@@ -142,7 +148,28 @@ export interface OursResult {
   attention?: string;
 }
 
-async function ours(o: { model: string; task: Task; work: string; device: 'cuda' | 'cpu'; steps?: number; warmup: number; batch?: number; n?: number; maxLength: number; maxSeconds: number }): Promise<void> {
+type OursOptions = { model: string; task: Task; work: string; device: 'cuda' | 'cpu'; steps?: number; warmup: number; batch?: number; n?: number; maxLength: number; maxSeconds: number; profile: boolean };
+
+// One more, untimed window of the same work under LibTorch's profiler, summed by kernel into
+// DIR/profile-MODEL-TASK.json. A profile that fails is written as its error: it never costs the timed result.
+async function profileWindow(o: OursOptions, window: string, work: () => Promise<unknown>): Promise<void> {
+  let file: ProfileFile;
+  try {
+    await addon().startProfiler({ cuda: o.device === 'cuda' });
+    let summary;
+    try {
+      await work();
+    } finally {
+      summary = await addon().stopProfiler();
+    }
+    file = { model: o.model, task: o.task, window, summary: trimProfile(summary) };
+  } catch (err) {
+    file = { model: o.model, task: o.task, window, error: err instanceof Error ? err.message : String(err) };
+  }
+  fs.writeFileSync(path.join(o.work, `profile-${o.model}-${o.task}.json`), JSON.stringify(file, null, 1) + '\n');
+}
+
+async function ours(o: OursOptions): Promise<void> {
   const spec = MODELS[o.model];
   const info = addon().runtimeInfo();
   if (o.device === 'cuda' && !info.cudaAvailable) {
@@ -229,6 +256,7 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
       result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: (done * batch) / seconds, seconds, pairs: done * batch, batch, steps: done,
         dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, last_loss: stats.loss,
         flops: modelFlops(spec, processedLengths, true), enqueue_seconds: enqueueSeconds, attention: info.attentionBackends };
+      if (o.profile) await profileWindow(o, `${PROFILE_STEPS} steps of ${batch} pairs`, () => run(0, PROFILE_STEPS, false, Infinity));
     } else {
       const batch = o.batch ?? SCORE_BATCH;
       const n = Math.min(o.n ?? SCORE_PAIRS[o.task], pairs.length);
@@ -243,6 +271,8 @@ async function ours(o: { model: string; task: Task; work: string; device: 'cuda'
       result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: n / seconds, seconds, pairs: n, batch,
         dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, flops: modelFlops(spec, lengths, false),
         attention: info.attentionBackends };
+      const profiled = all.slice(0, PROFILE_PAIRS);
+      if (o.profile) await profileWindow(o, `score of ${profiled.length} pairs`, () => model.score(profiled, { batchSize: batch, bf16 }));
     }
   } finally {
     model.dispose();
@@ -471,6 +501,7 @@ async function main(argv: string[]): Promise<void> {
       'max-length': { type: 'string' },
       'peak-tflops': { type: 'string' },
       'max-seconds': { type: 'string' },
+      profile: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -492,6 +523,7 @@ async function main(argv: string[]): Promise<void> {
         n: values.n === undefined ? undefined : positive(values.n, 'n', 1),
         maxLength: positive(values['max-length'], 'max-length', MAX_LENGTH),
         maxSeconds: positive(values['max-seconds'], 'max-seconds', 60),
+        profile: values.profile === true,
       });
     }
     case 'table': {
@@ -502,6 +534,11 @@ async function main(argv: string[]): Promise<void> {
       fs.writeFileSync(path.join(work, 'table.md'), text + '\n');
       fs.writeFileSync(path.join(work, 'results.json'), JSON.stringify({ rows }, null, 1) + '\n');
       console.log(text);
+      const profiles = formatProfiles(work);
+      if (profiles) {
+        fs.writeFileSync(path.join(work, 'profile.md'), profiles + '\n');
+        console.log('\n' + profiles);
+      }
       return;
     }
     case 'fake':
