@@ -10,6 +10,15 @@ import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type P
 import { fsyncPath, writeFileAtomic } from './util';
 
 export type Device = 'cpu' | 'cuda';
+/** A device as asked for: 'auto' is CUDA when LibTorch sees a GPU, else the CPU (as sentence-transformers picks). */
+export type DeviceRequest = Device | 'auto';
+
+/** The device `requested` names; `setting` (e.g. '--device', 'training.device') names it in the error. */
+export function resolveDevice(requested: DeviceRequest, setting: string): Device {
+  const cuda = addon().runtimeInfo().cudaAvailable;
+  if (requested === 'cuda' && !cuda) throw new Error(`${setting}: cuda was asked for, but no CUDA device is available to LibTorch`);
+  return requested === 'auto' ? (cuda ? 'cuda' : 'cpu') : requested;
+}
 
 export interface LoadOptions {
   /** 'cpu' (default) or 'cuda'. */

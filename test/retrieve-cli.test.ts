@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Reranker } from '../src/model';
+import { addon } from '../src/native';
 import { bertMiniDir, repoRoot, tempDir } from './helpers';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
@@ -147,4 +148,17 @@ test('rrtrain eval-retrieval: BM25 alone, then with the model and a fusion colum
   const none = rrtrain('eval-retrieval');
   assert.equal(none.status, 1);
   assert.match(none.stderr, /give --retrieval debdesc:dev or --retrieval-queries FILE --corpus FILE/);
+});
+
+test('--device: auto (the default) runs where LibTorch can; cuda without a GPU is a one-line error naming --device', () => {
+  const { corpus } = fixtures();
+  const cuda = addon().runtimeInfo().cudaAvailable;
+  ok(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--max-length', '64', '--device', 'auto', 'cat'));
+  if (cuda) return;
+  for (const args of [['search', '--model', bertMiniDir, '--corpus', corpus, 'cat'], ['score', '--model', bertMiniDir, '--input', corpus]]) {
+    const r = rrtrain(...args, '--device', 'cuda');
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /--device: cuda was asked for, but no CUDA device is available to LibTorch/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);  // no stack trace
+  }
 });

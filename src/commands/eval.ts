@@ -3,9 +3,10 @@
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
 import type { DataSourceConfig } from '../config/schema';
-import { Reranker } from '../model';
+import { Reranker, type DeviceRequest } from '../model';
 import { evaluate, loadEvalSet } from '../train/evaluate';
 import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
+import { commandDevice, deviceOption } from './device';
 
 interface Args {
   config?: string;
@@ -18,6 +19,7 @@ interface Args {
   'max-length'?: number;
   retrieval?: string;
   'retrieval-queries'?: string;
+  device: DeviceRequest;
 }
 
 export const evalCommand: CommandModule<object, Args> = {
@@ -33,7 +35,7 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('max-queries', { type: 'number', describe: 'evaluate only the first N queries (with --retrieval: a seeded random sample of N)' })
     .option('max-length', { type: 'number' })
     .options(retrievalEvalOptions)
-    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
+    .option('device', deviceOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
     if (argv.retrieval || argv['retrieval-queries']) {
@@ -53,7 +55,7 @@ export const evalCommand: CommandModule<object, Args> = {
     if (!source) throw new Error('eval: give --data FILE (or a config with data.eval)');
     if (argv['max-queries']) source = { ...source, max_records: argv['max-queries'] };
     const queries = await loadEvalSet(source, 'error');
-    const model = await Reranker.load(modelDir, { maxLength: argv['max-length'] });
+    const model = await Reranker.load(modelDir, { maxLength: argv['max-length'], device: commandDevice(argv.device) });
     try {
       const metrics = await evaluate(model, queries, argv['batch-size']);
       console.log(`model ${modelDir} on ${source.path ?? 'msmarco files'} (${queries.length} queries)`);

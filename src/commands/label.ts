@@ -1,7 +1,8 @@
 // `rrtrain label`: add a teacher cross-encoder's scores (pos_scores, neg_scores: raw logits) to grouped JSONL.
 import type { CommandModule } from 'yargs';
-import { Reranker } from '../model';
+import { Reranker, type DeviceRequest } from '../model';
 import { labelGrouped } from '../retrieve/label';
+import { commandDevice, deviceOption } from './device';
 
 interface Args {
   teacher: string;
@@ -10,7 +11,7 @@ interface Args {
   'batch-size': number;
   'max-length'?: number;
   label?: string;
-  device: 'cpu' | 'cuda';
+  device: DeviceRequest;
 }
 
 export const labelCommand: CommandModule<object, Args> = {
@@ -23,9 +24,9 @@ export const labelCommand: CommandModule<object, Args> = {
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
     .option('label', { type: 'string', describe: 'for multi-label teachers: which logit (index or name)' })
-    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' }) as never,
+    .option('device', deviceOption) as never,
   handler: async (argv) => {
-    const teacher = await Reranker.load(argv.teacher, { maxLength: argv['max-length'], device: argv.device });
+    const teacher = await Reranker.load(argv.teacher, { maxLength: argv['max-length'], device: commandDevice(argv.device) });
     try {
       const label = argv.label === undefined ? undefined : /^\d+$/.test(argv.label) ? Number(argv.label) : argv.label;
       const stats = await labelGrouped(teacher, argv.input, argv.output, { batchSize: argv['batch-size'], label });

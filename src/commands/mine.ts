@@ -1,7 +1,8 @@
 // `rrtrain mine`: hard-negative mining with BM25 (optionally rescored by a cross-encoder) into grouped JSONL.
 import type { CommandModule } from 'yargs';
-import { Reranker } from '../model';
+import { Reranker, type DeviceRequest } from '../model';
 import { mineToFile, type MineStats } from '../retrieve/mine';
+import { commandDevice, deviceOption } from './device';
 
 interface Args {
   queries: string;
@@ -23,7 +24,7 @@ interface Args {
   workers?: number;
   'batch-size': number;
   'max-length'?: number;
-  device: 'cpu' | 'cuda';
+  device: DeviceRequest;
   quiet: boolean;
 }
 
@@ -55,10 +56,10 @@ export const mineCommand: CommandModule<object, Args> = {
     .option('workers', { type: 'number', describe: 'threads searching BM25 (default: one per core, up to 16, for 2,000+ queries; 0: none)' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
-    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
+    .option('device', deviceOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
-    const model = argv.model ? await Reranker.load(argv.model, { maxLength: argv['max-length'], device: argv.device }) : undefined;
+    const model = argv.model ? await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device) }) : undefined;
     try {
       const stats = await mineToFile({
         queries: argv.queries,

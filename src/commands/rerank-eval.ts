@@ -2,6 +2,8 @@
 // (MRR@10, NDCG@10, Recall@10, Recall@k). See src/retrieve/evaluate.ts for the metric definitions.
 import type { CommandModule } from 'yargs';
 import { formatRetrievalEval, runRetrievalEval } from '../retrieve/evaluate';
+import type { DeviceRequest } from '../model';
+import { commandDevice, deviceOption } from './device';
 
 interface Args {
   model?: string;
@@ -17,7 +19,7 @@ interface Args {
   b?: number;
   'batch-size': number;
   'max-length'?: number;
-  device: 'cpu' | 'cuda';
+  device: DeviceRequest;
   quiet: boolean;
 }
 
@@ -43,7 +45,7 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
     .option('max-queries', { type: 'number', describe: 'evaluate a seeded random sample of N queries (--seed)' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
-    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' })
+    .option('device', deviceOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
     if (argv.retrieval && argv['retrieval-queries']) throw new Error('give --retrieval or --retrieval-queries, not both');
@@ -60,7 +62,7 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
       fusion: argv.fusion,
       batchSize: argv['batch-size'],
       maxLength: argv['max-length'],
-      device: argv.device,
+      device: argv.model ? commandDevice(argv.device) : 'cpu',  // BM25 alone loads no model
       k1: argv.k1,
       b: argv.b,
       onProgress: argv.quiet || !argv.model ? undefined : (done, total) => {

@@ -2,7 +2,8 @@
 import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { parseJsonObjectLine, readTextLines } from '../data/records';
-import { Reranker } from '../model';
+import { Reranker, type DeviceRequest } from '../model';
+import { commandDevice, deviceOption } from './device';
 
 const SCORE_CHUNK = 1024;
 
@@ -13,6 +14,7 @@ interface Args {
   'batch-size': number;
   'max-length'?: number;
   activation: 'none' | 'sigmoid';
+  device: DeviceRequest;
 }
 
 export const scoreCommand: CommandModule<object, Args> = {
@@ -24,10 +26,11 @@ export const scoreCommand: CommandModule<object, Args> = {
     .option('output', { type: 'string', describe: 'write here instead of stdout' })
     .option('batch-size', { type: 'number', default: 32 })
     .option('max-length', { type: 'number' })
-    .option('activation', { type: 'string', choices: ['none', 'sigmoid'], default: 'none' }) as never,
+    .option('activation', { type: 'string', choices: ['none', 'sigmoid'], default: 'none' })
+    .option('device', deviceOption) as never,
   handler: async (argv) => {
     if (!fs.existsSync(argv.input)) throw new Error(`--input ${argv.input}: no such file`);
-    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'] });
+    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device) });
     const tmp = argv.output ? `${argv.output}.tmp-${process.pid}` : null;
     const out = tmp ? fs.createWriteStream(tmp) : process.stdout;
     let chunk: [string, string][] = [];

@@ -2,6 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
+import type { DeviceRequest } from '../model';
+import { commandDevice, deviceOption } from './device';
 
 interface Args {
   query: string[];
@@ -15,7 +17,7 @@ interface Args {
   b?: number;
   'batch-size': number;
   'max-length'?: number;
-  device: 'cpu' | 'cuda';
+  device: DeviceRequest;
 }
 
 function oneLine(text: string, width: number): string {
@@ -51,7 +53,7 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('b', { type: 'number' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
-    .option('device', { type: 'string', choices: ['cpu', 'cuda'], default: 'cpu' }) as never,
+    .option('device', deviceOption) as never,
   handler: async (argv) => {
     const query = argv.query.map(String).join(' ');
     if (query.trim() === '') throw new Error('search: the query is empty');
@@ -64,7 +66,7 @@ export const searchCommand: CommandModule<object, Args> = {
       b: argv.b,
       batchSize: argv['batch-size'],
       maxLength: argv['max-length'],
-      device: argv.device,
+      device: commandDevice(argv.device),
     });
     try {
       const hits = await p.search(query, { retrieveK: argv['retrieve-k'], topK: argv['top-k'], fusion });

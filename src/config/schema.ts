@@ -57,8 +57,9 @@ export const trainingSchema = z.strictObject({
   /**
    * rrnative's own key: forward each batch's pairs sorted by length in up to this many slices, each padded only
    * to its own longest pair, when that saves work (a grouped loss pads a whole query group to the batch's
-   * longest pair). Same logits. 'auto': 4 on the CPU, 1 (off) on CUDA, where it is not measured yet. With
-   * cuda_graphs: equal runs of the length-sorted pairs, a graph per combination of their bucketed lengths.
+   * longest pair). Same logits. 'auto': 4 on the CPU and with cuda_graphs (both measured faster), 1 (off) on
+   * eager CUDA steps (not measured). With cuda_graphs: equal runs of the length-sorted pairs, a graph per
+   * combination of their bucketed lengths.
    */
   length_slices: z.union([z.literal('auto'), z.number().int().min(1).max(64)]).default('auto'),
   device: z.enum(['auto', 'cpu', 'cuda']).default('auto'),

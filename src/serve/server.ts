@@ -5,7 +5,7 @@ import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Reranker, type Device } from '../model';
+import { Reranker, resolveDevice, type DeviceRequest } from '../model';
 import { ApiKeyCheck } from './auth';
 import { Batcher, DEFAULT_BATCHER_OPTIONS, DEVICE_BATCH_DEFAULTS, rerankerBackend, type BatcherHooks, type BatcherOptions } from './batcher';
 import { HttpError, rawErrorResponse, type ErrorType } from './errors';
@@ -21,7 +21,8 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   port?: number;
   /** When set, every route but GET /health needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  device?: Device;
+  /** Default 'auto': CUDA when LibTorch sees a GPU, else the CPU. */
+  device?: DeviceRequest;
   /** Longest pair in tokens (default: the model's). */
   maxLength?: number;
   /** Which logit is the score, for models with several labels (index or id2label name). */
@@ -63,7 +64,7 @@ export interface RerankServer {
 export async function createServer(options: ServeOptions): Promise<RerankServer> {
   const ownsModel = typeof options.model === 'string';
   const model = typeof options.model === 'string'
-    ? await Reranker.load(options.model, { device: options.device, maxLength: options.maxLength })
+    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device'), maxLength: options.maxLength })
     : options.model;
   try {
     return buildServer(model, ownsModel, options);

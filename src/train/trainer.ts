@@ -5,7 +5,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { DataConfig, LossName, RunConfig, TrainingArgs } from '../config/schema';
 import { Rng } from '../data/rng';
-import { Reranker } from '../model';
+import { Reranker, resolveDevice } from '../model';
 import { addon } from '../native';
 import { readJsonFile, writeFileAtomic } from '../util';
 import { TokenCache } from './cache';
@@ -53,7 +53,7 @@ interface Stage {
 }
 
 export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainResult> {
-  const device = resolveDevice(config.training.device);
+  const device = resolveDevice(config.training.device, 'training.device');
   // Data-parallel: one process per rank, joined before the model exists (CUDA ranks bind their GPU first).
   const dp = await DataParallel.start(options.distributed === undefined ? readTorchrunEnv() : options.distributed, config.training, device);
   const log = dp.isMain ? (options.log ?? ((line: string) => console.log(line))) : () => {};
@@ -350,12 +350,6 @@ async function loadStartingModel(config: RunConfig, device: 'cpu' | 'cuda'): Pro
   const hfConfig = typeof m.config === 'string' ? readJsonFile(m.config) as Record<string, unknown> : m.config!;
   return Reranker.create({ config: hfConfig, tokenizer: m.tokenizer!, numLabels: m.num_labels, device, maxLength: m.max_length,
     configOverrides: m.config_overrides, seed: config.training.seed });
-}
-
-function resolveDevice(device: TrainingArgs['device']): 'cpu' | 'cuda' {
-  const cuda = addon().runtimeInfo().cudaAvailable;
-  if (device === 'cuda' && !cuda) throw new Error('training.device: cuda was asked for, but no CUDA device is available to LibTorch');
-  return device === 'auto' ? (cuda ? 'cuda' : 'cpu') : device;
 }
 
 // Never train over an earlier run's checkpoints by accident: that would mix two runs' files.
