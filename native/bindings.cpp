@@ -173,6 +173,12 @@ torch::Tensor valuesToDevice(std::vector<T>& v, torch::Dtype dtype, torch::Devic
 
 torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) { return valuesToDevice(v, torch::kFloat32, device); }
 
+// Training updates float32 parameters (the optimizer's state and the captured steps assume them).
+void requireTrainable(const CrossEncoder& model) {
+  if (model.dtype() != torch::kFloat32)
+    throw std::runtime_error("this model holds bf16 weights for inference (dtype 'bf16'); load it with dtype 'fp32' to train it");
+}
+
 // Training-mode logits of a batch. With maxSlices > 1 the rows may be forwarded in length slices
 // (native/batching.h) when that saves at least 2% of the padded tokens per extra slice; `sliced` says whether.
 torch::Tensor forwardForTraining(CrossEncoder& model, HostBatch& batch, int64_t maxSlices, bool& sliced) {
@@ -238,6 +244,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         InstanceMethod<&CrossEncoderWrap::TakeTrainStats>("takeTrainStats"),
         InstanceMethod<&CrossEncoderWrap::SaveOptimizer>("saveOptimizer"),
         InstanceMethod<&CrossEncoderWrap::LoadOptimizer>("loadOptimizer"),
+        InstanceMethod<&CrossEncoderWrap::SetDtype>("setDtype"),
         InstanceMethod<&CrossEncoderWrap::Dispose>("dispose"),
     });
   }
@@ -272,7 +279,8 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         : Job(env), model(std::move(m)), batches(std::move(b)), bf16(bf16), many(many) {}
     void Execute() override {
       c10::InferenceMode inference;
-      AutocastGuard autocast(bf16, model->device());
+      // A bf16 model computes in bf16 already; autocast would only move its layer norms back to float32.
+      AutocastGuard autocast(bf16 && model->dtype() == torch::kFloat32, model->device());
       model->eval();
       const bool cuda = model->device().is_cuda();
       std::vector<torch::Tensor> host;
@@ -376,6 +384,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       TrainJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::shared_ptr<TrainStats> s, std::shared_ptr<TrainGraphs> g)
           : Job(env), model(std::move(m)), stats(std::move(s)), graphs(std::move(g)) {}
       void Execute() override {
+        requireTrainable(*model);
         if (cudaGraphs) {
           HostTrainBatch host;
           host.batch = batch.batch;
@@ -467,6 +476,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
           : Job(env), model(std::move(m)), optimizer(std::move(o)), stats(std::move(st)), graphs(std::move(g)), options(s),
             deferGradNorm(defer), cudaGraphs(graphed) {}
       void Execute() override {
+        requireTrainable(*model);
         std::optional<torch::Tensor> graphed;
         if (cudaGraphs) graphed = graphs->optimizerStep(options);
         auto norm = graphed ? *graphed : optimizer->step(options);
@@ -557,6 +567,21 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     auto model = live(env);
     return Job::Queue(*addonData(env).torchThread,
                       std::make_unique<IoJob>(env, model, optimizer_, graphs_, info[0].ToString().Utf8Value(), save));
+  }
+
+  // "fp32" or "bf16": see CrossEncoder::dtype().
+  Napi::Value SetDtype(const Napi::CallbackInfo& info) {
+    struct DtypeJob : Job {
+      DtypeJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, torch::Dtype d) : Job(env), model(std::move(m)), dtype(d) {}
+      void Execute() override { model->setDtype(dtype); }
+      std::shared_ptr<CrossEncoder> model;
+      torch::Dtype dtype;
+    };
+    Napi::Env env = info.Env();
+    const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (name != "fp32" && name != "bf16") throw Napi::TypeError::New(env, "setDtype: dtype must be 'fp32' or 'bf16'");
+    return Job::Queue(*addonData(env).torchThread,
+                      std::make_unique<DtypeJob>(env, live(env), name == "bf16" ? torch::kBFloat16 : torch::kFloat32));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

@@ -91,6 +91,11 @@ void CrossEncoder::moveTo(torch::Device device) {
   device_ = device;
 }
 
+void CrossEncoder::setDtype(torch::Dtype dtype) {
+  to(dtype);
+  dtype_ = dtype;
+}
+
 std::vector<std::pair<std::string, torch::Tensor>> CrossEncoder::namedParameters() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& item : named_parameters(true)) out.emplace_back(item.key(), item.value());

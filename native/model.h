@@ -38,6 +38,10 @@ class CrossEncoder : public torch::nn::Module {
   const ModelConfig& config() const { return cfg_; }
   torch::Device device() const { return device_; }
   void moveTo(torch::Device device);
+  // The parameters' dtype: float32 (training, and bf16 autocast), or bfloat16 for inference only (half the
+  // memory, no casts per forward; HF's from_pretrained(dtype=torch.bfloat16)).
+  torch::Dtype dtype() const { return dtype_; }
+  void setDtype(torch::Dtype dtype);
   // HF-named parameters, in registration order.
   std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const;
   // HF's base_model_prefix of the family ("bert.", "roberta.", …): base-model-only checkpoints lack it.
@@ -47,6 +51,7 @@ class CrossEncoder : public torch::nn::Module {
   void initializeWeights();
   ModelConfig cfg_;
   torch::Device device_{torch::kCPU};
+  torch::Dtype dtype_ = torch::kFloat32;
   BaseModel base_{nullptr};
   LinearClassifier linearClassifier_{nullptr};  // BERT, DeBERTa
   ClassificationHead headClassifier_{nullptr};  // RoBERTa, ELECTRA

@@ -2,7 +2,7 @@
 // through the native addon.
 import fs from 'node:fs';
 import path from 'node:path';
-import { addon, type NativeCrossEncoder, type NativeTokenBatch } from './native';
+import { addon, type NativeCrossEncoder, type NativeDtype, type NativeTokenBatch } from './native';
 import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
 import { PairTokenizer, padBatch, type EncodedPair } from './tokenize';
 import { TokenizePool, tokenizeWorkersFor } from './tokenize-pool';
@@ -29,6 +29,12 @@ export interface LoadOptions {
   seed?: number;
   /** Keys that replace config.json's (e.g. `{ hidden_dropout_prob: 0 }`), as transformers' from_pretrained kwargs. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * 'fp32' (default), or 'bf16' weights for inference only (as transformers' `dtype=torch.bfloat16`): half the
+   * memory and every score computed in bf16, within ~1e-2 of fp32; meant for CUDA (it runs on the CPU, slowly
+   * on most). Such a model cannot be trained; save() writes BF16 tensors.
+   */
+  dtype?: NativeDtype;
 }
 
 export interface CreateOptions extends LoadOptions {
@@ -87,6 +93,7 @@ export class Reranker {
     /** null for a folder without tokenizer files: then only scoreTokens() works. */
     private readonly pairTokenizer: PairTokenizer | PairTokenizerMissing,
     readonly device: Device,
+    readonly dtype: NativeDtype,
     readonly maxLength: number,
     /** Head parameters the loaded folder lacked and that were initialised fresh. */
     readonly initializedParameters: readonly string[],
@@ -106,11 +113,12 @@ export class Reranker {
     const config = readModelConfig(dir, { configOverrides: options.configOverrides });
     const tokenizer = hasTokenizerFiles(dir) ? await PairTokenizer.load(dir) : new PairTokenizerMissing(dir);
     if (tokenizer instanceof PairTokenizer) checkVocabularies(tokenizer, config, dir);
-    const { device, seed } = checkLoadOptions(options);
+    const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
     try {
       const report = await native.loadWeights(weights);
-      return new Reranker(native, config, tokenizer, device, resolveMaxLength(options, config, tokenizer), report.initialized);
+      if (dtype !== 'fp32') await native.setDtype(dtype);
+      return new Reranker(native, config, tokenizer, device, dtype, resolveMaxLength(options, config, tokenizer), report.initialized);
     } catch (err) {
       native.dispose();
       throw err;
@@ -124,9 +132,10 @@ export class Reranker {
     const config = resolveModelConfig({ ...options.config, ...options.configOverrides }, 'model.config', { numLabels: options.numLabels });
     const tokenizer = await PairTokenizer.load(options.tokenizer);
     checkVocabularies(tokenizer, config, options.tokenizer);
-    const { device, seed } = checkLoadOptions(options);
+    const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
-    return new Reranker(native, config, tokenizer, device, resolveMaxLength(options, config, tokenizer), []);
+    if (dtype !== 'fp32') await native.setDtype(dtype);
+    return new Reranker(native, config, tokenizer, device, dtype, resolveMaxLength(options, config, tokenizer), []);
   }
 
   /** The pair tokenizer; an error for a model folder that has no tokenizer files. */
@@ -257,9 +266,11 @@ export class Reranker {
     return index;
   }
 
+  // Whether to run under bf16 autocast. A bf16 model computes in bf16 whatever options.bf16 says.
   private checkBf16(value: unknown): boolean {
     const bf16 = value ?? false;
     if (typeof bf16 !== 'boolean') throw new TypeError(`options.bf16 must be a boolean, got ${describe(bf16)}`);
+    if (this.dtype === 'bf16') return false;
     if (bf16 && this.device !== 'cuda') throw new RangeError(`options.bf16 needs a CUDA model (this one is on ${this.device})`);
     return bf16;
   }
@@ -298,12 +309,13 @@ export function chunkOrder(pairs: readonly (readonly [string, string])[], chunkS
   return order.sort((a, b) => chars[b] - chars[a] || a - b);
 }
 
-function checkLoadOptions(options: LoadOptions): { device: Device; seed: number } {
+function checkLoadOptions(options: LoadOptions): { device: Device; seed: number; dtype: NativeDtype } {
   if (typeof options !== 'object' || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
   const device = options.device === undefined ? 'cpu' : checkOneOf(options.device, 'options.device', ['cpu', 'cuda']);
   const seed = options.seed === undefined ? 42 : options.seed;
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`options.seed must be a non-negative integer, got ${describe(seed)}`);
-  return { device, seed };
+  const dtype = options.dtype === undefined ? 'fp32' : checkOneOf(options.dtype, 'options.dtype', ['fp32', 'bf16']);
+  return { device, seed, dtype };
 }
 
 function resolveMaxLength(options: LoadOptions, config: ResolvedModelConfig, tokenizer: PairTokenizer | PairTokenizerMissing): number {

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as rr from '../src/index';
 import { addon } from '../src/native';
@@ -143,6 +144,30 @@ test('API arguments are validated with errors that name them', async () => {
   await assert.rejects(model.rank('q', ['d']), /disposed/);
   await assert.rejects(model.scoreTokens({ inputIds: [[1]] }), /disposed/);
   await assert.rejects(model.save('/tmp/x'), /disposed/);
+});
+
+test("a model loaded with dtype 'bf16' scores, saves BF16 tensors, and refuses to train with a message saying why", async () => {
+  await assert.rejects(rr.load(bertMiniDir, { dtype: 'fp16' as never }), { name: 'TypeError', message: /options\.dtype must be one of 'fp32', 'bf16', got/ });
+  const model = await rr.load(bertMiniDir, { maxLength: 32, dtype: 'bf16' });
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rrnative-bf16-'));
+  try {
+    assert.equal(model.dtype, 'bf16');
+    const pairs: [string, string][] = [['a query', 'a document'], ['another query', 'text']];
+    const scores = await model.score(pairs);
+    await model.save(out);
+    const header = readSafetensorsHeader(path.join(out, 'model.safetensors'));
+    assert.ok(Object.values(header.header as Record<string, { dtype: string }>).every((t) => t.dtype === 'BF16'), 'every saved tensor is BF16');
+    const again = await rr.load(out, { maxLength: 32, dtype: 'bf16' });
+    assert.deepEqual(await again.score(pairs), scores, 'a saved bf16 model loads back to the same scores');
+    again.dispose();
+    const batch = { inputIds: new Int32Array([2, 5, 3]), attentionMask: new Int32Array([1, 1, 1]), tokenTypeIds: null, batch: 1, length: 3 };
+    const loss = { kind: 'bce' as const, groupSize: 1, labels: Float32Array.from([1]), teacherScores: null, scale: 1, bf16: false };
+    await assert.rejects(model.native.trainStep(batch, loss), /bf16 weights for inference \(dtype 'bf16'\); load it with dtype 'fp32' to train it/);
+    assert.throws(() => model.native.setDtype('fp16' as never), { name: 'TypeError', message: /setDtype: dtype must be 'fp32' or 'bf16'/ });
+  } finally {
+    model.dispose();
+    fs.rmSync(out, { recursive: true, force: true });
+  }
 });
 
 test('the native layer rejects malformed calls instead of crashing', async () => {

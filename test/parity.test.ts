@@ -132,6 +132,23 @@ for (const name of ['bert-mini-a', 'xlmr-pub', 'electra-pub', 'deberta-v3-pub'])
       model.dispose();
     }
   });
+  test(`${name}: bf16 weights (dtype 'bf16') on ${testDevice}: logits within 1e-2 of transformers' fp32`, async () => {
+    const dir = path.join(fixturesDir, name);
+    const { eval: e } = loadFixture<EvalFixture>(dir);
+    const model = await rr.load(dir, { device: testDevice, dtype: 'bf16' });
+    try {
+      const input = { inputIds: e.encoded.input_ids, attentionMask: e.encoded.attention_mask, tokenTypeIds: e.encoded.token_type_ids };
+      const logits = column(await model.scoreTokens(input));
+      const diff = maxAbsDiff(logits, column(e.logits));
+      assert.ok(diff < 1e-2, `bf16 weights differ from transformers' fp32 by ${diff}`);
+      assert.ok(diff > 1e-6, `bf16 weights gave fp32's logits (${diff}): the cast did not happen`);
+      // options.bf16 changes nothing for a model that is bf16 already, on any device.
+      assert.deepEqual(column(await model.scoreTokens(input, { bf16: true })), logits);
+      console.log(`# ${name}: bf16 weights max |diff| vs fp32 reference ${diff.toExponential(2)}`);
+    } finally {
+      model.dispose();
+    }
+  });
 }
 
 test('score() on CUDA cuts its chunks from the pairs ordered by characters, longest first; input order otherwise', () => {

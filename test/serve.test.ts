@@ -201,6 +201,7 @@ describe('serve: endpoints', { timeout: 120_000 }, () => {
       assert.equal(info.status, 200);
       assert.equal(info.body.model_id, 'mini');
       assert.equal(info.body.max_length, model.maxLength);
+      assert.equal(info.body.dtype, 'fp32');
       assert.equal(info.body.version, '0.1.0');
       assert.equal(info.body.limits.max_documents, 1000);
       assert.equal(typeof info.body.batching.max_batch_tokens, 'number');

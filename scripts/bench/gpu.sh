@@ -293,6 +293,7 @@ else
       run_phase "ours-$m-train-grouped" 60 $GPUJS ours --model "$m" --task train-grouped --work "$WORK" --max-seconds 30 "${PROFILE[@]}"
       run_phase "ours-$m-train-graphs" 60 $GPUJS ours --model "$m" --task train-graphs --work "$WORK" --max-seconds 30 "${PROFILE[@]}"
       run_phase "ours-$m-score-bf16" 45 $GPUJS ours --model "$m" --task score-bf16 --work "$WORK" "${PROFILE[@]}"
+      run_phase "ours-$m-score-bf16w" 45 $GPUJS ours --model "$m" --task score-bf16w --work "$WORK" "${PROFILE[@]}"
       run_phase "ours-$m-score-fp32" 45 $GPUJS ours --model "$m" --task score-fp32 --work "$WORK" "${PROFILE[@]}"
     done
   fi

@@ -5,7 +5,7 @@
 //       The tokenizer both sides use: --tokenizer, or a BERT WordPiece vocabulary trained on debdesc train
 //       (written to DIR/tokenizer as vocab.txt + tokenizer.json + tokenizer_config.json, which transformers'
 //       AutoTokenizer loads).
-//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|train-graphs|score-bf16|score-fp32 --work DIR
+//   node dist/scripts/bench/gpu.js ours --model minilm|bert-base --task train|train-grouped|train-graphs|score-bf16|score-bf16w|score-fp32 --work DIR
 //       [--device cuda] [--steps N] [--warmup 10] [--batch N] [--n N] [--max-length 256] [--max-seconds 60] [--profile]
 //       One measurement of rrnative, written to DIR/ours-MODEL-TASK.json. --profile: then, untimed, 5 more steps
 //       (or a score of 4,096 pairs) under LibTorch's profiler, summed by kernel into DIR/profile-MODEL-TASK.json. The pairs are DIR/pairs.jsonl (the
@@ -31,6 +31,8 @@
 //   All keep the loss on the GPU (read once at the end of the timed part, which waits for the GPU).
 // - score: batch 256; bf16: 16,384 pairs, fp32: 8,192 (as peer_bench.py's predict); one untimed warm-up of two
 //   batches; ours tokenizes inside the timed part and length-sorts the batches (as Reranker.score does).
+//   score-bf16 runs an fp32 model under bf16 autocast (score(..., { bf16: true })); score-bf16w a model with
+//   bf16 weights (dtype 'bf16'), as the peer's predict does (transformers' dtype=torch.bfloat16).
 // MFU: model FLOPs per real token (padding not counted): training 6N + 12·L·H·T, inference 2N + 4·L·H·T, with
 // N the non-embedding parameters and T the pair's own length, summed over the pairs each run processed,
 // divided by its time and the GPU's dense bf16 peak (H100 SXM / H200: 989 TFLOP/s; H100 PCIe: 756).
@@ -50,13 +52,13 @@ export const MODELS: Record<string, { label: string; key: string; layers: number
   minilm: { label: 'MiniLM-L6-H384', key: 'minilm-l6-h384', layers: 6, hidden: 384, intermediate: 1536, heads: 12, trainSteps: 150 },
   'bert-base': { label: 'BERT-base', key: 'bert-base', layers: 12, hidden: 768, intermediate: 3072, heads: 12, trainSteps: 80 },
 };
-export const TASKS = ['train', 'train-grouped', 'train-graphs', 'score-bf16', 'score-fp32'] as const;
+export const TASKS = ['train', 'train-grouped', 'train-graphs', 'score-bf16', 'score-bf16w', 'score-fp32'] as const;
 export type Task = (typeof TASKS)[number];
 const VOCAB = 30522;
 const MAX_LENGTH = 256;
 const TRAIN_BATCH = 64;
 const SCORE_BATCH = 256;
-const SCORE_PAIRS: Record<string, number> = { 'score-bf16': 16384, 'score-fp32': 8192 };
+const SCORE_PAIRS: Record<string, number> = { 'score-bf16': 16384, 'score-bf16w': 16384, 'score-fp32': 8192 };
 // The untimed profiled window of --profile: enough steps or batches to average over, few enough to stay cheap.
 const PROFILE_STEPS = 5;
 const PROFILE_PAIRS = 4096;
@@ -184,7 +186,7 @@ async function ours(o: OursOptions): Promise<void> {
       intermediate_size: spec.intermediate, max_position_embeddings: 512, type_vocab_size: 2, hidden_dropout_prob: 0.1,
       attention_probs_dropout_prob: 0.1, layer_norm_eps: 1e-12, initializer_range: 0.02, hidden_act: 'gelu',
     },
-    tokenizer: path.join(o.work, 'tokenizer'), maxLength: o.maxLength, device: o.device, seed: 0,
+    tokenizer: path.join(o.work, 'tokenizer'), maxLength: o.maxLength, device: o.device, seed: 0, dtype: o.task === 'score-bf16w' ? 'bf16' : 'fp32',
   });
   const text = (rows: PairRow[]) => rows.map((r) => [r.query, r.document] as [string, string]);
   let result: OursResult;
@@ -260,7 +262,7 @@ async function ours(o: OursOptions): Promise<void> {
     } else {
       const batch = o.batch ?? SCORE_BATCH;
       const n = Math.min(o.n ?? SCORE_PAIRS[o.task], pairs.length);
-      const bf16 = o.task === 'score-bf16';
+      const bf16 = o.task === 'score-bf16';  // autocast; score-bf16w: a bf16 model (dtype 'bf16'), as the peer's
       const all = text(pairs.slice(0, n));
       await model.score(all.slice(0, 2 * batch), { batchSize: batch, bf16 });
       const t0 = process.hrtime.bigint();
@@ -269,7 +271,7 @@ async function ours(o: OursOptions): Promise<void> {
       if (scores.length !== n || scores.some((s) => !Number.isFinite(s))) throw new Error('a score is missing or not finite');
       const lengths = (await model.tokenizer.encodePairs(all, o.maxLength, true)).map((e) => e.ids.length);
       result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: n / seconds, seconds, pairs: n, batch,
-        dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, flops: modelFlops(spec, lengths, false),
+        dtype: bf16 || model.dtype === 'bf16' ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, flops: modelFlops(spec, lengths, false),
         attention: info.attentionBackends };
       const profiled = all.slice(0, PROFILE_PAIRS);
       if (o.profile) await profileWindow(o, `score of ${profiled.length} pairs`, () => model.score(profiled, { batchSize: batch, bf16 }));
@@ -364,7 +366,8 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
         return f !== null && seconds && peak ? f / seconds / (peak * 1e12) : null;
       };
       const taskLabel = task === 'train' ? 'train bf16' : task === 'train-grouped' ? 'train bf16, group_by_length'
-        : task === 'train-graphs' ? 'train bf16, group_by_length + cuda_graphs' : task === 'score-bf16' ? 'score bf16' : 'score fp32';
+        : task === 'train-graphs' ? 'train bf16, group_by_length + cuda_graphs' : task === 'score-bf16' ? 'score bf16 (autocast)'
+          : task === 'score-bf16w' ? 'score bf16 (bf16 weights)' : 'score fp32';
       const group: TableRow[] = [];
       if (o || fs.existsSync(ourErr)) {
         group.push({
@@ -391,7 +394,7 @@ export async function buildTable(work: string, peakOverride?: number): Promise<{
         peerRow('PyTorch loop, fused AdamW (peer_train.py)', pt?.torch_loop_bf16_fused, 'peer_train', 'tokenization inline');
         peerRow('sentence-transformers CrossEncoderTrainer (peer_bench.py)', pb?.train_bf16_len256_bs64, 'peer_bench', '');
       } else {
-        const key = task === 'score-bf16' ? 'infer_bf16_len256_bs256' : 'infer_fp32_len256_bs256';
+        const key = task === 'score-fp32' ? 'infer_fp32_len256_bs256' : 'infer_bf16_len256_bs256';  // the peer: bf16 weights
         peerRow('sentence-transformers predict (peer_bench.py)', pb?.[key], 'peer_bench', 'tokenization timed');
       }
       const ourPps = group.find((r) => r.runner === 'rrnative')?.pairsPerS ?? null;
@@ -444,8 +447,8 @@ function fake(work: string): void {
     python: '3.12.3', torch: '2.11.0+cu130', cuda: '13.0', cuda_available: true, gpu: 'NVIDIA H100 80GB HBM3', gpu_count: 1, gpu_memory_gib: 79.2,
     sm_count: 132, transformers: '5.17.0', sentence_transformers: '6.0.1', datasets: null, tokenizers: '0.23.2', driver: '580.159.04',
   }));
-  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'train-grouped': 2500, 'train-graphs': 5000, 'score-bf16': 9000, 'score-fp32': 4000 },
-    'bert-base': { train: 800, 'train-grouped': 1300, 'train-graphs': 2600, 'score-bf16': 3000, 'score-fp32': 1200 } };
+  const pps: Record<string, Record<Task, number>> = { minilm: { train: 1500, 'train-grouped': 2500, 'train-graphs': 5000, 'score-bf16': 9000, 'score-bf16w': 11000, 'score-fp32': 4000 },
+    'bert-base': { train: 800, 'train-grouped': 1300, 'train-graphs': 2600, 'score-bf16': 3000, 'score-bf16w': 3600, 'score-fp32': 1200 } };
   for (const [name, m] of Object.entries(MODELS)) {
     for (const task of TASKS) {
       if (name === 'bert-base' && task === 'score-fp32') {

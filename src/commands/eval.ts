@@ -6,7 +6,7 @@ import type { DataSourceConfig } from '../config/schema';
 import { Reranker, type DeviceRequest } from '../model';
 import { evaluate, loadEvalSet } from '../train/evaluate';
 import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
-import { commandDevice, deviceOption } from './device';
+import { commandDevice, deviceOption } from './load-options';
 
 interface Args {
   config?: string;

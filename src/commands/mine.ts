@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { Reranker, type DeviceRequest } from '../model';
 import { mineToFile, type MineStats } from '../retrieve/mine';
-import { commandDevice, deviceOption } from './device';
+import { commandDevice, deviceOption } from './load-options';
 
 interface Args {
   queries: string;

@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { formatRetrievalEval, runRetrievalEval } from '../retrieve/evaluate';
 import type { DeviceRequest } from '../model';
-import { commandDevice, deviceOption } from './device';
+import { commandDevice, deviceOption } from './load-options';
 
 interface Args {
   model?: string;

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { parseJsonObjectLine, readTextLines } from '../data/records';
 import { Reranker, type DeviceRequest } from '../model';
-import { commandDevice, deviceOption } from './device';
+import type { NativeDtype } from '../native';
+import { commandDevice, deviceOption, dtypeOption } from './load-options';
 
 const SCORE_CHUNK = 1024;
 
@@ -15,6 +16,7 @@ interface Args {
   'max-length'?: number;
   activation: 'none' | 'sigmoid';
   device: DeviceRequest;
+  dtype: NativeDtype;
 }
 
 export const scoreCommand: CommandModule<object, Args> = {
@@ -27,10 +29,11 @@ export const scoreCommand: CommandModule<object, Args> = {
     .option('batch-size', { type: 'number', default: 32 })
     .option('max-length', { type: 'number' })
     .option('activation', { type: 'string', choices: ['none', 'sigmoid'], default: 'none' })
-    .option('device', deviceOption) as never,
+    .option('device', deviceOption)
+    .option('dtype', dtypeOption) as never,
   handler: async (argv) => {
     if (!fs.existsSync(argv.input)) throw new Error(`--input ${argv.input}: no such file`);
-    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device) });
+    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device), dtype: argv.dtype });
     const tmp = argv.output ? `${argv.output}.tmp-${process.pid}` : null;
     const out = tmp ? fs.createWriteStream(tmp) : process.stdout;
     let chunk: [string, string][] = [];

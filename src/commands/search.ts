@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
 import type { DeviceRequest } from '../model';
-import { commandDevice, deviceOption } from './device';
+import { commandDevice, deviceOption } from './load-options';
 
 interface Args {
   query: string[];

@@ -31,7 +31,7 @@ export const serveCommand: CommandModule<object, Args> = {
     const settings = resolveServeSettings({ flags, env: process.env, configFile: argv.config });
     const server = await startServer(toServeOptions(settings));
     const log = server.app.log;
-    console.log(`rrtrain serve: ${server.model.device} model ${settings.model} (max length ${server.model.maxLength}) ` +
+    console.log(`rrtrain serve: ${server.model.device} ${server.model.dtype} model ${settings.model} (max length ${server.model.maxLength}) ` +
       `listening on ${server.url}${settings.api_key ? ' (API key required)' : ''}`);
     await new Promise<void>((resolve) => {
       let stopping = false;

@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Reranker, resolveDevice, type DeviceRequest } from '../model';
+import type { NativeDtype } from '../native';
 import { ApiKeyCheck } from './auth';
 import { Batcher, DEFAULT_BATCHER_OPTIONS, DEVICE_BATCH_DEFAULTS, rerankerBackend, type BatcherHooks, type BatcherOptions } from './batcher';
 import { HttpError, rawErrorResponse, type ErrorType } from './errors';
@@ -23,6 +24,8 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   apiKey?: string;
   /** Default 'auto': CUDA when LibTorch sees a GPU, else the CPU. */
   device?: DeviceRequest;
+  /** 'fp32' (default) or 'bf16' weights (see LoadOptions.dtype). */
+  dtype?: NativeDtype;
   /** Longest pair in tokens (default: the model's). */
   maxLength?: number;
   /** Which logit is the score, for models with several labels (index or id2label name). */
@@ -64,7 +67,7 @@ export interface RerankServer {
 export async function createServer(options: ServeOptions): Promise<RerankServer> {
   const ownsModel = typeof options.model === 'string';
   const model = typeof options.model === 'string'
-    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device'), maxLength: options.maxLength })
+    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device'), dtype: options.dtype, maxLength: options.maxLength })
     : options.model;
   try {
     return buildServer(model, ownsModel, options);
@@ -181,6 +184,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     model_type: 'reranker',
     version: packageVersion(),
     device: model.device,
+    dtype: model.dtype,
     max_input_length: model.maxLength,
     max_length: model.maxLength,
     num_labels: model.numLabels,
