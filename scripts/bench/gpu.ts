@@ -189,7 +189,11 @@ async function ours(o: OursOptions): Promise<void> {
     tokenizer: path.join(o.work, 'tokenizer'), maxLength: o.maxLength, device: o.device, seed: 0, dtype: o.task === 'score-bf16w' ? 'bf16' : 'fp32',
   });
   const text = (rows: PairRow[]) => rows.map((r) => [r.query, r.document] as [string, string]);
-  let result: OursResult;
+  // Written as soon as it is measured: the untimed profile after it (--profile) must not be able to lose it.
+  const report = (result: OursResult) => {
+    fs.writeFileSync(path.join(o.work, `ours-${o.model}-${o.task}.json`), JSON.stringify(result, null, 1) + '\n');
+    console.log(JSON.stringify(result));
+  };
   try {
     if (o.task === 'train' || o.task === 'train-grouped' || o.task === 'train-graphs') {
       // train: file order, each batch tokenized inside the timed loop (overlapping the previous step), as the
@@ -255,9 +259,9 @@ async function ours(o: OursOptions): Promise<void> {
       // Close to `seconds`: the host (launches, tokenization, JS) sets the pace; far below: the GPU does.
       const enqueueSeconds = Number(enqueued - t0) / 1e9;
       if (stats.loss === null || !Number.isFinite(stats.loss)) throw new Error(`the training loss is ${stats.loss}`);
-      result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: (done * batch) / seconds, seconds, pairs: done * batch, batch, steps: done,
+      report({ runner: 'ours', model: o.model, task: o.task, pairs_per_s: (done * batch) / seconds, seconds, pairs: done * batch, batch, steps: done,
         dtype: bf16 ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, last_loss: stats.loss,
-        flops: modelFlops(spec, processedLengths, true), enqueue_seconds: enqueueSeconds, attention: info.attentionBackends };
+        flops: modelFlops(spec, processedLengths, true), enqueue_seconds: enqueueSeconds, attention: info.attentionBackends });
       if (o.profile) await profileWindow(o, `${PROFILE_STEPS} steps of ${batch} pairs`, () => run(0, PROFILE_STEPS, false, Infinity));
     } else {
       const batch = o.batch ?? SCORE_BATCH;
@@ -270,18 +274,15 @@ async function ours(o: OursOptions): Promise<void> {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (scores.length !== n || scores.some((s) => !Number.isFinite(s))) throw new Error('a score is missing or not finite');
       const lengths = (await model.tokenizer.encodePairs(all, o.maxLength, true)).map((e) => e.ids.length);
-      result = { runner: 'ours', model: o.model, task: o.task, pairs_per_s: n / seconds, seconds, pairs: n, batch,
+      report({ runner: 'ours', model: o.model, task: o.task, pairs_per_s: n / seconds, seconds, pairs: n, batch,
         dtype: bf16 || model.dtype === 'bf16' ? 'bf16' : 'fp32', device: o.device, torch: info.torchVersion, node: process.version, flops: modelFlops(spec, lengths, false),
-        attention: info.attentionBackends };
+        attention: info.attentionBackends });
       const profiled = all.slice(0, PROFILE_PAIRS);
       if (o.profile) await profileWindow(o, `score of ${profiled.length} pairs`, () => model.score(profiled, { batchSize: batch, bf16 }));
     }
   } finally {
     model.dispose();
   }
-  const out = path.join(o.work, `ours-${o.model}-${o.task}.json`);
-  fs.writeFileSync(out, JSON.stringify(result, null, 1) + '\n');
-  console.log(JSON.stringify(result));
 }
 
 // ---------------------------------------------------------------------------------------------------------
