@@ -37,6 +37,9 @@ class TorchThread {
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
+  // Set once run() has configured torch; the constructor waits for it (see there).
+  std::condition_variable readyCv_;
+  bool ready_ = false;
   int numThreads_ = 1;
   int intraOpThreads_ = 1;
   std::string blas_ = "built-in";
