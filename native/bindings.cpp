@@ -860,6 +860,12 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// Synchronous: run from process's 'exit' event (native.ts), which process.exit() emits before exit().
+Napi::Value StopForExit(const Napi::CallbackInfo& info) {
+  addonData(info.Env()).torchThread->stopForExit();
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   data->torchThread = std::make_unique<TorchThread>();
@@ -871,6 +877,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("startProfiler", Napi::Function::New(env, StartProfiler));
   exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler));
+  exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

@@ -1,6 +1,7 @@
 #include "worker.h"
 #include <dlfcn.h>
 #include <torch/torch.h>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include "attention.h"
@@ -34,6 +35,20 @@ TorchThread::TorchThread() {
   // attentionBackends() reports before anyone can ask.
   std::unique_lock<std::mutex> lock(mutex_);
   readyCv_.wait(lock, [this] { return ready_; });
+}
+
+void TorchThread::stopForExit() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  stopping_ = true;
+  // Dropped without running; their promises will never settle, and the process is ending anyway. Leaked on
+  // purpose: destroying a job touches its thread-safe function, whose environment is going away.
+  new std::deque<std::function<void()>>(std::move(tasks_));
+  tasks_.clear();
+  wake_.notify_all();
+  if (readyCv_.wait_for(lock, std::chrono::seconds(10), [this] { return exited_; })) {
+    lock.unlock();
+    if (thread_.joinable()) thread_.join();
+  }
 }
 
 TorchThread::~TorchThread() {
@@ -79,7 +94,11 @@ void TorchThread::run() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping, and nothing left
+      if (tasks_.empty()) {  // stopping, and nothing left
+        exited_ = true;
+        readyCv_.notify_all();
+        return;
+      }
       task = std::move(tasks_.front());
       tasks_.pop_front();
     }

@@ -21,6 +21,10 @@ class TorchThread {
   TorchThread();
   ~TorchThread();
   void post(std::function<void()> task);
+  // At process exit, before exit() runs static destructors (LibTorch's and oneDNN's, some created lazily by the
+  // first forward) under a running job: drops the queued jobs, lets the running one finish (up to 10 s: a
+  // collective waiting on other ranks may not) and stops the thread. Called from process's 'exit' event.
+  void stopForExit();
   // Cores used for matrix products, and torch's own intra-op threads (see run()).
   int numThreads() const { return numThreads_; }
   int intraOpThreads() const { return intraOpThreads_; }
@@ -40,6 +44,8 @@ class TorchThread {
   // Set once run() has configured torch; the constructor waits for it (see there).
   std::condition_variable readyCv_;
   bool ready_ = false;
+  // Set when run() returns; exit() waits a while for it (see stopForExit).
+  bool exited_ = false;
   int numThreads_ = 1;
   int intraOpThreads_ = 1;
   std::string blas_ = "built-in";

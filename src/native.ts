@@ -215,6 +215,11 @@ export interface NativeAddon {
   startProfiler(options: { cuda: boolean }): Promise<void>;
   /** Ends the profile (waiting for the GPU), sums it by name, and writes a Chrome trace to `tracePath` if given. */
   stopProfiler(options?: { tracePath?: string }): Promise<NativeProfileSummary>;
+  /**
+   * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
+   * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.
+   */
+  stopForExit(): void;
 }
 
 export interface NativeProfileEntry {
@@ -248,5 +253,7 @@ export function addon(): NativeAddon {
     throw new Error(`rrnative: the native addon is not built (${file} is missing). Run \`npm run setup\` in ${root}.`);
   }
   cached = require(file) as NativeAddon;
+  const loaded = cached;
+  process.once('exit', () => loaded.stopForExit());
   return cached;
 }
