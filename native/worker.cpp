@@ -34,7 +34,7 @@ TorchThread::TorchThread() {
   // thread is still inside them (seen: a segfault in 2 of 15 such exits). It also settles what
   // attentionBackends() reports before anyone can ask.
   std::unique_lock<std::mutex> lock(mutex_);
-  readyCv_.wait(lock, [this] { return ready_; });
+  stateChanged_.wait(lock, [this] { return ready_; });
 }
 
 void TorchThread::stopForExit() {
@@ -45,7 +45,7 @@ void TorchThread::stopForExit() {
   new std::deque<std::function<void()>>(std::move(tasks_));
   tasks_.clear();
   wake_.notify_all();
-  if (readyCv_.wait_for(lock, std::chrono::seconds(10), [this] { return exited_; })) {
+  if (stateChanged_.wait_for(lock, std::chrono::seconds(10), [this] { return exited_; })) {
     lock.unlock();
     if (thread_.joinable()) thread_.join();
   }
@@ -88,7 +88,7 @@ void TorchThread::run() {
     attentionBackends_ = attention;
     ready_ = true;
   }
-  readyCv_.notify_all();
+  stateChanged_.notify_all();
   for (;;) {
     std::function<void()> task;
     {
@@ -96,7 +96,7 @@ void TorchThread::run() {
       wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
       if (tasks_.empty()) {  // stopping, and nothing left
         exited_ = true;
-        readyCv_.notify_all();
+        stateChanged_.notify_all();
         return;
       }
       task = std::move(tasks_.front());

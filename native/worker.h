@@ -41,10 +41,10 @@ class TorchThread {
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
   bool stopping_ = false;
-  // Set once run() has configured torch; the constructor waits for it (see there).
-  std::condition_variable readyCv_;
+  // Signalled when ready_ or exited_ is set. ready_: run() has configured torch (the constructor waits for it);
+  // exited_: run() is returning (stopForExit waits a while for it).
+  std::condition_variable stateChanged_;
   bool ready_ = false;
-  // Set when run() returns; exit() waits a while for it (see stopForExit).
   bool exited_ = false;
   int numThreads_ = 1;
   int intraOpThreads_ = 1;
