@@ -2,6 +2,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include "dropout.h"
 
 namespace rr {
 
@@ -35,17 +36,22 @@ std::string configureAttentionBackends(const char* spec) {
 
 torch::Tensor scaledDotProductAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                         const torch::Tensor& additiveMask, double dropout, bool training) {
+  const bool dropping = training && dropout > 0.0;
 #if (TORCH_VERSION_MAJOR >= 2)
-  // Fused kernels (flash / memory-efficient on CUDA, a blocked kernel on CPU).
-  return at::scaled_dot_product_attention(q, k, v, additiveMask, training ? dropout : 0.0, false);
-#else
-  // LibTorch 1.x has no SDPA: the eager formula HF uses (scale applied to the product, softmax in the input dtype).
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto scores = torch::matmul(q, k.transpose(-1, -2)) * scale + additiveMask;
-  auto probs = torch::softmax(scores, -1);
-  probs = F::dropout(probs, F::DropoutFuncOptions().p(dropout).training(training));
-  return torch::matmul(probs, v);
+  // Fused kernels (flash / memory-efficient on CUDA, a blocked kernel on CPU). Not for CPU training with
+  // dropout: there SDPA falls back to its math path with LibTorch's slow CPU dropout (native/dropout.h).
+  if (!(dropping && q.device().is_cpu())) {
+    return at::scaled_dot_product_attention(q, k, v, additiveMask, dropping ? dropout : 0.0, false);
+  }
 #endif
+  // HF's eager formula (LibTorch 1.x has no SDPA), softmax in the input dtype. The scale goes on q, whose copy
+  // the product needs anyway (q is a strided view of the joined QKV), rather than on the L×L scores, and the mask
+  // is added in place: two fewer passes over the largest tensor of the layer.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  auto scores = torch::matmul(q * scale, k.transpose(-1, -2));
+  scores.add_(additiveMask);
+  auto probs = torch::softmax(scores, -1);
+  return torch::matmul(rr::dropout(probs, dropout, dropping), v);
 }
 
 BertSelfAttentionImpl::BertSelfAttentionImpl(const ModelConfig& cfg)
@@ -56,17 +62,22 @@ BertSelfAttentionImpl::BertSelfAttentionImpl(const ModelConfig& cfg)
   value = register_module("value", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
 }
 
-torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask) {
-  const int64_t batch = hidden.size(0), length = hidden.size(1);
+torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                            const TokenPacking& packing) {
+  const int64_t batch = packing.active() ? packing.batch() : hidden.size(0);
+  const int64_t length = packing.active() ? packing.length() : hidden.size(1);
   auto heads = [&](const torch::Tensor& x) { return x.view({batch, length, numHeads, headDim}).transpose(1, 2); };
   // Q, K and V as one [hidden -> 3 x hidden] product: one larger GEMM instead of three small ones (forward and
   // backward), and under autocast one cast of `hidden` instead of three. The parameters stay HF's three Linears;
   // joining their weights costs a copy of 3 x hidden^2 values per forward.
   auto qkv = torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
-                           torch::cat({query->bias, key->bias, value->bias}))
-                 .chunk(3, -1);
-  auto context = scaledDotProductAttention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), additiveMask, dropout, is_training());
-  return context.transpose(1, 2).reshape({batch, length, numHeads * headDim});
+                           torch::cat({query->bias, key->bias, value->bias}));
+  if (packing.active()) qkv = packing.unpack(qkv);  // attention needs the [batch, length] layout
+  auto parts = qkv.chunk(3, -1);
+  auto context = scaledDotProductAttention(heads(parts[0]), heads(parts[1]), heads(parts[2]), additiveMask, dropout, is_training())
+                     .transpose(1, 2)
+                     .reshape({batch, length, numHeads * headDim});
+  return packing.active() ? packing.pack(context) : context;
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hiddenDropoutProb) {
@@ -76,7 +87,7 @@ BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hid
 }
 
 torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor& hidden, const torch::Tensor& residual) {
-  auto x = F::dropout(dense(hidden), F::DropoutFuncOptions().p(dropout).training(is_training()));
+  auto x = rr::dropout(dense(hidden), dropout, is_training());
   return layerNorm(x + residual);
 }
 
@@ -85,8 +96,9 @@ BertAttentionImpl::BertAttentionImpl(const ModelConfig& cfg) {
   output = register_module("output", BertSelfOutput(cfg));
 }
 
-torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask) {
-  return output(self(hidden, additiveMask), hidden);
+torch::Tensor BertAttentionImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
+                                        const TokenPacking& packing) {
+  return output(self(hidden, additiveMask, packing), hidden);
 }
 
 DisentangledSelfAttentionImpl::DisentangledSelfAttentionImpl(const ModelConfig& cfg)
@@ -115,7 +127,7 @@ torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden
   auto scores = torch::matmul(q, k.transpose(-1, -2) / scale);
 
   if (c2p || p2c) {
-    auto rel = F::dropout(relEmbeddings.slice(0, 0, 2 * span), F::DropoutFuncOptions().p(posDropout).training(is_training()));
+    auto rel = rr::dropout(relEmbeddings.slice(0, 0, 2 * span), posDropout, is_training());
     const int64_t relRows = rel.size(0);
     auto expandIndex = [&](const torch::Tensor& index) { return index.unsqueeze(0).unsqueeze(0).expand({batch, numHeads, length, length}); };
     if (c2p) {
@@ -132,7 +144,7 @@ torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden
     }
   }
   auto probs = torch::softmax(scores + additiveMask, -1);
-  probs = F::dropout(probs, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  probs = rr::dropout(probs, dropout, is_training());
   return torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, numHeads * headDim});
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 #include "config.h"
+#include "packing.h"
 
 namespace rr {
 
@@ -13,8 +14,9 @@ std::string configureAttentionBackends(const char* spec);
 
 struct BertSelfAttentionImpl : torch::nn::Module {
   explicit BertSelfAttentionImpl(const ModelConfig& cfg);
-  // additiveMask: [batch, 1, 1, length], 0 where attended, the dtype's lowest value where padded.
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask);
+  // additiveMask: [batch, 1, 1, length], 0 where attended, the dtype's lowest value where padded. hidden:
+  // [batch, length, hidden], or [tokens, hidden] when `packing` is active.
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const TokenPacking& packing);
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   int64_t numHeads, headDim;
@@ -34,7 +36,7 @@ TORCH_MODULE(BertSelfOutput);
 
 struct BertAttentionImpl : torch::nn::Module {
   explicit BertAttentionImpl(const ModelConfig& cfg);
-  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask);
+  torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const TokenPacking& packing);
 
   BertSelfAttention self{nullptr};
   BertSelfOutput output{nullptr};

@@ -8,10 +8,12 @@
 #include <optional>
 #include "batching.h"
 #include "distributed.h"
+#include "dropout.h"
 #include "graphs.h"
 #include "losses.h"
 #include "model.h"
 #include "optimizer.h"
+#include "packing.h"
 #include "precision.h"
 #include "profiler.h"
 #include "weights.h"
@@ -693,6 +695,40 @@ Napi::Value StopProfiler(const Napi::CallbackInfo& info) {
   return Job::Queue(*addonData(env).torchThread, std::make_unique<StopJob>(env, std::move(tracePath)));
 }
 
+// ---- dropout (native/dropout.h): the CPU keep mask, forward and backward, for tests of its statistics ----
+
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  struct MaskJob : Job {
+    MaskJob(Napi::Env env, int64_t n, double prob, uint64_t s) : Job(env), count(n), p(prob), seed(s) {}
+    void Execute() override { masks = dropoutMask(count, p, seed); }
+    Napi::Value OnOK(Napi::Env env) override {
+      auto typed = [&](const torch::Tensor& t) {
+        auto out = Napi::Float32Array::New(env, static_cast<size_t>(count));
+        std::copy(t.data_ptr<float>(), t.data_ptr<float>() + count, out.Data());
+        return out;
+      };
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("forward", typed(masks.forward));
+      out.Set("backward", typed(masks.backward));
+      return out;
+    }
+    int64_t count;
+    double p;
+    uint64_t seed;
+    DropoutMasks masks;
+  };
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "dropoutMask(options): options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  const double count = o.Get("count").ToNumber().DoubleValue(), p = o.Get("p").ToNumber().DoubleValue(),
+               seed = o.Get("seed").ToNumber().DoubleValue();
+  if (!(count >= 1 && count <= 1e9 && std::floor(count) == count)) throw Napi::RangeError::New(env, "dropoutMask: options.count must be a whole number from 1 to 1e9");
+  if (!(p >= 0 && p < 1)) throw Napi::RangeError::New(env, "dropoutMask: options.p must be in [0, 1)");
+  if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed)) throw Napi::RangeError::New(env, "dropoutMask: options.seed must be a whole number from 0 to 2^53 - 1");
+  return Job::Queue(*addonData(env).torchThread,
+                    std::make_unique<MaskJob>(env, static_cast<int64_t>(count), p, static_cast<uint64_t>(seed)));
+}
+
 // ---- torch.distributed: the process group of a data-parallel job (see native/distributed.h) ----
 
 std::vector<double> readDoubles(const Napi::Value& v, const char* what) {
@@ -855,8 +891,10 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("numThreads", addonData(env).torchThread->numThreads());
   out.Set("intraOpThreads", addonData(env).torchThread->intraOpThreads());
   out.Set("blas", addonData(env).torchThread->blas());
+  out.Set("keepsFreedMemory", addonData(env).torchThread->keepsFreedMemory());
   out.Set("attentionBackends", addonData(env).torchThread->attentionBackends());
   out.Set("cudaGraphs", cudaGraphsAvailable());
+  out.Set("packedForwards", static_cast<double>(TokenPacking::packedForwards()));
   return out;
 }
 
@@ -877,6 +915,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
   exports.Set("startProfiler", Napi::Function::New(env, StartProfiler));
   exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler));
+  exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));

@@ -1,4 +1,5 @@
 #include "embeddings.h"
+#include "dropout.h"
 
 namespace rr {
 
@@ -32,7 +33,7 @@ torch::Tensor BertEmbeddingsImpl::forward(const torch::Tensor& inputIds, const t
   }
   auto x = wordEmbeddings(inputIds) + tokenTypeEmbeddings(tokenTypeIds) + positionEmbeddings(positions);
   x = layerNorm(x);
-  return F::dropout(x, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  return rr::dropout(x, dropout, is_training());
 }
 
 DebertaEmbeddingsImpl::DebertaEmbeddingsImpl(const ModelConfig& cfg) : dropout(cfg.hiddenDropoutProb) {
@@ -57,7 +58,7 @@ torch::Tensor DebertaEmbeddingsImpl::forward(const torch::Tensor& inputIds, cons
   if (embedProj) x = embedProj(x);
   x = layerNorm(x);
   x = x * attentionMask.unsqueeze(2).to(x.scalar_type());
-  return F::dropout(x, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  return rr::dropout(x, dropout, is_training());
 }
 
 }  // namespace rr

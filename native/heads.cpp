@@ -1,4 +1,5 @@
 #include "heads.h"
+#include "dropout.h"
 #include "activations.h"
 
 namespace rr {
@@ -7,7 +8,7 @@ namespace F = torch::nn::functional;
 
 namespace {
 torch::Tensor drop(const torch::Tensor& x, double p, bool training) {
-  return F::dropout(x, F::DropoutFuncOptions().p(p).training(training));
+  return rr::dropout(x, p, training);
 }
 }  // namespace
 

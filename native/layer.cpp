@@ -1,6 +1,7 @@
 #include "layer.h"
 #include <limits>
 #include "activations.h"
+#include "dropout.h"
 
 namespace rr {
 
@@ -21,11 +22,12 @@ TransformerLayerImpl::TransformerLayerImpl(const ModelConfig& cfg) : hiddenAct(c
 }
 
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask,
-                                            const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings) {
-  auto attended = attention ? attention(hidden, additiveMask)
+                                            const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings,
+                                            const TokenPacking& packing) {
+  auto attended = attention ? attention(hidden, additiveMask, packing)
                             : disentangledAttention(hidden, additiveMask, relativePositions, relEmbeddings);
   auto x = outputDense(activate(hiddenAct, intermediateDense(attended)));
-  x = F::dropout(x, F::DropoutFuncOptions().p(dropout).training(is_training()));
+  x = rr::dropout(x, dropout, is_training());
   return outputLayerNorm(x + attended);
 }
 
@@ -43,13 +45,13 @@ EncoderImpl::EncoderImpl(const ModelConfig& cfg)
   }
 }
 
-torch::Tensor EncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& additiveMask) {
+torch::Tensor EncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& additiveMask, const TokenPacking& packing) {
   torch::Tensor relative, relEmb;
   if (relEmbeddings) {
     relative = relativePositions(hidden.size(1), positionBuckets, maxRelativePositions, hidden.device());
     relEmb = relLayerNorm ? relLayerNorm(relEmbeddings->weight) : relEmbeddings->weight;
   }
-  for (auto& layer : *layers) hidden = layer->as<TransformerLayer>()->forward(hidden, additiveMask, relative, relEmb);
+  for (auto& layer : *layers) hidden = layer->as<TransformerLayer>()->forward(hidden, additiveMask, relative, relEmb, packing);
   return hidden;
 }
 

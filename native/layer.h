@@ -9,8 +9,9 @@ namespace rr {
 
 struct TransformerLayerImpl : torch::nn::Module {
   explicit TransformerLayerImpl(const ModelConfig& cfg);
+  // hidden: [batch, length, hidden], or [tokens, hidden] when `packing` is active (BERT attention only).
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
-                        const torch::Tensor& relEmbeddings);
+                        const torch::Tensor& relEmbeddings, const TokenPacking& packing);
 
   BertAttention attention{nullptr};
   DebertaAttention disentangledAttention{nullptr};
@@ -23,7 +24,7 @@ TORCH_MODULE(TransformerLayer);
 
 struct EncoderImpl : torch::nn::Module {
   explicit EncoderImpl(const ModelConfig& cfg);
-  torch::Tensor forward(torch::Tensor hidden, const torch::Tensor& additiveMask);
+  torch::Tensor forward(torch::Tensor hidden, const torch::Tensor& additiveMask, const TokenPacking& packing);
 
   torch::nn::ModuleList layers{nullptr};
   // DeBERTa: the shared relative-position embeddings and their LayerNorm.

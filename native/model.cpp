@@ -20,7 +20,13 @@ torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) {
   auto hidden = debertaEmbeddings ? debertaEmbeddings(batch.inputIds, types, batch.attentionMask)
                                   : embeddings(batch.inputIds, types);
   if (embeddingsProject) hidden = embeddingsProject(hidden);
-  return encoder(hidden, additiveAttentionMask(batch.attentionMask, hidden.scalar_type()));
+  auto additiveMask = additiveAttentionMask(batch.attentionMask, hidden.scalar_type());
+  // BERT-family layers on the CPU skip the padding once it is 2% of the batch or more (native/packing.h): on
+  // the 2-core machine a packed forward took about the padded one's time × the real tokens' share, from 0.31
+  // to 0.97, the scatter and gather for attention included. DeBERTa's relative-position attention stays padded.
+  const TokenPacking packing = debertaEmbeddings ? TokenPacking() : TokenPacking::plan(batch.attentionMask, kPackBelowRealShare);
+  if (!packing.active()) return encoder(hidden, additiveMask, packing);
+  return packing.firstTokens(encoder(packing.pack(hidden), additiveMask, packing));
 }
 
 namespace {

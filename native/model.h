@@ -19,7 +19,10 @@ struct TokenBatch {
 // The base model of each family, registered under HF's prefix ("bert", "roberta", "electra", "deberta").
 struct BaseModelImpl : torch::nn::Module {
   explicit BaseModelImpl(const ModelConfig& cfg);
-  torch::Tensor forward(const TokenBatch& batch);  // last hidden states [batch, length, hidden]
+  // The last hidden states the heads read (they take the first token): [batch, length, hidden], or
+  // [batch, 1, hidden] when the layers ran on packed tokens.
+  torch::Tensor forward(const TokenBatch& batch);
+  static constexpr double kPackBelowRealShare = 0.98;
 
   BertEmbeddings embeddings{nullptr};
   DebertaEmbeddings debertaEmbeddings{nullptr};

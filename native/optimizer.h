@@ -47,7 +47,7 @@ class AdamW {
     torch::Tensor param, expAvg, expAvgSq;
     bool decay;
   };
-  torch::Tensor referenceStep(const AdamWStep& o);  // per-tensor ops: the CPU path, as torch.optim.AdamW
+  torch::Tensor referenceStep(const AdamWStep& o);  // as torch.optim.AdamW, one pass per float32 CPU tensor
   torch::Tensor fusedStep(const AdamWStep& o);      // CUDA: multi-tensor kernels, no per-parameter launches
   std::vector<Slot> slots_;
   int64_t steps_ = 0;

@@ -29,6 +29,8 @@ class TorchThread {
   int numThreads() const { return numThreads_; }
   int intraOpThreads() const { return intraOpThreads_; }
   const std::string& blas() const { return blas_; }
+  // Whether glibc keeps freed memory for reuse (see keepFreedMemory in worker.cpp).
+  bool keepsFreedMemory() const { return keepFreedMemory_; }
   // The fused attention kernels allowed on CUDA (RRNATIVE_SDPA), once the thread has started.
   std::string attentionBackends() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -37,6 +39,7 @@ class TorchThread {
 
  private:
   void run();
+  static bool keepFreedMemory();
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void()>> tasks_;
@@ -49,6 +52,7 @@ class TorchThread {
   int numThreads_ = 1;
   int intraOpThreads_ = 1;
   std::string blas_ = "built-in";
+  bool keepFreedMemory_ = false;
   std::string attentionBackends_ = "flash,efficient,math";
   std::thread thread_;
 };

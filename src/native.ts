@@ -151,10 +151,17 @@ export interface NativeRuntimeInfo {
   /** torch's intra-op threads: 1 when OpenBLAS runs the matrix products on its own pool. */
   intraOpThreads: number;
   blas: string;
+  /** Freed memory stays in the process for reuse (glibc; RRNATIVE_MALLOC=system turns it off): see README. */
+  keepsFreedMemory: boolean;
   /** Fused attention kernels allowed on CUDA (RRNATIVE_SDPA: flash, efficient, cudnn, math), or "default". */
   attentionBackends: string;
   /** Whether this build can capture training steps as CUDA graphs (a CUDA LibTorch 2.4 or later). */
   cudaGraphs: boolean;
+  /**
+   * Forwards since the addon loaded whose BERT-family layers ran on packed tokens, skipping the padding (on
+   * the CPU when padding is 2% of the batch or more: native/packing.h).
+   */
+  packedForwards: number;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';
@@ -215,6 +222,12 @@ export interface NativeAddon {
   startProfiler(options: { cuda: boolean }): Promise<void>;
   /** Ends the profile (waiting for the GPU), sums it by name, and writes a Chrome trace to `tracePath` if given. */
   stopProfiler(options?: { tracePath?: string }): Promise<NativeProfileSummary>;
+  /**
+   * The CPU dropout keep mask (native/dropout.h) of `count` elements under `seed`, as the forward pass applies it
+   * (1 / (1 - p) with probability 1 - p, else 0) and as the backward pass recomputes it. The model draws its masks
+   * this way on the CPU; exposed so tests can check the statistics.
+   */
+  dropoutMask(options: { count: number; p: number; seed: number }): Promise<{ forward: Float32Array; backward: Float32Array }>;
   /**
    * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
    * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.

@@ -1,0 +1,43 @@
+#include "packing.h"
+#include <atomic>
+
+namespace rr {
+
+namespace {
+std::atomic<int64_t> packedCount{0};
+}  // namespace
+
+int64_t TokenPacking::packedForwards() { return packedCount.load(); }
+
+TokenPacking TokenPacking::plan(const torch::Tensor& attentionMask, double maxRealShare) {
+  TokenPacking p;
+  if (!attentionMask.device().is_cpu() || attentionMask.dim() != 2) return p;
+  torch::NoGradGuard noGrad;
+  auto real = attentionMask.ne(0);
+  const int64_t batch = real.size(0), length = real.size(1);
+  auto rowLengths = real.sum(1);
+  const int64_t tokens = rowLengths.sum().item<int64_t>();
+  if (tokens >= maxRealShare * static_cast<double>(batch * length)) return p;
+  if (!real.select(1, 0).all().item<bool>()) return p;  // a left-padded row: its first position is not its first token
+  p.batch_ = batch;
+  p.length_ = length;
+  p.index_ = real.reshape({-1}).nonzero().squeeze(1);
+  p.rowStarts_ = rowLengths.cumsum(0) - rowLengths;
+  ++packedCount;
+  return p;
+}
+
+torch::Tensor TokenPacking::pack(const torch::Tensor& padded) const {
+  return padded.reshape({batch_ * length_, padded.size(-1)}).index_select(0, index_);
+}
+
+torch::Tensor TokenPacking::unpack(const torch::Tensor& packed) const {
+  auto padded = torch::zeros({batch_ * length_, packed.size(-1)}, packed.options().requires_grad(false));
+  return padded.index_copy_(0, index_, packed).view({batch_, length_, packed.size(-1)});
+}
+
+torch::Tensor TokenPacking::firstTokens(const torch::Tensor& packed) const {
+  return packed.index_select(0, rowStarts_).unsqueeze(1);
+}
+
+}  // namespace rr
