@@ -16,11 +16,16 @@ std::vector<int64_t> rowLengths(const std::vector<int32_t>& attentionMask, int64
   return out;
 }
 
-std::vector<LengthSlice> planLengthSlices(const std::vector<int64_t>& rowLengths, int64_t maxSlices, double perSliceCost) {
-  const int64_t n = static_cast<int64_t>(rowLengths.size());
-  std::vector<int64_t> order(static_cast<size_t>(n));
+std::vector<int64_t> rowsByLength(const std::vector<int64_t>& rowLengths) {
+  std::vector<int64_t> order(rowLengths.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return rowLengths[a] < rowLengths[b]; });
+  return order;
+}
+
+std::vector<LengthSlice> planLengthSlices(const std::vector<int64_t>& rowLengths, int64_t maxSlices, double perSliceCost) {
+  const int64_t n = static_cast<int64_t>(rowLengths.size());
+  const std::vector<int64_t> order = rowsByLength(rowLengths);
   const int64_t k = std::max<int64_t>(1, std::min(maxSlices, n));
   // best[s][i]: least cost of the first i sorted rows in s slices; the last slice [j, i) pads to row i-1's length.
   const double inf = std::numeric_limits<double>::infinity();

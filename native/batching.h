@@ -16,6 +16,9 @@ struct LengthSlice {
 // Each row's length in a right-padded [batch, length] attention mask: up to its last attended token (at least 1).
 std::vector<int64_t> rowLengths(const std::vector<int32_t>& attentionMask, int64_t batch, int64_t length);
 
+// Row indices sorted by length, shortest first; rows of equal length keep their order.
+std::vector<int64_t> rowsByLength(const std::vector<int64_t>& rowLengths);
+
 // The rows, sorted by length, cut into at most `maxSlices` runs that minimise the padded tokens
 // (Σ rows × longest) plus `perSliceCost` tokens for every slice after the first (the overhead of one more
 // forward). One slice holding every row when cutting saves nothing.

@@ -130,10 +130,10 @@ std::optional<torch::Tensor> TrainGraphs::trainStep(const HostTrainBatch& b, con
 
   // The rows in the order the graph takes them: as given, or sorted by length and cut into equal runs (slices).
   const int64_t sliceCount = std::max<int64_t>(1, std::min(b.lengthSlices, b.batch));
+  const std::vector<int64_t> rowLength = rowLengths(*b.attentionMask, b.batch, b.length);
   std::vector<int64_t> order(static_cast<size_t>(b.batch));
   std::iota(order.begin(), order.end(), 0);
-  const std::vector<int64_t> rowLength = rowLengths(*b.attentionMask, b.batch, b.length);
-  if (sliceCount > 1) std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return rowLength[x] < rowLength[y]; });
+  if (sliceCount > 1) order = rowsByLength(rowLength);
   const int64_t perSlice = (b.batch + sliceCount - 1) / sliceCount;
   std::vector<int64_t> sliceRows, sliceLengths;
   for (int64_t first = 0; first < b.batch; first += perSlice) {
