@@ -722,7 +722,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   const double count = o.Get("count").ToNumber().DoubleValue(), p = o.Get("p").ToNumber().DoubleValue(),
                seed = o.Get("seed").ToNumber().DoubleValue();
-  if (!(count >= 1 && count <= 1e9 && std::floor(count) == count)) throw Napi::RangeError::New(env, "dropoutMask: options.count must be a whole number from 1 to 1e9");
+  if (!(count >= 1 && count <= 1e8 && std::floor(count) == count)) throw Napi::RangeError::New(env, "dropoutMask: options.count must be a whole number from 1 to 1e8");
   if (!(p >= 0 && p < 1)) throw Napi::RangeError::New(env, "dropoutMask: options.p must be in [0, 1)");
   if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed)) throw Napi::RangeError::New(env, "dropoutMask: options.seed must be a whole number from 0 to 2^53 - 1");
   return Job::Queue(*addonData(env).torchThread,
