@@ -6,8 +6,6 @@
 
 namespace rr {
 
-namespace F = torch::nn::functional;
-
 std::string configureAttentionBackends(const char* spec) {
   // Default: LibTorch's choice without cuDNN attention, which builds an execution plan for every new
   // sequence length (tens of ms on an H200, seen in scripts/bench/gpu_probe.py) while batches padded to

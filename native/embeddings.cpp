@@ -3,8 +3,6 @@
 
 namespace rr {
 
-namespace F = torch::nn::functional;
-
 namespace {
 int64_t embeddingSize(const ModelConfig& cfg) { return cfg.embeddingSize > 0 ? cfg.embeddingSize : cfg.hiddenSize; }
 }  // namespace

@@ -6,12 +6,6 @@ namespace rr {
 
 namespace F = torch::nn::functional;
 
-namespace {
-torch::Tensor drop(const torch::Tensor& x, double p, bool training) {
-  return rr::dropout(x, p, training);
-}
-}  // namespace
-
 BertPoolerImpl::BertPoolerImpl(const ModelConfig& cfg) {
   dense = register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
 }
@@ -27,7 +21,7 @@ LinearClassifierImpl::LinearClassifierImpl(int64_t inFeatures, int64_t numLabels
 }
 
 torch::Tensor LinearClassifierImpl::forward(const torch::Tensor& pooled) {
-  return F::linear(drop(pooled, dropout, is_training()), weight, bias);
+  return F::linear(rr::dropout(pooled, dropout, is_training()), weight, bias);
 }
 
 ClassificationHeadImpl::ClassificationHeadImpl(const ModelConfig& cfg, std::string activation)
@@ -37,9 +31,9 @@ ClassificationHeadImpl::ClassificationHeadImpl(const ModelConfig& cfg, std::stri
 }
 
 torch::Tensor ClassificationHeadImpl::forward(const torch::Tensor& hidden) {
-  auto x = dense(drop(hidden.select(1, 0), dropout, is_training()));
+  auto x = dense(rr::dropout(hidden.select(1, 0), dropout, is_training()));
   x = activate(activation, x);
-  return outProj(drop(x, dropout, is_training()));
+  return outProj(rr::dropout(x, dropout, is_training()));
 }
 
 ContextPoolerImpl::ContextPoolerImpl(const ModelConfig& cfg) : activation(cfg.poolerHiddenAct), dropout(cfg.poolerDropout) {
@@ -47,7 +41,7 @@ ContextPoolerImpl::ContextPoolerImpl(const ModelConfig& cfg) : activation(cfg.po
 }
 
 torch::Tensor ContextPoolerImpl::forward(const torch::Tensor& hidden) {
-  return activate(activation, dense(drop(hidden.select(1, 0), dropout, is_training())));
+  return activate(activation, dense(rr::dropout(hidden.select(1, 0), dropout, is_training())));
 }
 
 }  // namespace rr

@@ -5,8 +5,6 @@
 
 namespace rr {
 
-namespace F = torch::nn::functional;
-
 // HF names the feed-forward parts intermediate.dense, output.dense and output.LayerNorm.
 struct Holder : torch::nn::Module {};
 

@@ -134,8 +134,13 @@ export class Reranker {
     checkVocabularies(tokenizer, config, options.tokenizer);
     const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
-    if (dtype !== 'fp32') await native.setDtype(dtype);
-    return new Reranker(native, config, tokenizer, device, dtype, resolveMaxLength(options, config, tokenizer), []);
+    try {
+      if (dtype !== 'fp32') await native.setDtype(dtype);
+      return new Reranker(native, config, tokenizer, device, dtype, resolveMaxLength(options, config, tokenizer), []);
+    } catch (err) {
+      native.dispose();
+      throw err;
+    }
   }
 
   /** The pair tokenizer; an error for a model folder that has no tokenizer files. */
