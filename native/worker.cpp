@@ -22,6 +22,8 @@ bool TorchThread::keepFreedMemory() {
 #if defined(__GLIBC__)
   const char* choice = std::getenv("RRNATIVE_MALLOC");
   if (choice != nullptr && std::strcmp(choice, "system") == 0) return false;
+  if (choice != nullptr && *choice != '\0')
+    std::fprintf(stderr, "rrnative: RRNATIVE_MALLOC=%s is not 'system' (the only setting); keeping freed memory\n", choice);
   return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
 #else
   return false;

@@ -1,17 +1,18 @@
 // Settings the addon applies once, when it loads (native/worker.cpp): thread counts and glibc's allocator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { NativeRuntimeInfo } from '../src/native';
 
 const nativeModule = path.resolve(__dirname, '..', 'src', 'native.js');
 
-/** runtimeInfo() of a fresh process with these environment variables. */
-function runtimeInfoWith(env: Record<string, string>): NativeRuntimeInfo {
+/** runtimeInfo() of a fresh process with these environment variables, and what it wrote to stderr. */
+function runtimeInfoWith(env: Record<string, string>): NativeRuntimeInfo & { stderr: string } {
   const script = `process.stdout.write(JSON.stringify(require(${JSON.stringify(nativeModule)}).addon().runtimeInfo()))`;
-  const out = execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
-  return JSON.parse(out) as NativeRuntimeInfo;
+  const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { ...(JSON.parse(r.stdout) as NativeRuntimeInfo), stderr: r.stderr };
 }
 
 const glibc = Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime);
@@ -19,6 +20,9 @@ const glibc = Boolean((process.report?.getReport() as { header?: { glibcVersionR
 test('glibc keeps freed memory by default; RRNATIVE_MALLOC=system leaves its defaults', { skip: !glibc && 'not a glibc system' }, () => {
   assert.equal(runtimeInfoWith({ RRNATIVE_MALLOC: '' }).keepsFreedMemory, true);
   assert.equal(runtimeInfoWith({ RRNATIVE_MALLOC: 'system' }).keepsFreedMemory, false);
+  const typo = runtimeInfoWith({ RRNATIVE_MALLOC: 'sytem' });
+  assert.equal(typo.keepsFreedMemory, true);
+  assert.match(typo.stderr, /RRNATIVE_MALLOC=sytem is not 'system'/);
 });
 
 test('RRNATIVE_NUM_THREADS sets the cores used', () => {
