@@ -3,6 +3,7 @@
 #include <sstream>
 #include <stdexcept>
 #include "dropout.h"
+#include "packed_attention.h"
 
 namespace rr {
 
@@ -70,7 +71,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   // joining their weights costs a copy of 3 x hidden^2 values per forward.
   auto qkv = torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
                            torch::cat({query->bias, key->bias, value->bias}));
-  if (packing.active()) qkv = packing.unpack(qkv);  // attention needs the [batch, length] layout
+  if (packing.active() && packedAttentionRuns(qkv) && !(is_training() && dropout > 0.0))
+    return packedAttention(qkv, packing.rowStarts(), packing.rowLengths(), numHeads);
+  if (packing.active()) qkv = packing.unpack(qkv);  // the padded attention needs the [batch, length] layout
   auto parts = qkv.chunk(3, -1);
   auto context = scaledDotProductAttention(heads(parts[0]), heads(parts[1]), heads(parts[2]), additiveMask, dropout, is_training())
                      .transpose(1, 2)

@@ -13,6 +13,7 @@
 #include "losses.h"
 #include "model.h"
 #include "optimizer.h"
+#include "packed_attention.h"
 #include "packing.h"
 #include "precision.h"
 #include "profiler.h"
@@ -729,6 +730,56 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
                     std::make_unique<MaskJob>(env, static_cast<int64_t>(count), p, static_cast<uint64_t>(seed)));
 }
 
+// ---- packed attention (native/packed_attention.h): the kernel alone, for tests against a reference ----
+
+Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
+  struct AttentionJob : Job {
+    AttentionJob(Napi::Env env, std::vector<float> q, std::vector<int64_t> lengths, int64_t h)
+        : Job(env), qkv(std::move(q)), rowLengths(std::move(lengths)), heads(h) {}
+    void Execute() override {
+      std::vector<int64_t> starts;
+      int64_t tokens = 0;
+      for (int64_t n : rowLengths) starts.push_back(tokens), tokens += n;
+      auto input = torch::from_blob(qkv.data(), {tokens, static_cast<int64_t>(qkv.size()) / tokens}, torch::kFloat32);
+      out = packedAttention(input, starts, rowLengths, heads);
+    }
+    Napi::Value OnOK(Napi::Env env) override {
+      auto result = Napi::Float32Array::New(env, static_cast<size_t>(out.numel()));
+      std::copy(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(), result.Data());
+      return result;
+    }
+    std::vector<float> qkv;
+    std::vector<int64_t> rowLengths;
+    int64_t heads;
+    torch::Tensor out;
+  };
+  Napi::Env env = info.Env();
+  const char* usage = "packedAttention({ qkv: Float32Array, rowLengths: number[], heads })";
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, std::string(usage) + ": options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value qkvValue = o.Get("qkv"), lengthsValue = o.Get("rowLengths");
+  if (!qkvValue.IsTypedArray() || qkvValue.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
+  if (!lengthsValue.IsArray()) throw Napi::TypeError::New(env, std::string(usage) + ": rowLengths must be an array");
+  const double heads = o.Get("heads").ToNumber().DoubleValue();
+  if (!(heads >= 1 && heads <= 1024 && std::floor(heads) == heads)) throw Napi::RangeError::New(env, std::string(usage) + ": heads must be a whole number from 1 to 1024");
+  Napi::Array lengthsArray = lengthsValue.As<Napi::Array>();
+  std::vector<int64_t> lengths;
+  double tokens = 0;
+  for (uint32_t i = 0; i < lengthsArray.Length(); ++i) {
+    const double n = lengthsArray.Get(i).ToNumber().DoubleValue();
+    if (!(n >= 1 && n <= 65536 && std::floor(n) == n)) throw Napi::RangeError::New(env, std::string(usage) + ": rowLengths[" + std::to_string(i) + "] must be a whole number from 1 to 65536");
+    lengths.push_back(static_cast<int64_t>(n));
+    tokens += n;
+  }
+  auto qkv = qkvValue.As<Napi::Float32Array>();
+  const double width = lengths.empty() ? 0 : static_cast<double>(qkv.ElementLength()) / tokens;
+  if (lengths.empty() || width != std::floor(width) || static_cast<int64_t>(width) % (3 * static_cast<int64_t>(heads)) != 0 || width == 0)
+    throw Napi::RangeError::New(env, std::string(usage) + ": qkv must hold sum(rowLengths) rows of 3 x hidden values, hidden a multiple of heads");
+  return Job::Queue(*addonData(env).torchThread, std::make_unique<AttentionJob>(env, std::vector<float>(qkv.Data(), qkv.Data() + qkv.ElementLength()),
+                                                                                std::move(lengths), static_cast<int64_t>(heads)));
+}
+
 // ---- torch.distributed: the process group of a data-parallel job (see native/distributed.h) ----
 
 std::vector<double> readDoubles(const Napi::Value& v, const char* what) {
@@ -895,6 +946,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("attentionBackends", addonData(env).torchThread->attentionBackends());
   out.Set("cudaGraphs", cudaGraphsAvailable());
   out.Set("packedForwards", static_cast<double>(TokenPacking::packedForwards()));
+  out.Set("packedAttentionCalls", static_cast<double>(packedAttentionCalls()));
   return out;
 }
 
@@ -916,6 +968,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("startProfiler", Napi::Function::New(env, StartProfiler));
   exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
+  exports.Set("packedAttention", Napi::Function::New(env, PackedAttention));
   exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));

@@ -23,6 +23,7 @@ struct BaseModelImpl : torch::nn::Module {
   // [batch, 1, hidden] when the layers ran on packed tokens.
   torch::Tensor forward(const TokenBatch& batch);
   static constexpr double kPackBelowRealShare = 0.98;
+  static constexpr double kAlwaysPack = 2.0;  // a real-token share no batch reaches
 
   BertEmbeddings embeddings{nullptr};
   DebertaEmbeddings debertaEmbeddings{nullptr};

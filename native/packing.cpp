@@ -23,6 +23,9 @@ TokenPacking TokenPacking::plan(const torch::Tensor& attentionMask, double maxRe
   p.length_ = length;
   p.index_ = real.reshape({-1}).nonzero().squeeze(1);
   p.rowStarts_ = rowLengths.cumsum(0) - rowLengths;
+  const auto starts = p.rowStarts_.contiguous(), lengths = rowLengths.to(torch::kInt64).contiguous();
+  p.rowStartsHost_.assign(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + batch);
+  p.rowLengthsHost_.assign(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + batch);
   ++packedCount;
   return p;
 }

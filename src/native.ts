@@ -159,9 +159,11 @@ export interface NativeRuntimeInfo {
   cudaGraphs: boolean;
   /**
    * Forwards since the addon loaded whose BERT-family layers ran on packed tokens, skipping the padding (on
-   * the CPU when padding is 2% of the batch or more: native/packing.h).
+   * the CPU when padding is 2% of the batch or more, and every inference batch: native/packing.h).
    */
   packedForwards: number;
+  /** Attention calls since the addon loaded that ran on packed tokens (CPU inference: native/packed_attention.h). */
+  packedAttentionCalls: number;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';
@@ -229,6 +231,11 @@ export interface NativeAddon {
    */
   dropoutMask(options: { count: number; p: number; seed: number }): Promise<{ forward: Float32Array; backward: Float32Array }>;
   /**
+   * The CPU inference attention kernel (native/packed_attention.h) on its own: `qkv` holds sum(rowLengths) packed
+   * token rows of [Q | K | V] (3 x hidden floats each); returns the [tokens, hidden] context. For tests.
+   */
+  packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number }): Promise<Float32Array>;
+  /**
    * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
    * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.
    */
@@ -265,6 +272,12 @@ export function addon(): NativeAddon {
   if (!fs.existsSync(file)) {
     throw new Error(`rrnative: the native addon is not built (${file} is missing). Run \`npm run setup\` in ${root}.`);
   }
+  // OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) after each matrix product before they sleep, so
+  // between products they hold the cores that the packed attention kernel's threads need (native/
+  // packed_attention.h): on the 2-core machine its two threads ran no faster than one (MiniLM scoring: 1.35 s of
+  // attention, 0.70 s with a 2^10-cycle spin; the products' time unchanged). OpenBLAS reads this as it loads,
+  // with the addon; a value already set is kept.
+  if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '10';
   cached = require(file) as NativeAddon;
   const loaded = cached;
   process.once('exit', () => loaded.stopForExit());

@@ -1,16 +1,19 @@
-// Packed tokens (native/packing.h): on the CPU, BERT-family layers skip the padding of a batch. The logits and
-// the training step must stay transformers' (padding never changes a real token's output), and the packed path
-// must really run: runtimeInfo().packedForwards counts it.
+// Packed tokens (native/packing.h): on the CPU, BERT-family layers skip the padding of a batch, and inference
+// runs attention on the packed tokens too (native/packed_attention.h). The logits and the training step must
+// stay transformers' (padding never changes a real token's output), and the packed paths must really run:
+// runtimeInfo().packedForwards and packedAttentionCalls count them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import * as rr from '../src/index';
 import { Reranker } from '../src/model';
+import { Rng } from '../src/data/rng';
 import { addon } from '../src/native';
 import { bertMiniDir, column, fixturesDir, loadFixture, maxAbsDiff } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
 const packedForwards = () => addon().runtimeInfo().packedForwards;
+const packedAttentionCalls = () => addon().runtimeInfo().packedAttentionCalls;
 
 /** The rows padded on the right with `extra` more pad columns. */
 function padMore(rows: number[][], extra: number, pad: number): number[][] {
@@ -22,13 +25,14 @@ test('BERT: a batch padded far past its longest pair scores as transformers did,
   try {
     const e = fixture.eval.encoded;
     const extra = 40;
-    const before = packedForwards();
+    const before = packedForwards(), attentionBefore = packedAttentionCalls();
     const logits = await model.scoreTokens({
       inputIds: padMore(e.input_ids, extra, model.tokenizer.padTokenId),
       attentionMask: padMore(e.attention_mask, extra, 0),
       tokenTypeIds: padMore(e.token_type_ids, extra, 0),
     });
     assert.ok(packedForwards() > before, 'the forward did not run packed');
+    assert.ok(packedAttentionCalls() > attentionBefore, 'attention did not run on the packed tokens');
     const diff = maxAbsDiff(column(logits), column(fixture.eval.logits));
     assert.ok(diff < 1e-5, `packed logits differ from transformers by ${diff}`);
   } finally {
@@ -37,14 +41,15 @@ test('BERT: a batch padded far past its longest pair scores as transformers did,
 });
 
 for (const dir of ['xlmr-pub', 'electra-pub']) {
-  test(`${dir}: the fixture batch (about 40% padding) runs packed and matches transformers within 1e-5`, async () => {
+  test(`${dir}: the fixture batch (about 40% padding, head dim 12) runs packed and matches transformers within 1e-5`, async () => {
     const f = loadFixture<{ eval: { encoded: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }; logits: number[][] } }>(path.join(fixturesDir, dir));
     const model = await rr.load(path.join(fixturesDir, dir), { device: 'cpu' });
     try {
-      const before = packedForwards();
+      const before = packedForwards(), attentionBefore = packedAttentionCalls();
       const logits = await model.scoreTokens({ inputIds: f.eval.encoded.input_ids, attentionMask: f.eval.encoded.attention_mask,
         ...(f.eval.encoded.token_type_ids ? { tokenTypeIds: f.eval.encoded.token_type_ids } : {}) });
       assert.ok(packedForwards() > before, 'the forward did not run packed');
+      assert.ok(packedAttentionCalls() > attentionBefore, 'attention did not run on the packed tokens');
       const diff = maxAbsDiff(column(logits), column(f.eval.logits));
       assert.ok(diff < 1e-5, `max |diff| ${diff}`);
     } finally {
@@ -80,13 +85,92 @@ test('BERT training step on packed tokens: transformers\' loss and gradient norm
   }
 });
 
-test('a batch without padding, or with under 2% of it, runs padded (nothing to skip)', async () => {
-  const model = await rr.load(bertMiniDir, { maxLength: fixture.max_length, device: 'cpu' });
+test('training: a batch without padding runs padded (nothing to skip); inference packs it, attention on the packed tokens', async () => {
+  const model = await Reranker.load(bertMiniDir, { maxLength: fixture.max_length, device: 'cpu' });
   try {
-    const before = packedForwards();
-    await model.score([fixture.eval.pairs[0]]);  // one pair: no padding
-    assert.equal(packedForwards(), before);
+    const pair = fixture.eval.encoded;
+    const n = pair.attention_mask[0].reduce((a, b) => a + b, 0);
+    const tokens = {
+      inputIds: Int32Array.from(pair.input_ids[0].slice(0, n)), attentionMask: Int32Array.from(pair.attention_mask[0].slice(0, n)),
+      tokenTypeIds: Int32Array.from(pair.token_type_ids[0].slice(0, n)), batch: 1, length: n,
+    };
+    let before = packedForwards();
+    await model.native.trainStep(tokens, { kind: 'bce', groupSize: 1, labels: Float32Array.of(1), teacherScores: null, scale: 1, bf16: false, lengthSlices: 1 });
+    assert.equal(packedForwards(), before, 'a training forward without padding ran packed');
+    before = packedForwards();
+    const attentionBefore = packedAttentionCalls();
+    const [score] = await model.score([fixture.eval.pairs[0]]);  // one pair: no padding
+    assert.ok(Number.isFinite(score));
+    assert.equal(packedForwards(), before + 1);
+    assert.equal(packedAttentionCalls(), attentionBefore + model.config.native.numHiddenLayers);
   } finally {
     model.dispose();
   }
+});
+
+/** softmax(q k^T / sqrt(d)) v per row and head in float64: the reference for the packed attention kernel. */
+function referenceAttention(qkv: Float32Array, rowLengths: number[], heads: number): Float64Array {
+  const tokens = rowLengths.reduce((a, b) => a + b, 0);
+  const hidden = qkv.length / tokens / 3, d = hidden / heads;
+  const out = new Float64Array(tokens * hidden);
+  let start = 0;
+  for (const length of rowLengths) {
+    for (let h = 0; h < heads; h++) {
+      const at = (token: number, part: number, t: number) => qkv[(start + token) * 3 * hidden + part * hidden + h * d + t];
+      for (let i = 0; i < length; i++) {
+        const scores = new Float64Array(length);
+        for (let j = 0; j < length; j++) {
+          let dot = 0;
+          for (let t = 0; t < d; t++) dot += at(i, 0, t) * at(j, 1, t);
+          scores[j] = dot / Math.sqrt(d);
+        }
+        const max = Math.max(...scores);
+        let sum = 0;
+        for (let j = 0; j < length; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        for (let t = 0; t < d; t++) {
+          let acc = 0;
+          for (let j = 0; j < length; j++) acc += scores[j] * at(j, 2, t);
+          out[(start + i) * hidden + h * d + t] = acc / sum;
+        }
+      }
+    }
+    start += length;
+  }
+  return out;
+}
+
+// Head dims on both of the kernel's paths (whole 16-wide blocks, and a last block of 8 after padding the head dim
+// to a multiple of 8), rows shorter than, equal to and longer than its 4-row and 16-key blocks.
+const kernelCases: { heads: number; headDim: number; rowLengths: number[]; spread: number }[] = [
+  { heads: 2, headDim: 8, rowLengths: [1, 2, 3, 4, 5], spread: 1 },
+  { heads: 3, headDim: 12, rowLengths: [17, 16, 15], spread: 1 },
+  { heads: 4, headDim: 16, rowLengths: [9, 33], spread: 1 },
+  { heads: 2, headDim: 24, rowLengths: [33, 1, 64], spread: 1 },
+  { heads: 1, headDim: 40, rowLengths: [100], spread: 1 },
+  { heads: 2, headDim: 64, rowLengths: [300, 7], spread: 1 },
+  { heads: 2, headDim: 32, rowLengths: [50, 21], spread: 12 },  // scores in the hundreds: near one-hot rows
+];
+for (const c of kernelCases) {
+  test(`packed attention kernel: head dim ${c.headDim}, rows of ${c.rowLengths.join(', ')} tokens${c.spread > 1 ? ', large scores' : ''}: float64 reference`, async () => {
+    const rng = new Rng(c.headDim * 1000 + c.rowLengths[0]);
+    const tokens = c.rowLengths.reduce((a, b) => a + b, 0);
+    const qkv = Float32Array.from({ length: tokens * 3 * c.heads * c.headDim }, () => (rng.next() * 2 - 1) * c.spread);
+    const got = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads });
+    const want = referenceAttention(qkv, c.rowLengths, c.heads);
+    assert.equal(got.length, want.length);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / Math.max(1, Math.abs(want[i]) / c.spread));
+    // float32 rounding gives ~1e-7 here (a floor/truncation slip in the exp's range reduction: ~5e-6); scores in the
+    // hundreds carry absolute rounding errors of ~1e-5 into the exponent.
+    const tolerance = c.spread > 1 ? 1e-5 * c.spread : 1e-6;
+    assert.ok(worst < tolerance, `max error ${worst} (tolerance ${tolerance})`);
+  });
+}
+
+test('packed attention kernel: bad arguments are named, not a crash', async () => {
+  const qkv = new Float32Array(2 * 3 * 8);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 0 }), /heads must be a whole number/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [0, 2], heads: 2 }), /rowLengths\[0\] must be/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [3], heads: 2 }), /qkv must hold sum\(rowLengths\) rows/);
+  assert.throws(() => addon().packedAttention({ qkv: new Float64Array(48) as unknown as Float32Array, rowLengths: [2], heads: 2 }), /qkv must be a Float32Array/);
 });

@@ -26,6 +26,8 @@
 //   inside the timed loop (encodePairs + padBatch + native trainStep + optimizerStep); the peer gets ids. Ours
 //   runs each batch as `rrtrain` does on the CPU (training.length_slices auto: the rows forwarded in up to 4
 //   length-sorted slices, each padded to its own longest; the same loss and gradients); the peer pads the batch.
+// - OpenBLAS's idle-thread spin: rrnative sets OPENBLAS_THREAD_TIMEOUT=10 (2^10 cycles) when it is unset, as it
+//   loads; this script loads it first, so both sides' processes inherit the same value (the header shows it).
 // - Threads: ours RRNATIVE_NUM_THREADS=N, the peer `--threads N` (and OPENBLAS_NUM_THREADS=N), N = --threads,
 //   default all cores. With OpenBLAS, ours gives its N threads to OpenBLAS and 1 to torch's own pool, while the
 //   peer's `--threads N` gives N to both pools, which then compete for the cores: --peer-torch-threads 1 adds
@@ -493,6 +495,7 @@ async function main(): Promise<void> {
       `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, BLAS ${info.blas}, threads ${opts.threads} ` +
         `(RRNATIVE_NUM_THREADS; torch intra-op ${info.intraOpThreads === 1 && info.blas === 'openblas' ? '1, OpenBLAS pool ' + opts.threads : opts.threads})`,
       `- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`,
+      `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset: src/native.ts)`,
       `- models: random-init (seed 0), vocab 30522, tokenizer: ${opts.tokenizer ?? `WordPiece ${opts.vocabSize} trained on debdesc train`}; max_length ${opts.maxLength}`,
       `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +
         `scoring: mean ${mean(scoreLengths).toFixed(1)} tokens/pair, ${(100 * scoreLengths.filter((l) => l >= opts.maxLength).length / scoreLengths.length).toFixed(0)}% truncated, ` +
