@@ -71,8 +71,12 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   // joining their weights costs a copy of 3 x hidden^2 values per forward.
   auto qkv = torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
                            torch::cat({query->bias, key->bias, value->bias}));
-  if (packing.active() && packedAttentionRuns(qkv) && !(is_training() && dropout > 0.0))
+  if (packing.active() && packedAttentionApplies(qkv)) {
+    const bool dropping = is_training() && dropout > 0.0;
+    if (dropping || (torch::GradMode::is_enabled() && qkv.requires_grad()))
+      return packedAttentionTraining(qkv, packing.rowStarts(), packing.rowLengths(), numHeads, dropping ? dropout : 0.0);
     return packedAttention(qkv, packing.rowStarts(), packing.rowLengths(), numHeads);
+  }
   if (packing.active()) qkv = packing.unpack(qkv);  // the padded attention needs the [batch, length] layout
   auto parts = qkv.chunk(3, -1);
   auto context = scaledDotProductAttention(heads(parts[0]), heads(parts[1]), heads(parts[2]), additiveMask, dropout, is_training())

@@ -730,7 +730,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
                     std::make_unique<MaskJob>(env, static_cast<int64_t>(count), p, static_cast<uint64_t>(seed)));
 }
 
-// ---- packed attention (native/packed_attention.h): the kernel alone, for tests against a reference ----
+// ---- packed attention (native/packed_attention.h): the kernels alone, for tests against a reference ----
 
 Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   struct AttentionJob : Job {
@@ -741,25 +741,43 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
       int64_t tokens = 0;
       for (int64_t n : rowLengths) starts.push_back(tokens), tokens += n;
       auto input = torch::from_blob(qkv.data(), {tokens, static_cast<int64_t>(qkv.size()) / tokens}, torch::kFloat32);
-      out = packedAttention(input, starts, rowLengths, heads);
+      if (gradOut.empty()) {
+        torch::NoGradGuard noGrad;
+        out = packedAttention(input, starts, rowLengths, heads);
+        return;
+      }
+      torch::AutoGradMode gradMode(true);
+      auto leaf = input.clone().requires_grad_(true);
+      out = packedAttentionTraining(leaf, starts, rowLengths, heads, dropout, seed);
+      out.backward(torch::from_blob(gradOut.data(), out.sizes(), torch::kFloat32));
+      out = out.detach();
+      gradQkv = leaf.grad();
     }
     Napi::Value OnOK(Napi::Env env) override {
-      auto result = Napi::Float32Array::New(env, static_cast<size_t>(out.numel()));
-      std::copy(out.data_ptr<float>(), out.data_ptr<float>() + out.numel(), result.Data());
+      auto typed = [&](const torch::Tensor& t) {
+        auto result = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
+        std::copy(t.data_ptr<float>(), t.data_ptr<float>() + t.numel(), result.Data());
+        return result;
+      };
+      Napi::Object result = Napi::Object::New(env);
+      result.Set("out", typed(out));
+      if (gradQkv.defined()) result.Set("gradQkv", typed(gradQkv));
       return result;
     }
-    std::vector<float> qkv;
+    std::vector<float> qkv, gradOut;
     std::vector<int64_t> rowLengths;
     int64_t heads;
-    torch::Tensor out;
+    double dropout = 0;
+    int64_t seed = 0;
+    torch::Tensor out, gradQkv;
   };
   Napi::Env env = info.Env();
-  const char* usage = "packedAttention({ qkv: Float32Array, rowLengths: number[], heads })";
+  const char* usage = "packedAttention({ qkv: Float32Array, rowLengths: number[], heads, gradOut?, dropout?, seed? })";
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, std::string(usage) + ": options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
-  Napi::Value qkvValue = o.Get("qkv"), lengthsValue = o.Get("rowLengths");
-  if (!qkvValue.IsTypedArray() || qkvValue.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
+  Napi::Value qkvValue = o.Get("qkv"), lengthsValue = o.Get("rowLengths"), gradValue = o.Get("gradOut");
+  auto isFloat32 = [](const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; };
+  if (!isFloat32(qkvValue)) throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
   if (!lengthsValue.IsArray()) throw Napi::TypeError::New(env, std::string(usage) + ": rowLengths must be an array");
   const double heads = o.Get("heads").ToNumber().DoubleValue();
   if (!(heads >= 1 && heads <= 1024 && std::floor(heads) == heads)) throw Napi::RangeError::New(env, std::string(usage) + ": heads must be a whole number from 1 to 1024");
@@ -776,8 +794,21 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   const double width = lengths.empty() ? 0 : static_cast<double>(qkv.ElementLength()) / tokens;
   if (lengths.empty() || width != std::floor(width) || static_cast<int64_t>(width) % (3 * static_cast<int64_t>(heads)) != 0 || width == 0)
     throw Napi::RangeError::New(env, std::string(usage) + ": qkv must hold sum(rowLengths) rows of 3 x hidden values, hidden a multiple of heads");
-  return Job::Queue(*addonData(env).torchThread, std::make_unique<AttentionJob>(env, std::vector<float>(qkv.Data(), qkv.Data() + qkv.ElementLength()),
-                                                                                std::move(lengths), static_cast<int64_t>(heads)));
+  auto job = std::make_unique<AttentionJob>(env, std::vector<float>(qkv.Data(), qkv.Data() + qkv.ElementLength()), std::move(lengths),
+                                            static_cast<int64_t>(heads));
+  if (!gradValue.IsUndefined()) {
+    if (!isFloat32(gradValue) || gradValue.As<Napi::Float32Array>().ElementLength() * 3 != qkv.ElementLength())
+      throw Napi::TypeError::New(env, std::string(usage) + ": gradOut must be a Float32Array of sum(rowLengths) x hidden values");
+    auto grad = gradValue.As<Napi::Float32Array>();
+    job->gradOut.assign(grad.Data(), grad.Data() + grad.ElementLength());
+    const double p = o.Has("dropout") ? o.Get("dropout").ToNumber().DoubleValue() : 0.0;
+    const double seed = o.Has("seed") ? o.Get("seed").ToNumber().DoubleValue() : 0.0;
+    if (!(p >= 0 && p < 1)) throw Napi::RangeError::New(env, std::string(usage) + ": dropout must be in [0, 1)");
+    if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed)) throw Napi::RangeError::New(env, std::string(usage) + ": seed must be a whole number from 0 to 2^53 - 1");
+    job->dropout = p;
+    job->seed = static_cast<int64_t>(seed);
+  }
+  return Job::Queue(*addonData(env).torchThread, std::move(job));
 }
 
 // ---- torch.distributed: the process group of a data-parallel job (see native/distributed.h) ----

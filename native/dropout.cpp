@@ -38,23 +38,33 @@ void applyKeep(const float* __restrict in, float* __restrict out, int64_t count,
   }
 }
 
+// Draws below p · 2^32 drop (p is quantised to 2^-32).
+uint32_t dropThreshold(double p) { return static_cast<uint32_t>(std::min(std::ldexp(p, 32), 4294967295.0)); }
+
+// Elements are drawn in blocks of 2^31, each under its own key: the 32-bit counter never wraps. Calls
+// apply(firstInBlock, count, keyLow, keyHigh) for the runs of [first, first + count) within one block.
+constexpr int64_t kKeyBlock = int64_t{1} << 31;
+template <typename Apply>
+void forEachKeyBlock(int64_t first, int64_t count, uint64_t seed, Apply apply) {
+  for (int64_t e = first, end = first + count; e < end;) {
+    const int64_t b = e / kKeyBlock, inBlock = e - b * kKeyBlock, n = std::min(kKeyBlock - inBlock, end - e);
+    const uint64_t key = seed + static_cast<uint64_t>(b) * 0x9e3779b97f4a7c15ull;
+    apply(e - first, inBlock, n, static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32));
+    e += n;
+  }
+}
+
 // out = x ⊙ mask(seed), for a float32 CPU tensor, in x's logical (contiguous) order.
 torch::Tensor keep(const torch::Tensor& x, double p, uint64_t seed) {
   auto in = x.contiguous();
   auto out = torch::empty_like(in);
-  // Draws below p · 2^32 drop (p is quantised to 2^-32).
-  const auto dropBelow = static_cast<uint32_t>(std::min(std::ldexp(p, 32), 4294967295.0));
+  const uint32_t dropBelow = dropThreshold(p);
   const float keepScale = static_cast<float>(1.0 / (1.0 - p));
   const float* src = in.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  // Blocks of 2^31 elements, each under its own key: the 32-bit counter never wraps.
-  constexpr int64_t block = int64_t{1} << 31;
-  const int64_t count = in.numel();
-  for (int64_t start = 0, b = 0; start < count; start += block, ++b) {
-    const uint64_t key = seed + static_cast<uint64_t>(b) * 0x9e3779b97f4a7c15ull;
-    applyKeep(src + start, dst + start, std::min(block, count - start), static_cast<uint32_t>(key),
-              static_cast<uint32_t>(key >> 32), dropBelow, keepScale);
-  }
+  forEachKeyBlock(0, in.numel(), seed, [&](int64_t offset, int64_t, int64_t n, uint32_t keyLow, uint32_t keyHigh) {
+    applyKeep(src + offset, dst + offset, n, keyLow, keyHigh, dropBelow, keepScale);
+  });
   return out;
 }
 
@@ -73,6 +83,17 @@ struct HashDropout : torch::autograd::Function<HashDropout> {
 };
 
 }  // namespace
+
+void dropoutKeepFactors(float* out, int64_t first, int64_t count, double p, uint64_t seed) {
+  const uint32_t dropBelow = dropThreshold(p);
+  const float keepScale = static_cast<float>(1.0 / (1.0 - p));
+  forEachKeyBlock(first, count, seed, [&](int64_t offset, int64_t inBlock, int64_t n, uint32_t keyLow, uint32_t keyHigh) {
+    for (int64_t i = 0; i < n; ++i) {
+      const uint32_t draw = fmix32(fmix32(static_cast<uint32_t>(inBlock + i) ^ keyLow) + keyHigh);
+      out[offset + i] = draw >= dropBelow ? keepScale : 0.0f;
+    }
+  });
+}
 
 DropoutMasks dropoutMask(int64_t count, double p, uint64_t seed) {
   TORCH_CHECK(p >= 0.0 && p < 1.0, "dropout probability must be in [0, 1), got ", p);

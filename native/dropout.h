@@ -15,6 +15,10 @@ torch::Tensor dropout(const torch::Tensor& x, double p, bool training);
 // probability 1 - p, else 0) and as its backward pass recomputes it. Element i depends only on (seed, i), not on
 // the thread count. dropout() draws its seed from LibTorch's default CPU generator, so torch::manual_seed makes
 // runs repeatable. For tests.
+// The keep factors (1 / (1 - p) or 0) of elements [first, first + count) of a tensor dropped under `seed`, drawn
+// as dropout() draws them: kernels that apply dropout inside a larger pass (native/packed_attention.h) use this.
+void dropoutKeepFactors(float* out, int64_t first, int64_t count, double p, uint64_t seed);
+
 struct DropoutMasks {
   torch::Tensor forward, backward;
 };

@@ -22,12 +22,12 @@ torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) {
                                   : embeddings(batch.inputIds, types);
   if (embeddingsProject) hidden = embeddingsProject(hidden);
   auto additiveMask = additiveAttentionMask(batch.attentionMask, hidden.scalar_type());
-  // BERT-family layers on the CPU skip the padding once it is 2% of the batch or more (native/packing.h): on
-  // the 2-core machine a packed forward took about the padded one's time × the real tokens' share, from 0.31
-  // to 0.97, the scatter and gather for attention included. Inference packs every batch: its attention then
-  // runs on the packed tokens (native/packed_attention.h), faster than the padded path even without padding.
+  // BERT-family layers on the CPU run on packed tokens (native/packing.h), attention included (native/
+  // packed_attention.h): faster than the padded path even without padding. Other CPU dtypes (bf16 weights) pack
+  // once padding is 2% of the batch or more, attention then getting the padded layout back: on the 2-core
+  // machine such a forward took about the padded one's time × the real tokens' share, from 0.31 to 0.97.
   // DeBERTa's relative-position attention stays padded.
-  const double packBelowRealShare = packedAttentionRuns(hidden) ? kAlwaysPack : kPackBelowRealShare;
+  const double packBelowRealShare = packedAttentionApplies(hidden) ? kAlwaysPack : kPackBelowRealShare;
   const TokenPacking packing = debertaEmbeddings ? TokenPacking() : TokenPacking::plan(batch.attentionMask, packBelowRealShare);
   if (!packing.active()) return encoder(hidden, additiveMask, packing);
   return packing.firstTokens(encoder(packing.pack(hidden), additiveMask, packing));

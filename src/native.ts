@@ -231,10 +231,13 @@ export interface NativeAddon {
    */
   dropoutMask(options: { count: number; p: number; seed: number }): Promise<{ forward: Float32Array; backward: Float32Array }>;
   /**
-   * The CPU inference attention kernel (native/packed_attention.h) on its own: `qkv` holds sum(rowLengths) packed
-   * token rows of [Q | K | V] (3 x hidden floats each); returns the [tokens, hidden] context. For tests.
+   * The CPU attention kernels (native/packed_attention.h) on their own: `qkv` holds sum(rowLengths) packed token
+   * rows of [Q | K | V] (3 x hidden floats each). Returns the [tokens, hidden] context; with `gradOut` (the
+   * context's gradient) the training kernel runs, with dropout `dropout` under `seed`, and `gradQkv` is qkv's
+   * gradient. For tests.
    */
-  packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number }): Promise<Float32Array>;
+  packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number; gradOut?: Float32Array; dropout?: number; seed?: number }):
+    Promise<{ out: Float32Array; gradQkv?: Float32Array }>;
   /**
    * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
    * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.

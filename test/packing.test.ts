@@ -85,7 +85,7 @@ test('BERT training step on packed tokens: transformers\' loss and gradient norm
   }
 });
 
-test('training: a batch without padding runs padded (nothing to skip); inference packs it, attention on the packed tokens', async () => {
+test('a batch without padding runs on packed tokens too, attention included, in training and inference', async () => {
   const model = await Reranker.load(bertMiniDir, { maxLength: fixture.max_length, device: 'cpu' });
   try {
     const pair = fixture.eval.encoded;
@@ -94,15 +94,17 @@ test('training: a batch without padding runs padded (nothing to skip); inference
       inputIds: Int32Array.from(pair.input_ids[0].slice(0, n)), attentionMask: Int32Array.from(pair.attention_mask[0].slice(0, n)),
       tokenTypeIds: Int32Array.from(pair.token_type_ids[0].slice(0, n)), batch: 1, length: n,
     };
-    let before = packedForwards();
+    const layers = model.config.native.numHiddenLayers;
+    let before = packedForwards(), attentionBefore = packedAttentionCalls();
     await model.native.trainStep(tokens, { kind: 'bce', groupSize: 1, labels: Float32Array.of(1), teacherScores: null, scale: 1, bf16: false, lengthSlices: 1 });
-    assert.equal(packedForwards(), before, 'a training forward without padding ran packed');
+    assert.equal(packedForwards(), before + 1, 'the training forward did not run packed');
+    assert.equal(packedAttentionCalls(), attentionBefore + layers);
     before = packedForwards();
-    const attentionBefore = packedAttentionCalls();
+    attentionBefore = packedAttentionCalls();
     const [score] = await model.score([fixture.eval.pairs[0]]);  // one pair: no padding
     assert.ok(Number.isFinite(score));
     assert.equal(packedForwards(), before + 1);
-    assert.equal(packedAttentionCalls(), attentionBefore + model.config.native.numHiddenLayers);
+    assert.equal(packedAttentionCalls(), attentionBefore + layers);
   } finally {
     model.dispose();
   }
@@ -155,7 +157,7 @@ for (const c of kernelCases) {
     const rng = new Rng(c.headDim * 1000 + c.rowLengths[0]);
     const tokens = c.rowLengths.reduce((a, b) => a + b, 0);
     const qkv = Float32Array.from({ length: tokens * 3 * c.heads * c.headDim }, () => (rng.next() * 2 - 1) * c.spread);
-    const got = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads });
+    const { out: got } = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads });
     const want = referenceAttention(qkv, c.rowLengths, c.heads);
     assert.equal(got.length, want.length);
     let worst = 0;
@@ -167,10 +169,81 @@ for (const c of kernelCases) {
   });
 }
 
+/**
+ * The training kernel's forward and backward in float64: dropout factors m (1 / (1 - p) or 0) on the
+ * probabilities P, D = P * m, out = D V; given dO: dV = D^T dO, dP = (dO V^T) * m, dS = P * (dP - rowsum(dP * P)),
+ * dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d). `factors` covers every probability, in (row, head, query, key) order.
+ */
+function referenceTraining(qkv: Float32Array, gradOut: Float32Array, rowLengths: number[], heads: number, factors: Float32Array): { out: Float64Array; gradQkv: Float64Array } {
+  const tokens = rowLengths.reduce((a, b) => a + b, 0);
+  const hidden = qkv.length / tokens / 3, d = hidden / heads, scale = 1 / Math.sqrt(d);
+  const out = new Float64Array(tokens * hidden), gradQkv = new Float64Array(qkv.length);
+  let start = 0, offset = 0;
+  for (const L of rowLengths) {
+    for (let h = 0; h < heads; h++, offset += L * L) {
+      const x = (token: number, part: number, t: number) => qkv[(start + token) * 3 * hidden + part * hidden + h * d + t];
+      const g = (token: number, t: number) => gradOut[(start + token) * hidden + h * d + t];
+      const P: number[][] = [], D: number[][] = [];
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: L }, (_, j) => { let dot = 0; for (let t = 0; t < d; t++) dot += x(i, 0, t) * x(j, 1, t); return dot * scale; });
+        const max = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - max)), sum = e.reduce((a, b) => a + b, 0);
+        P.push(e.map((v) => v / sum));
+        D.push(P[i].map((p, j) => p * factors[offset + i * L + j]));
+        for (let t = 0; t < d; t++) { let acc = 0; for (let j = 0; j < L; j++) acc += D[i][j] * x(j, 2, t); out[(start + i) * hidden + h * d + t] = acc; }
+      }
+      for (let i = 0; i < L; i++) {
+        const dP = Array.from({ length: L }, (_, j) => { let dot = 0; for (let t = 0; t < d; t++) dot += g(i, t) * x(j, 2, t); return dot * factors[offset + i * L + j]; });
+        const c = dP.reduce((acc, v, j) => acc + v * P[i][j], 0);
+        const dS = dP.map((v, j) => P[i][j] * (v - c));
+        for (let j = 0; j < L; j++) {
+          for (let t = 0; t < d; t++) {
+            gradQkv[(start + i) * 3 * hidden + h * d + t] += dS[j] * x(j, 1, t) * scale;
+            gradQkv[(start + j) * 3 * hidden + hidden + h * d + t] += dS[j] * x(i, 0, t) * scale;
+            gradQkv[(start + j) * 3 * hidden + 2 * hidden + h * d + t] += D[i][j] * g(i, t);
+          }
+        }
+      }
+    }
+    start += L;
+  }
+  return { out, gradQkv };
+}
+
+const trainingCases: { heads: number; headDim: number; rowLengths: number[]; dropout: number }[] = [
+  { heads: 2, headDim: 8, rowLengths: [1, 2, 5], dropout: 0 },
+  { heads: 3, headDim: 12, rowLengths: [17, 6], dropout: 0 },
+  { heads: 2, headDim: 32, rowLengths: [40, 9], dropout: 0 },
+  { heads: 2, headDim: 24, rowLengths: [21, 3, 30], dropout: 0.3 },
+  { heads: 1, headDim: 64, rowLengths: [70], dropout: 0.1 },
+];
+for (const c of trainingCases) {
+  test(`packed attention training kernel: head dim ${c.headDim}, rows of ${c.rowLengths.join(', ')} tokens, dropout ${c.dropout}: output and gradients as a float64 reference`, async () => {
+    const rng = new Rng(c.headDim * 7 + c.rowLengths.length);
+    const tokens = c.rowLengths.reduce((a, b) => a + b, 0), hidden = c.heads * c.headDim;
+    const qkv = Float32Array.from({ length: tokens * 3 * hidden }, () => rng.next() * 2 - 1);
+    const gradOut = Float32Array.from({ length: tokens * hidden }, () => rng.next() * 2 - 1);
+    const seed = 4242;
+    const probCount = c.heads * c.rowLengths.reduce((a, L) => a + L * L, 0);
+    const factors = c.dropout > 0 ? (await addon().dropoutMask({ count: probCount, p: c.dropout, seed })).forward : new Float32Array(probCount).fill(1);
+    const got = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads, gradOut, dropout: c.dropout, seed });
+    const want = referenceTraining(qkv, gradOut, c.rowLengths, c.heads, factors);
+    assert.ok(got.gradQkv, 'no gradient returned');
+    const worst = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]) / Math.max(1, Math.abs(b[i]))), 0);
+    assert.ok(worst(got.out, want.out) < 1e-6, `output: max error ${worst(got.out, want.out)}`);
+    assert.ok(worst(got.gradQkv, want.gradQkv) < 1e-5, `gradient: max error ${worst(got.gradQkv, want.gradQkv)}`);
+    if (c.dropout > 0) {  // the dropout really dropped: some probabilities are zeroed
+      assert.ok(factors.some((f) => f === 0) && factors.some((f) => f > 1));
+    }
+  });
+}
+
 test('packed attention kernel: bad arguments are named, not a crash', async () => {
   const qkv = new Float32Array(2 * 3 * 8);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 0 }), /heads must be a whole number/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [0, 2], heads: 2 }), /rowLengths\[0\] must be/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [3], heads: 2 }), /qkv must hold sum\(rowLengths\) rows/);
   assert.throws(() => addon().packedAttention({ qkv: new Float64Array(48) as unknown as Float32Array, rowLengths: [2], heads: 2 }), /qkv must be a Float32Array/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 2, gradOut: new Float32Array(3) }), /gradOut must be a Float32Array/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 2, gradOut: new Float32Array(16), dropout: 1 }), /dropout must be in \[0, 1\)/);
 });

@@ -24,8 +24,9 @@
 // - Training: the first (steps + 1) x batch pairs in file order, one step per batch, BCE, AdamW (lr 1e-4, weight
 //   decay 0.01, clip 1.0), dropout on; step 0 is a warm-up and not timed. Ours tokenizes each batch's text
 //   inside the timed loop (encodePairs + padBatch + native trainStep + optimizerStep); the peer gets ids. Ours
-//   runs each batch as `rrtrain` does on the CPU (training.length_slices auto: the rows forwarded in up to 4
-//   length-sorted slices, each padded to its own longest; the same loss and gradients); the peer pads the batch.
+//   runs each batch as `rrtrain` does on the CPU (training.length_slices auto: for these models one forward on
+//   packed tokens, attention included, so no padding is computed; the same loss and gradients); the peer pads
+//   the batch.
 // - OpenBLAS's idle-thread spin: rrnative sets OPENBLAS_THREAD_TIMEOUT=10 (2^10 cycles) when it is unset, as it
 //   loads; this script loads it first, so both sides' processes inherit the same value (the header shows it).
 // - Threads: ours RRNATIVE_NUM_THREADS=N, the peer `--threads N` (and OPENBLAS_NUM_THREADS=N), N = --threads,
@@ -47,7 +48,7 @@ import { Rng } from '../../src/data/rng';
 import { Reranker } from '../../src/model';
 import { addon } from '../../src/native';
 import { PairTokenizer, padBatch } from '../../src/tokenize';
-import { resolveLengthSlices } from '../../src/train/trainer';
+import { packsTokens, resolveLengthSlices } from '../../src/train/trainer';
 import { trainWordPiece } from '../../src/train/vocab';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -202,8 +203,9 @@ async function runChild(specFile: string): Promise<void> {
       result = { pairsPerSecond: text.pairs.length / seconds, seconds, pairs: text.pairs.length, peakRssMb: 0 };
     } else {
       const { batch, steps } = spec;
-      // What `rrtrain` does on the CPU (training.length_slices: auto): each batch forwarded in up to 4 length slices.
-      const lengthSlices = resolveLengthSlices('auto', 'cpu', false);
+      // What `rrtrain` does on the CPU (training.length_slices: auto): these BERT models run on packed tokens, one
+      // forward per batch.
+      const lengthSlices = resolveLengthSlices('auto', 'cpu', false, packsTokens(model));
       const step = async (k: number): Promise<number> => {
         const pairs = text.pairs.slice(k * batch, (k + 1) * batch);
         const encoded = await model.tokenizer.encodePairs(pairs, spec.maxLength, true);
@@ -500,7 +502,7 @@ async function main(): Promise<void> {
       `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +
         `scoring: mean ${mean(scoreLengths).toFixed(1)} tokens/pair, ${(100 * scoreLengths.filter((l) => l >= opts.maxLength).length / scoreLengths.length).toFixed(0)}% truncated, ` +
         `padding efficiency ${(100 * paddingEfficiency(scoreLengths, opts.scoreBatch, true)).toFixed(0)}% (length-sorted); ` +
-        `training: mean ${mean(trainLengths).toFixed(1)} tokens/pair, padding efficiency ${(100 * paddingEfficiency(trainLengths.slice(opts.trainBatch), opts.trainBatch, false)).toFixed(0)}% (file order; ours runs each batch in up to 4 length slices)`,
+        `training: mean ${mean(trainLengths).toFixed(1)} tokens/pair, padding efficiency ${(100 * paddingEfficiency(trainLengths.slice(opts.trainBatch), opts.trainBatch, false)).toFixed(0)}% (file order; ours packs the real tokens)`,
       `- timing: ours includes tokenization (scoring: score() on text; training: encodePairs + padBatch each step), the peer's does not; ` +
         `one warm-up batch/step untimed each side; training: ${opts.trainSteps} timed steps, BCE, AdamW lr 1e-4, clip 1.0, dropout 0.1`,
       ...(opts.repeats > 1 ? [`- ${opts.repeats} repeats, alternating which side runs first; each side's best run is shown (every run's pairs/s in --json)`] : []),
