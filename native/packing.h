@@ -1,7 +1,8 @@
 // Packed tokens: the real tokens of a right-padded [batch, length] batch as [tokens, hidden] rows. The linear
-// layers, norms and activations of a BERT-family layer then skip the padding (the most work in a layer); only
-// attention needs the [batch, length] layout, so its Q/K/V are scattered back for it and its output gathered
-// again. Padding never changes a real token's output, so the logits are the padded forward's.
+// layers, norms and activations of a BERT-family layer then skip the padding (the most work in a layer), and
+// float32 attention runs on the packed rows too (native/packed_attention.h); other dtypes' attention needs the
+// [batch, length] layout, so its Q/K/V are scattered back for it and its output gathered again. Padding never
+// changes a real token's output, so the logits are the padded forward's.
 #pragma once
 #include <torch/torch.h>
 #include <cstdint>

@@ -159,10 +159,10 @@ export interface NativeRuntimeInfo {
   cudaGraphs: boolean;
   /**
    * Forwards since the addon loaded whose BERT-family layers ran on packed tokens, skipping the padding (on
-   * the CPU when padding is 2% of the batch or more, and every inference batch: native/packing.h).
+   * the CPU: every float32 batch; bf16 weights when padding is 2% of the batch or more: native/packing.h).
    */
   packedForwards: number;
-  /** Attention calls since the addon loaded that ran on packed tokens (CPU inference: native/packed_attention.h). */
+  /** Attention forwards since the addon loaded that ran on packed tokens (CPU float32: native/packed_attention.h). */
   packedAttentionCalls: number;
 }
 
