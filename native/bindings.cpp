@@ -33,6 +33,17 @@ struct AddonData {
 
 AddonData& addonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
+// A whole number in [lo, hi], else a RangeError: "<what> must be a whole number from <range>".
+void requireWholeNumber(Napi::Env env, double v, double lo, double hi, const std::string& what, const char* range) {
+  if (!(v >= lo && v <= hi && std::floor(v) == v)) throw Napi::RangeError::New(env, what + " must be a whole number from " + range);
+}
+
+Napi::Float32Array float32Array(Napi::Env env, const float* data, size_t count) {
+  auto out = Napi::Float32Array::New(env, count);
+  std::copy(data, data + count, out.Data());
+  return out;
+}
+
 double numberField(const Napi::Object& obj, const char* key) {
   Napi::Value v = obj.Get(key);
   if (!v.IsNumber()) throw Napi::TypeError::New(obj.Env(), std::string("config.") + key + " must be a number");
@@ -301,11 +312,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       for (auto& t : host) results.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
     }
     Napi::Value OnOK(Napi::Env env) override {
-      auto typed = [&](const std::vector<float>& r) {
-        auto arr = Napi::Float32Array::New(env, r.size());
-        std::copy(r.begin(), r.end(), arr.Data());
-        return arr;
-      };
+      auto typed = [&](const std::vector<float>& r) { return float32Array(env, r.data(), r.size()); };
       if (!many) return typed(results.front());
       Napi::Array out = Napi::Array::New(env, results.size());
       for (size_t i = 0; i < results.size(); ++i) out.Set(static_cast<uint32_t>(i), typed(results[i]));
@@ -703,14 +710,9 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
     MaskJob(Napi::Env env, int64_t n, double prob, uint64_t s) : Job(env), count(n), p(prob), seed(s) {}
     void Execute() override { masks = dropoutMask(count, p, seed); }
     Napi::Value OnOK(Napi::Env env) override {
-      auto typed = [&](const torch::Tensor& t) {
-        auto out = Napi::Float32Array::New(env, static_cast<size_t>(count));
-        std::copy(t.data_ptr<float>(), t.data_ptr<float>() + count, out.Data());
-        return out;
-      };
       Napi::Object out = Napi::Object::New(env);
-      out.Set("forward", typed(masks.forward));
-      out.Set("backward", typed(masks.backward));
+      out.Set("forward", float32Array(env, masks.forward.data_ptr<float>(), static_cast<size_t>(count)));
+      out.Set("backward", float32Array(env, masks.backward.data_ptr<float>(), static_cast<size_t>(count)));
       return out;
     }
     int64_t count;
@@ -723,9 +725,9 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   const double count = o.Get("count").ToNumber().DoubleValue(), p = o.Get("p").ToNumber().DoubleValue(),
                seed = o.Get("seed").ToNumber().DoubleValue();
-  if (!(count >= 1 && count <= 1e8 && std::floor(count) == count)) throw Napi::RangeError::New(env, "dropoutMask: options.count must be a whole number from 1 to 1e8");
+  requireWholeNumber(env, count, 1, 1e8, "dropoutMask: options.count", "1 to 1e8");
   if (!(p >= 0 && p < 1)) throw Napi::RangeError::New(env, "dropoutMask: options.p must be in [0, 1)");
-  if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed)) throw Napi::RangeError::New(env, "dropoutMask: options.seed must be a whole number from 0 to 2^53 - 1");
+  requireWholeNumber(env, seed, 0, 9007199254740991.0, "dropoutMask: options.seed", "0 to 2^53 - 1");
   return Job::Queue(*addonData(env).torchThread,
                     std::make_unique<MaskJob>(env, static_cast<int64_t>(count), p, static_cast<uint64_t>(seed)));
 }
@@ -754,11 +756,7 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
       gradQkv = leaf.grad();
     }
     Napi::Value OnOK(Napi::Env env) override {
-      auto typed = [&](const torch::Tensor& t) {
-        auto result = Napi::Float32Array::New(env, static_cast<size_t>(t.numel()));
-        std::copy(t.data_ptr<float>(), t.data_ptr<float>() + t.numel(), result.Data());
-        return result;
-      };
+      auto typed = [&](const torch::Tensor& t) { return float32Array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())); };
       Napi::Object result = Napi::Object::New(env);
       result.Set("out", typed(out));
       if (gradQkv.defined()) result.Set("gradQkv", typed(gradQkv));
@@ -780,13 +778,13 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   if (!isFloat32(qkvValue)) throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
   if (!lengthsValue.IsArray()) throw Napi::TypeError::New(env, std::string(usage) + ": rowLengths must be an array");
   const double heads = o.Get("heads").ToNumber().DoubleValue();
-  if (!(heads >= 1 && heads <= 1024 && std::floor(heads) == heads)) throw Napi::RangeError::New(env, std::string(usage) + ": heads must be a whole number from 1 to 1024");
+  requireWholeNumber(env, heads, 1, 1024, std::string(usage) + ": heads", "1 to 1024");
   Napi::Array lengthsArray = lengthsValue.As<Napi::Array>();
   std::vector<int64_t> lengths;
   double tokens = 0;
   for (uint32_t i = 0; i < lengthsArray.Length(); ++i) {
     const double n = lengthsArray.Get(i).ToNumber().DoubleValue();
-    if (!(n >= 1 && n <= 65536 && std::floor(n) == n)) throw Napi::RangeError::New(env, std::string(usage) + ": rowLengths[" + std::to_string(i) + "] must be a whole number from 1 to 65536");
+    requireWholeNumber(env, n, 1, 65536, std::string(usage) + ": rowLengths[" + std::to_string(i) + "]", "1 to 65536");
     lengths.push_back(static_cast<int64_t>(n));
     tokens += n;
   }
@@ -804,7 +802,7 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
     const double p = o.Has("dropout") ? o.Get("dropout").ToNumber().DoubleValue() : 0.0;
     const double seed = o.Has("seed") ? o.Get("seed").ToNumber().DoubleValue() : 0.0;
     if (!(p >= 0 && p < 1)) throw Napi::RangeError::New(env, std::string(usage) + ": dropout must be in [0, 1)");
-    if (!(seed >= 0 && seed <= 9007199254740991.0 && std::floor(seed) == seed)) throw Napi::RangeError::New(env, std::string(usage) + ": seed must be a whole number from 0 to 2^53 - 1");
+    requireWholeNumber(env, seed, 0, 9007199254740991.0, std::string(usage) + ": seed", "0 to 2^53 - 1");
     job->dropout = p;
     job->seed = static_cast<int64_t>(seed);
   }

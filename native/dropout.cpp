@@ -109,10 +109,11 @@ torch::Tensor dropout(const torch::Tensor& x, double p, bool training) {
   if (!x.device().is_cpu() || p >= 1.0 || x.scalar_type() != torch::kFloat32) {
     return F::dropout(x, F::DropoutFuncOptions().p(p).training(true));
   }
-  // A fresh key per call from the default generator (what manual_seed sets).
-  const int64_t seed =
-      torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::TensorOptions().dtype(torch::kInt64)).item<int64_t>();
-  return HashDropout::apply(x, p, seed);
+  return HashDropout::apply(x, p, dropoutSeed());
+}
+
+int64_t dropoutSeed() {
+  return torch::randint(std::numeric_limits<int64_t>::max(), {1}, torch::TensorOptions().dtype(torch::kInt64)).item<int64_t>();
 }
 
 }  // namespace rr

@@ -11,6 +11,9 @@ namespace rr {
 
 torch::Tensor dropout(const torch::Tensor& x, double p, bool training);
 
+// A fresh dropout key from LibTorch's default CPU generator (what manual_seed sets): dropout() draws one per call.
+int64_t dropoutSeed();
+
 // The CPU keep mask of `count` elements under `seed`, as dropout() applies it forward (1 / (1 - p) with
 // probability 1 - p, else 0) and as its backward pass recomputes it. Element i depends only on (seed, i), not on
 // the thread count. dropout() draws its seed from LibTorch's default CPU generator, so torch::manual_seed makes

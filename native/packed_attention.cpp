@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <ATen/Parallel.h>
 #include <system_error>
 #include <thread>
@@ -438,11 +437,7 @@ torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vecto
 
 torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
                                       const std::vector<int64_t>& rowLengths, int64_t numHeads, double dropout) {
-  // A fresh key per call from the default generator, as rr::dropout draws it (manual_seed repeats it).
-  const int64_t seed = dropout > 0.0 ? torch::randint(std::numeric_limits<int64_t>::max(), {1},
-                                                      torch::TensorOptions().dtype(torch::kInt64)).item<int64_t>()
-                                     : 0;
-  return packedAttentionTraining(qkv, rowStarts, rowLengths, numHeads, dropout, seed);
+  return packedAttentionTraining(qkv, rowStarts, rowLengths, numHeads, dropout, dropout > 0.0 ? dropoutSeed() : 0);
 }
 
 }  // namespace rr

@@ -22,10 +22,10 @@ TokenPacking TokenPacking::plan(const torch::Tensor& attentionMask, double maxRe
   p.batch_ = batch;
   p.length_ = length;
   p.index_ = real.reshape({-1}).nonzero().squeeze(1);
-  p.rowStarts_ = rowLengths.cumsum(0) - rowLengths;
-  const auto starts = p.rowStarts_.contiguous(), lengths = rowLengths.to(torch::kInt64).contiguous();
-  p.rowStartsHost_.assign(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + batch);
-  p.rowLengthsHost_.assign(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + batch);
+  const auto lengths = rowLengths.contiguous();  // int64 (a sum of bools)
+  p.rowLengths_.assign(lengths.data_ptr<int64_t>(), lengths.data_ptr<int64_t>() + batch);
+  int64_t start = 0;
+  for (int64_t n : p.rowLengths_) p.rowStarts_.push_back(start), start += n;
   ++packedCount;
   return p;
 }
@@ -40,7 +40,7 @@ torch::Tensor TokenPacking::unpack(const torch::Tensor& packed) const {
 }
 
 torch::Tensor TokenPacking::firstTokens(const torch::Tensor& packed) const {
-  return packed.index_select(0, rowStarts_).unsqueeze(1);
+  return packed.index_select(0, torch::tensor(rowStarts_, torch::kInt64).to(packed.device())).unsqueeze(1);
 }
 
 }  // namespace rr

@@ -29,13 +29,12 @@ class TokenPacking {
   // [tokens, C] → [batch, 1, C]: each row's first token, what the classification heads read
   torch::Tensor firstTokens(const torch::Tensor& packed) const;
   // Each row's first packed token and its token count, on the host (native/packed_attention.h reads them).
-  const std::vector<int64_t>& rowStarts() const { return rowStartsHost_; }
-  const std::vector<int64_t>& rowLengths() const { return rowLengthsHost_; }
+  const std::vector<int64_t>& rowStarts() const { return rowStarts_; }
+  const std::vector<int64_t>& rowLengths() const { return rowLengths_; }
 
  private:
   torch::Tensor index_;        // int64 [tokens]: the real tokens' positions in the flattened [batch * length]
-  torch::Tensor rowStarts_;    // int64 [batch]: each row's first token among the packed rows
-  std::vector<int64_t> rowStartsHost_, rowLengthsHost_;
+  std::vector<int64_t> rowStarts_, rowLengths_;  // each row's first token among the packed rows, its token count
   int64_t batch_ = 0, length_ = 0;
 };
 
