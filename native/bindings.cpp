@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include "batching.h"
+#include "bias_gelu.h"
 #include "distributed.h"
 #include "dropout.h"
 #include "graphs.h"
@@ -42,6 +43,18 @@ Napi::Float32Array float32Array(Napi::Env env, const float* data, size_t count) 
   auto out = Napi::Float32Array::New(env, count);
   std::copy(data, data + count, out.Data());
   return out;
+}
+
+// A test hook's result: each defined float32 tensor as a Float32Array under its name.
+Napi::Object float32Tensors(Napi::Env env, std::initializer_list<std::pair<const char*, const torch::Tensor*>> tensors) {
+  Napi::Object result = Napi::Object::New(env);
+  for (const auto& [name, t] : tensors)
+    if (t->defined()) result.Set(name, float32Array(env, t->data_ptr<float>(), static_cast<size_t>(t->numel())));
+  return result;
+}
+
+bool isFloat32Array(const Napi::Value& v) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
 }
 
 double numberField(const Napi::Object& obj, const char* key) {
@@ -755,13 +768,7 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
       out = out.detach();
       gradQkv = leaf.grad();
     }
-    Napi::Value OnOK(Napi::Env env) override {
-      auto typed = [&](const torch::Tensor& t) { return float32Array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())); };
-      Napi::Object result = Napi::Object::New(env);
-      result.Set("out", typed(out));
-      if (gradQkv.defined()) result.Set("gradQkv", typed(gradQkv));
-      return result;
-    }
+    Napi::Value OnOK(Napi::Env env) override { return float32Tensors(env, {{"out", &out}, {"gradQkv", &gradQkv}}); }
     std::vector<float> qkv, gradOut;
     std::vector<int64_t> rowLengths;
     int64_t heads;
@@ -774,8 +781,7 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, std::string(usage) + ": options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   Napi::Value qkvValue = o.Get("qkv"), lengthsValue = o.Get("rowLengths"), gradValue = o.Get("gradOut");
-  auto isFloat32 = [](const Napi::Value& v) { return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array; };
-  if (!isFloat32(qkvValue)) throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
+  if (!isFloat32Array(qkvValue)) throw Napi::TypeError::New(env, std::string(usage) + ": qkv must be a Float32Array");
   if (!lengthsValue.IsArray()) throw Napi::TypeError::New(env, std::string(usage) + ": rowLengths must be an array");
   const double heads = o.Get("heads").ToNumber().DoubleValue();
   requireWholeNumber(env, heads, 1, 1024, std::string(usage) + ": heads", "1 to 1024");
@@ -795,7 +801,7 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<AttentionJob>(env, std::vector<float>(qkv.Data(), qkv.Data() + qkv.ElementLength()), std::move(lengths),
                                             static_cast<int64_t>(heads));
   if (!gradValue.IsUndefined()) {
-    if (!isFloat32(gradValue) || gradValue.As<Napi::Float32Array>().ElementLength() * 3 != qkv.ElementLength())
+    if (!isFloat32Array(gradValue) || gradValue.As<Napi::Float32Array>().ElementLength() * 3 != qkv.ElementLength())
       throw Napi::TypeError::New(env, std::string(usage) + ": gradOut must be a Float32Array of sum(rowLengths) x hidden values");
     auto grad = gradValue.As<Napi::Float32Array>();
     job->gradOut.assign(grad.Data(), grad.Data() + grad.ElementLength());
@@ -805,6 +811,57 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
     requireWholeNumber(env, seed, 0, 9007199254740991.0, std::string(usage) + ": seed", "0 to 2^53 - 1");
     job->dropout = p;
     job->seed = static_cast<int64_t>(seed);
+  }
+  return Job::Queue(*addonData(env).torchThread, std::move(job));
+}
+
+// ---- bias + GELU (native/bias_gelu.h): the kernel alone, for tests against a reference ----
+
+Napi::Value BiasGelu(const Napi::CallbackInfo& info) {
+  struct GeluJob : Job {
+    GeluJob(Napi::Env env, std::vector<float> p, std::vector<float> b) : Job(env), product(std::move(p)), bias(std::move(b)) {}
+    void Execute() override {
+      const int64_t width = static_cast<int64_t>(bias.size());
+      auto input = torch::from_blob(product.data(), {static_cast<int64_t>(product.size()) / width, width}, torch::kFloat32);
+      auto b = torch::from_blob(bias.data(), {width}, torch::kFloat32);
+      if (gradOut.empty()) {
+        torch::NoGradGuard noGrad;
+        out = biasGelu(input, b);
+        return;
+      }
+      torch::AutoGradMode gradMode(true);
+      auto leaf = input.clone().requires_grad_(true), biasLeaf = b.clone().requires_grad_(true);
+      out = biasGelu(leaf, biasLeaf);
+      out.backward(torch::from_blob(gradOut.data(), out.sizes(), torch::kFloat32));
+      out = out.detach();
+      gradProduct = leaf.grad();
+      gradBias = biasLeaf.grad();
+    }
+    Napi::Value OnOK(Napi::Env env) override {
+      return float32Tensors(env, {{"out", &out}, {"gradProduct", &gradProduct}, {"gradBias", &gradBias}});
+    }
+    std::vector<float> product, bias, gradOut;
+    torch::Tensor out, gradProduct, gradBias;
+  };
+  Napi::Env env = info.Env();
+  const std::string usage = "biasGelu({ product: Float32Array, bias: Float32Array, gradOut?: Float32Array })";
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, usage + ": options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  Napi::Value productValue = o.Get("product"), biasValue = o.Get("bias"), gradValue = o.Get("gradOut");
+  if (!isFloat32Array(productValue)) throw Napi::TypeError::New(env, usage + ": product must be a Float32Array");
+  if (!isFloat32Array(biasValue) || biasValue.As<Napi::Float32Array>().ElementLength() == 0)
+    throw Napi::TypeError::New(env, usage + ": bias must be a non-empty Float32Array");
+  auto product = productValue.As<Napi::Float32Array>();
+  auto bias = biasValue.As<Napi::Float32Array>();
+  if (product.ElementLength() == 0 || product.ElementLength() % bias.ElementLength() != 0)
+    throw Napi::RangeError::New(env, usage + ": product must hold whole rows of bias.length values");
+  auto job = std::make_unique<GeluJob>(env, std::vector<float>(product.Data(), product.Data() + product.ElementLength()),
+                                       std::vector<float>(bias.Data(), bias.Data() + bias.ElementLength()));
+  if (!gradValue.IsUndefined()) {
+    if (!isFloat32Array(gradValue) || gradValue.As<Napi::Float32Array>().ElementLength() != product.ElementLength())
+      throw Napi::TypeError::New(env, usage + ": gradOut must be a Float32Array as long as product");
+    auto grad = gradValue.As<Napi::Float32Array>();
+    job->gradOut.assign(grad.Data(), grad.Data() + grad.ElementLength());
   }
   return Job::Queue(*addonData(env).torchThread, std::move(job));
 }
@@ -976,6 +1033,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaGraphs", cudaGraphsAvailable());
   out.Set("packedForwards", static_cast<double>(TokenPacking::packedForwards()));
   out.Set("packedAttentionCalls", static_cast<double>(packedAttentionCalls()));
+  out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
   return out;
 }
 
@@ -998,6 +1056,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stopProfiler", Napi::Function::New(env, StopProfiler));
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("packedAttention", Napi::Function::New(env, PackedAttention));
+  exports.Set("biasGelu", Napi::Function::New(env, BiasGelu));
   exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));

@@ -1,6 +1,7 @@
 #include "layer.h"
 #include <limits>
 #include "activations.h"
+#include "bias_gelu.h"
 #include "dropout.h"
 
 namespace rr {
@@ -24,7 +25,11 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const t
                                             const TokenPacking& packing) {
   auto attended = attention ? attention(hidden, additiveMask, packing)
                             : disentangledAttention(hidden, additiveMask, relativePositions, relEmbeddings);
-  auto x = outputDense(activate(hiddenAct, intermediateDense(attended)));
+  // Exact GELU on float32 CPU hidden states: the product without its bias, then bias + GELU in one pass.
+  auto intermediate = biasGeluApplies(attended, hiddenAct)
+                          ? biasGelu(torch::matmul(attended, intermediateDense->weight.t()), intermediateDense->bias)
+                          : activate(hiddenAct, intermediateDense(attended));
+  auto x = outputDense(intermediate);
   x = rr::dropout(x, dropout, is_training());
   return outputLayerNorm(x + attended);
 }

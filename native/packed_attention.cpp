@@ -1,62 +1,21 @@
 #include "packed_attention.h"
-#include "dropout.h"
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <ATen/Parallel.h>
-#include <system_error>
-#include <thread>
-
-// The vector helpers below are always inlined, so GCC's note that 32-byte vector returns differ between the
-// default and AVX calling conventions concerns no call that exists.
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "cpu_threads.h"
+#include "cpu_vector.h"
+#include "dropout.h"
 
 namespace rr {
 
 namespace {
 
-std::atomic<int> kernelThreads{1};
+using namespace simd;
+
 std::atomic<int64_t> callCount{0};
 
-// Eight floats as one value (GCC/Clang vector extensions): AVX registers in the x86-64-v3 clone below, pairs of
-// SSE registers in the default one.
-typedef float Floats8 __attribute__((vector_size(32)));
-typedef int32_t Ints8 __attribute__((vector_size(32)));
-constexpr int64_t kLanes = 8;
 constexpr int64_t kRowsPerBlock = 4;  // query rows sharing each load of K (scores) and of V (weighted sum)
-
-#define RR_INLINE inline __attribute__((always_inline))
-
-// A broadcast. (A braced list of 8 x's became 8 inserts, and 0 + x an extra scalar add: x - 0 folds to x.)
-RR_INLINE Floats8 splat(float x) { return x - Floats8{}; }
-RR_INLINE Floats8 load(const float* p) {
-  Floats8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-RR_INLINE void store(float* p, Floats8 v) { std::memcpy(p, &v, sizeof v); }
-inline int64_t roundUp(int64_t n, int64_t multiple) { return (n + multiple - 1) / multiple * multiple; }
-
-// exp(x) for x <= 0 (scores minus their row's maximum): Cephes' expf, 2^n times a degree-7 polynomial of the
-// remainder, relative error ~1e-7 (ATen's softmax uses Sleef's 1-ulp expf). Below -87 the result is ~1e-38,
-// where the true value is smaller still: both vanish beside the row maximum's exp(0) = 1.
-RR_INLINE Floats8 expNonPositive(Floats8 x) {
-  x = x < splat(-87.0f) ? splat(-87.0f) : x;
-  const Floats8 fx = x * splat(1.44269504088896341f) + splat(0.5f);
-  Floats8 n = __builtin_convertvector(__builtin_convertvector(fx, Ints8), Floats8);  // truncated
-  n = n > fx ? n - splat(1.0f) : n;                                                 // floored
-  const Floats8 r = x - n * splat(0.693359375f) - n * splat(-2.12194440e-4f);
-  Floats8 y = splat(1.9875691500e-4f);
-  y = y * r + splat(1.3981999507e-3f);
-  y = y * r + splat(8.3334519073e-3f);
-  y = y * r + splat(4.1665795894e-2f);
-  y = y * r + splat(1.6666665459e-1f);
-  y = y * r + splat(5.0000001201e-1f);
-  y = y * (r * r) + r + splat(1.0f);
-  const Ints8 exponent = (__builtin_convertvector(n, Ints8) + 127) << 23;  // 2^n as float bits, n >= -126
-  return y * reinterpret_cast<const Floats8&>(exponent);
-}
 
 // Per-thread buffers, sized for the longest row of the call.
 struct Scratch {
@@ -141,9 +100,7 @@ RR_INLINE float exponentiateRow(float* scores, int64_t length) {
 }
 
 // One row's attention for one head.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+RR_VECTOR_CLONES
 void attendRowHead(const Shape& shape, int64_t row, int64_t start, int64_t length, int64_t head, Scratch& s,
                    const Training* training) {
   const int64_t stride = 3 * shape.hidden, headDim = shape.headDim, paddedHeadDim = shape.paddedHeadDim;
@@ -214,9 +171,7 @@ struct GradScratch {
 // The gradients of one row's attention for one head, written into gradQkv: with P the saved probabilities, m the
 // dropout factors and D = P * m, dV = D^T dO, dP = (dO V^T) * m, dS = P * (dP - rowsum(dP * P)), dQ = scale dS K,
 // dK = scale dS^T Q (the scale was applied to q in the forward pass).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("arch=x86-64-v3", "default")))
-#endif
+RR_VECTOR_CLONES
 void attendRowHeadBackward(const Shape& shape, const float* gradOut, float* gradQkv, const Training& training, int64_t row,
                            int64_t start, int64_t length, int64_t head, GradScratch& g) {
   const int64_t stride = 3 * shape.hidden, headDim = shape.headDim, width = shape.paddedHeadDim;
@@ -273,37 +228,7 @@ void attendRowHeadBackward(const Shape& shape, const float* gradOut, float* grad
   gradient(g.droppedT, g.gradOut, 2, 1.0f);
 }
 
-// Calls work(item, part) for items [0, items) over `threads` parts: torch's intra-op pool when it has the cores
-// (BLAS builds that share it, such as MKL); with OpenBLAS, whose pool has them and torch's has one thread, threads
-// of our own, items interleaved (neighbouring rows have similar lengths: batches are sorted).
-template <typename Work>
-void forEachItem(int64_t items, bool torchPool, int threads, Work work) {
-  if (torchPool) {
-    at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) work(item, at::get_thread_num());
-    });
-    return;
-  }
-  auto part = [&](int p) {
-    for (int64_t item = p; item < items; item += threads) work(item, p);
-  };
-  std::vector<std::thread> helpers;
-  std::vector<int> unstarted;  // parts whose thread could not start run here
-  for (int p = 1; p < threads; ++p) {
-    try {
-      helpers.emplace_back(part, p);
-    } catch (const std::system_error&) {
-      unstarted.push_back(p);
-    }
-  }
-  part(0);
-  for (int p : unstarted) part(p);
-  for (auto& helper : helpers) helper.join();
-}
-
 }  // namespace
-
-void setPackedAttentionThreads(int threads) { kernelThreads.store(std::max(1, threads)); }
 
 int64_t packedAttentionCalls() { return callCount.load(); }
 
@@ -318,8 +243,7 @@ struct Layout {
   torch::Tensor qkv;  // contiguous
   Shape shape{};
   int64_t longest = 0, paddedLength = 0, items = 0;
-  bool torchPool = false;
-  int threads = 1;
+  CpuSplit split;
 };
 
 Layout layoutOf(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts, const std::vector<int64_t>& rowLengths,
@@ -341,8 +265,7 @@ Layout layoutOf(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
                   static_cast<float>(1.0 / std::sqrt(static_cast<double>(headDim)))};
   l.paddedLength = roundUp(l.longest, 2 * kLanes);
   l.items = static_cast<int64_t>(rowLengths.size()) * numHeads;
-  l.torchPool = at::get_num_threads() > 1;
-  l.threads = l.torchPool ? at::get_num_threads() : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(kernelThreads.load(), l.items)));
+  l.split = cpuSplit(l.items);
   return l;
 }
 
@@ -352,7 +275,7 @@ torch::Tensor attendAll(Layout& l, const std::vector<int64_t>& rowStarts, const 
   auto out = torch::empty({l.qkv.size(0), l.shape.hidden}, l.qkv.options());
   l.shape.out = out.data_ptr<float>();
   const int64_t headDim = l.shape.headDim;
-  std::vector<Scratch> scratch(l.threads);  // allocated here, so a failed allocation throws on this thread
+  std::vector<Scratch> scratch(l.split.parts);  // allocated here, so a failed allocation throws on this thread
   for (auto& s : scratch) {
     s.keysT.resize(headDim * l.paddedLength);
     if (l.shape.paddedHeadDim != headDim) s.values.resize(l.longest * l.shape.paddedHeadDim);
@@ -361,7 +284,7 @@ torch::Tensor attendAll(Layout& l, const std::vector<int64_t>& rowStarts, const 
     s.context.resize(kRowsPerBlock * l.shape.paddedHeadDim);
     if (training) s.factors.resize(l.longest);
   }
-  forEachItem(l.items, l.torchPool, l.threads, [&](int64_t item, int part) {
+  forEachItem(l.items, l.split, [&](int64_t item, int part) {
     const int64_t row = item / numHeads;
     attendRowHead(l.shape, row, rowStarts[row], rowLengths[row], item % numHeads, scratch[part], training);
   });
@@ -402,7 +325,7 @@ struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFuncti
     const auto gradOut = grads[0].contiguous();
     auto gradQkv = torch::empty_like(l.qkv);
     const int64_t rows = roundUp(l.longest, kRowsPerBlock), width = l.shape.paddedHeadDim;
-    std::vector<GradScratch> scratch(l.threads);
+    std::vector<GradScratch> scratch(l.split.parts);
     for (auto& g : scratch) {
       for (auto* v : {&g.queries, &g.keys, &g.gradOut}) v->resize(rows * width);
       g.valuesT.resize(l.shape.headDim * l.paddedLength);
@@ -413,7 +336,7 @@ struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFuncti
     }
     const float* dO = gradOut.data_ptr<float>();
     float* dQkv = gradQkv.data_ptr<float>();
-    forEachItem(l.items, l.torchPool, l.threads, [&](int64_t item, int part) {
+    forEachItem(l.items, l.split, [&](int64_t item, int part) {
       const int64_t row = item / numHeads;
       attendRowHeadBackward(l.shape, dO, dQkv, training, row, rowStarts[row], rowLengths[row], item % numHeads, scratch[part]);
     });

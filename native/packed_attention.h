@@ -11,10 +11,6 @@
 
 namespace rr {
 
-// The threads the kernel splits its (row, head) work over when torch's intra-op pool has one thread (OpenBLAS
-// builds, whose pool has the cores): OpenBLAS's count, set once at start-up. Otherwise it uses torch's pool.
-void setPackedAttentionThreads(int threads);
-
 // Whether the kernels serve hidden states like `like`: CPU float32.
 bool packedAttentionApplies(const torch::Tensor& like);
 

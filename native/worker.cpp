@@ -10,7 +10,7 @@
 #include <malloc.h>
 #endif
 #include "attention.h"
-#include "packed_attention.h"
+#include "cpu_threads.h"
 
 namespace rr {
 
@@ -100,7 +100,7 @@ void TorchThread::run() {
     // already set by another user of LibTorch in this process
   }
   at::set_num_threads(intraOpThreads_);
-  setPackedAttentionThreads(numThreads_);
+  setCpuKernelThreads(numThreads_);
   std::string attention;
   try {
     attention = configureAttentionBackends(std::getenv("RRNATIVE_SDPA"));

@@ -164,6 +164,8 @@ export interface NativeRuntimeInfo {
   packedForwards: number;
   /** Attention forwards since the addon loaded that ran on packed tokens (CPU float32: native/packed_attention.h). */
   packedAttentionCalls: number;
+  /** Feed-forward activations since the addon loaded that ran as one bias + GELU pass (CPU float32: native/bias_gelu.h). */
+  biasGeluCalls: number;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';
@@ -238,6 +240,12 @@ export interface NativeAddon {
    */
   packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number; gradOut?: Float32Array; dropout?: number; seed?: number }):
     Promise<{ out: Float32Array; gradQkv?: Float32Array }>;
+  /**
+   * The CPU bias + exact GELU kernel (native/bias_gelu.h) on its own: gelu(product + bias) over rows of
+   * bias.length values. With `gradOut` its backward pass runs too: the gradients of product and bias. For tests.
+   */
+  biasGelu(options: { product: Float32Array; bias: Float32Array; gradOut?: Float32Array }):
+    Promise<{ out: Float32Array; gradProduct?: Float32Array; gradBias?: Float32Array }>;
   /**
    * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
    * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.

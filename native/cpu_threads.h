@@ -1,0 +1,60 @@
+// How the CPU kernels of our own (native/packed_attention.h, native/bias_gelu.h) split their work over the cores.
+#pragma once
+#include <ATen/Parallel.h>
+#include <algorithm>
+#include <cstdint>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace rr {
+
+// The threads of our own the kernels use when torch's intra-op pool has one thread (OpenBLAS builds, whose pool
+// has the cores): OpenBLAS's count, set once at start-up (native/worker.cpp).
+void setCpuKernelThreads(int threads);
+int cpuKernelThreads();
+
+// A split of `items` work items: torch's intra-op pool when it has the cores (BLAS builds that share it, such as
+// MKL), else threads of our own. `parts`: how many distinct part numbers work() can see (per-part scratch).
+struct CpuSplit {
+  bool torchPool = false;
+  int parts = 1;
+};
+
+inline CpuSplit cpuSplit(int64_t items) {
+  CpuSplit split;
+  split.torchPool = at::get_num_threads() > 1;
+  split.parts = split.torchPool ? at::get_num_threads()
+                                : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(cpuKernelThreads(), items)));
+  return split;
+}
+
+// Calls work(item, part) for items [0, items). Threads of our own take the items interleaved (neighbouring rows
+// have similar lengths: batches are sorted).
+template <typename Work>
+void forEachItem(int64_t items, const CpuSplit& split, Work work) {
+  if (split.torchPool) {
+    at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) work(item, at::get_thread_num());
+    });
+    return;
+  }
+  const int threads = split.parts;
+  auto part = [&](int p) {
+    for (int64_t item = p; item < items; item += threads) work(item, p);
+  };
+  std::vector<std::thread> helpers;
+  std::vector<int> unstarted;  // parts whose thread could not start run here
+  for (int p = 1; p < threads; ++p) {
+    try {
+      helpers.emplace_back(part, p);
+    } catch (const std::system_error&) {
+      unstarted.push_back(p);
+    }
+  }
+  part(0);
+  for (int p : unstarted) part(p);
+  for (auto& helper : helpers) helper.join();
+}
+
+}  // namespace rr
