@@ -3,7 +3,8 @@
 // no mask, no [batch, heads, length, length] tensor, and no scatter of Q/K/V back to the padded layout. LibTorch
 // 1.13's CPU bmm makes one small BLAS call per (row, head) and its softmax runs on torch's single intra-op thread:
 // together they were a third of a MiniLM scoring batch on the 2-core machine. Training has its own backward pass
-// (dropout on the probabilities drawn as native/dropout.h draws it, recomputed from the seed).
+// (dropout on the probabilities drawn as native/dropout.h draws it, recomputed from the seed). The (row, head) work
+// is split over the cores as native/cpu_threads.h says.
 #pragma once
 #include <torch/torch.h>
 #include <cstdint>
