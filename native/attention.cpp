@@ -69,8 +69,9 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   // Q, K and V as one [hidden -> 3 x hidden] product: one larger GEMM instead of three small ones (forward and
   // backward), and under autocast one cast of `hidden` instead of three. The parameters stay HF's three Linears;
   // joining their weights costs a copy of 3 x hidden^2 values per forward.
-  auto qkv = torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
-                           torch::cat({query->bias, key->bias, value->bias}));
+  auto qkv = qkvInt8.defined() ? qkvInt8(hidden)
+                               : torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
+                                               torch::cat({query->bias, key->bias, value->bias}));
   if (packing.active() && packedAttentionApplies(qkv)) {
     const bool dropping = is_training() && dropout > 0.0;
     if (dropping || (torch::GradMode::is_enabled() && qkv.requires_grad()))
@@ -85,6 +86,11 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   return packing.active() ? packing.pack(context) : context;
 }
 
+void BertSelfAttentionImpl::setInt8(bool on) {
+  qkvInt8 = on ? Int8Linear(torch::cat({query->weight, key->weight, value->weight}), torch::cat({query->bias, key->bias, value->bias}))
+               : Int8Linear();
+}
+
 BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hiddenDropoutProb) {
   dense = register_module("dense", torch::nn::Linear(cfg.hiddenSize, cfg.hiddenSize));
   layerNorm = register_module("LayerNorm",
@@ -92,9 +98,11 @@ BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hid
 }
 
 torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor& hidden, const torch::Tensor& residual) {
-  auto x = rr::dropout(dense(hidden), dropout, is_training());
+  auto x = rr::dropout(denseInt8.defined() ? denseInt8(hidden) : dense(hidden), dropout, is_training());
   return layerNorm(x + residual);
 }
+
+void BertSelfOutputImpl::setInt8(bool on) { denseInt8 = on ? Int8Linear(dense->weight, dense->bias) : Int8Linear(); }
 
 BertAttentionImpl::BertAttentionImpl(const ModelConfig& cfg) {
   self = register_module("self", BertSelfAttention(cfg));
@@ -125,7 +133,10 @@ torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden
                                                      const torch::Tensor& relativePositions, const torch::Tensor& relEmbeddings) {
   const int64_t batch = hidden.size(0), length = hidden.size(1);
   auto heads = [&](const torch::Tensor& x, int64_t rows) { return x.view({-1, rows, numHeads, headDim}).transpose(1, 2); };
-  auto q = heads(queryProj(hidden), length), k = heads(keyProj(hidden), length), v = heads(valueProj(hidden), length);
+  auto project = [&](torch::nn::Linear& linear, const Int8Linear& int8) {
+    return heads(int8.defined() ? int8(hidden) : linear(hidden), length);
+  };
+  auto q = project(queryProj, queryInt8), k = project(keyProj, keyInt8), v = project(valueProj, valueInt8);
   const double scaleFactor = 1 + (c2p ? 1 : 0) + (p2c ? 1 : 0);
   // HF computes the scale as a float32 tensor: sqrt(head_dim * scale_factor).
   const double scale = static_cast<double>(std::sqrt(static_cast<float>(headDim * scaleFactor)));
@@ -151,6 +162,12 @@ torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden
   auto probs = torch::softmax(scores + additiveMask, -1);
   probs = rr::dropout(probs, dropout, is_training());
   return torch::matmul(probs, v).transpose(1, 2).reshape({batch, length, numHeads * headDim});
+}
+
+void DisentangledSelfAttentionImpl::setInt8(bool on) {
+  queryInt8 = on ? Int8Linear(queryProj->weight, queryProj->bias) : Int8Linear();
+  keyInt8 = on ? Int8Linear(keyProj->weight, keyProj->bias) : Int8Linear();
+  valueInt8 = on ? Int8Linear(valueProj->weight, valueProj->bias) : Int8Linear();
 }
 
 DebertaAttentionImpl::DebertaAttentionImpl(const ModelConfig& cfg) {

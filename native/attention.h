@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 #include "config.h"
+#include "int8_linear.h"
 #include "packing.h"
 
 namespace rr {
@@ -18,7 +19,11 @@ struct BertSelfAttentionImpl : torch::nn::Module {
   // [batch, length, hidden], or [tokens, hidden] when `packing` is active.
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const TokenPacking& packing);
 
+  // Int8 products for inference (CrossEncoder::setInt8): Q, K and V joined, quantized once; else none.
+  void setInt8(bool on);
+
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
+  Int8Linear qkvInt8;
   int64_t numHeads, headDim;
   double dropout;
 };
@@ -28,7 +33,10 @@ struct BertSelfOutputImpl : torch::nn::Module {
   explicit BertSelfOutputImpl(const ModelConfig& cfg);
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& residual);
 
+  void setInt8(bool on);
+
   torch::nn::Linear dense{nullptr};
+  Int8Linear denseInt8;
   torch::nn::LayerNorm layerNorm{nullptr};
   double dropout;
 };
@@ -51,7 +59,11 @@ struct DisentangledSelfAttentionImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
                         const torch::Tensor& relEmbeddings);
 
+  // Int8 products of the hidden states' projections (the relative embeddings' stay float32: [2 x span] rows).
+  void setInt8(bool on);
+
   torch::nn::Linear queryProj{nullptr}, keyProj{nullptr}, valueProj{nullptr}, posKeyProj{nullptr}, posQueryProj{nullptr};
+  Int8Linear queryInt8, keyInt8, valueInt8;
   int64_t numHeads, headDim, span;
   bool c2p, p2c;
   double dropout, posDropout;

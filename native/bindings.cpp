@@ -8,9 +8,11 @@
 #include <optional>
 #include "batching.h"
 #include "bias_gelu.h"
+#include "cpu_threads.h"
 #include "distributed.h"
 #include "dropout.h"
 #include "graphs.h"
+#include "int8_linear.h"
 #include "losses.h"
 #include "model.h"
 #include "optimizer.h"
@@ -204,6 +206,8 @@ torch::Tensor floatsToDevice(std::vector<float>& v, torch::Device device) { retu
 void requireTrainable(const CrossEncoder& model) {
   if (model.dtype() != torch::kFloat32)
     throw std::runtime_error("this model holds bf16 weights for inference (dtype 'bf16'); load it with dtype 'fp32' to train it");
+  if (model.int8())
+    throw std::runtime_error("this model runs int8 products for inference (dtype 'int8'); load it with dtype 'fp32' to train it");
 }
 
 // Training-mode logits of a batch. With maxSlices > 1 the rows may be forwarded in length slices
@@ -308,6 +312,8 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       c10::InferenceMode inference;
       // A bf16 model computes in bf16 already; autocast would only move its layer norms back to float32.
       AutocastGuard autocast(bf16 && model->dtype() == torch::kFloat32, model->device());
+      // An int8 model's products run on torch's intra-op pool (oneDNN), not on OpenBLAS's: it gets the cores.
+      IntraOpThreads threads(model->int8() ? cpuKernelThreads() : at::get_num_threads());
       model->eval();
       const bool cuda = model->device().is_cuda();
       std::vector<torch::Tensor> host;
@@ -362,7 +368,10 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
     struct LoadJob : Job {
       LoadJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::string p) : Job(env), model(std::move(m)), path(std::move(p)) {}
-      void Execute() override { report = loadWeights(*model, path); }
+      void Execute() override {
+        report = loadWeights(*model, path);
+        if (model->int8()) model->setInt8(true);  // quantize the new weights
+      }
       Napi::Value OnOK(Napi::Env env) override {
         Napi::Object out = Napi::Object::New(env);
         out.Set("unexpected", toJsStrings(env, report.unexpected));
@@ -592,19 +601,23 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
                       std::make_unique<IoJob>(env, model, optimizer_, graphs_, info[0].ToString().Utf8Value(), save));
   }
 
-  // "fp32" or "bf16": see CrossEncoder::dtype().
+  // "fp32", "bf16" (see CrossEncoder::dtype()) or "int8" (float32 parameters, int8 products: CrossEncoder::setInt8).
   Napi::Value SetDtype(const Napi::CallbackInfo& info) {
     struct DtypeJob : Job {
-      DtypeJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, torch::Dtype d) : Job(env), model(std::move(m)), dtype(d) {}
-      void Execute() override { model->setDtype(dtype); }
+      DtypeJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, torch::Dtype d, bool i) : Job(env), model(std::move(m)), dtype(d), int8(i) {}
+      void Execute() override {
+        model->setDtype(dtype);
+        model->setInt8(int8);
+      }
       std::shared_ptr<CrossEncoder> model;
       torch::Dtype dtype;
+      bool int8;
     };
     Napi::Env env = info.Env();
     const std::string name = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    if (name != "fp32" && name != "bf16") throw Napi::TypeError::New(env, "setDtype: dtype must be 'fp32' or 'bf16'");
+    if (name != "fp32" && name != "bf16" && name != "int8") throw Napi::TypeError::New(env, "setDtype: dtype must be 'fp32', 'bf16' or 'int8'");
     return Job::Queue(*addonData(env).torchThread,
-                      std::make_unique<DtypeJob>(env, live(env), name == "bf16" ? torch::kBFloat16 : torch::kFloat32));
+                      std::make_unique<DtypeJob>(env, live(env), name == "bf16" ? torch::kBFloat16 : torch::kFloat32, name == "int8"));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -1034,6 +1047,9 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("packedForwards", static_cast<double>(TokenPacking::packedForwards()));
   out.Set("packedAttentionCalls", static_cast<double>(packedAttentionCalls()));
   out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
+  out.Set("int8Products", static_cast<double>(Int8Linear::calls()));
+  out.Set("int8Engine", Int8Linear::engine());
+  out.Set("onednnPrimitiveCache", Int8Linear::primitiveCacheCapacity());
   return out;
 }
 

@@ -26,12 +26,31 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const t
   auto attended = attention ? attention(hidden, additiveMask, packing)
                             : disentangledAttention(hidden, additiveMask, relativePositions, relEmbeddings);
   // Exact GELU on float32 CPU hidden states: the product without its bias, then bias + GELU in one pass.
-  auto intermediate = biasGeluApplies(attended, hiddenAct)
-                          ? biasGelu(torch::matmul(attended, intermediateDense->weight.t()), intermediateDense->bias)
-                          : activate(hiddenAct, intermediateDense(attended));
-  auto x = outputDense(intermediate);
+  torch::Tensor intermediate;
+  if (intermediateInt8.defined()) {
+    auto product = intermediateInt8(attended);
+    intermediate = biasGeluApplies(product, hiddenAct) ? biasGelu(product, intermediateDense->bias)
+                                                       : activate(hiddenAct, product + intermediateDense->bias);
+  } else {
+    intermediate = biasGeluApplies(attended, hiddenAct)
+                       ? biasGelu(torch::matmul(attended, intermediateDense->weight.t()), intermediateDense->bias)
+                       : activate(hiddenAct, intermediateDense(attended));
+  }
+  auto x = outputInt8.defined() ? outputInt8(intermediate) : outputDense(intermediate);
   x = rr::dropout(x, dropout, is_training());
   return outputLayerNorm(x + attended);
+}
+
+void TransformerLayerImpl::setInt8(bool on) {
+  if (attention) {
+    attention->self->setInt8(on);
+    attention->output->setInt8(on);
+  } else {
+    disentangledAttention->self->setInt8(on);
+    disentangledAttention->output->setInt8(on);
+  }
+  intermediateInt8 = on ? Int8Linear(intermediateDense->weight, torch::Tensor()) : Int8Linear();
+  outputInt8 = on ? Int8Linear(outputDense->weight, outputDense->bias) : Int8Linear();
 }
 
 EncoderImpl::EncoderImpl(const ModelConfig& cfg)

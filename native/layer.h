@@ -13,9 +13,13 @@ struct TransformerLayerImpl : torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& hidden, const torch::Tensor& additiveMask, const torch::Tensor& relativePositions,
                         const torch::Tensor& relEmbeddings, const TokenPacking& packing);
 
+  // Int8 products for inference (CrossEncoder::setInt8), attention's included; off: float32 Linears.
+  void setInt8(bool on);
+
   BertAttention attention{nullptr};
   DebertaAttention disentangledAttention{nullptr};
   torch::nn::Linear intermediateDense{nullptr}, outputDense{nullptr};
+  Int8Linear intermediateInt8, outputInt8;  // intermediateInt8 without its bias: added with the activation
   torch::nn::LayerNorm outputLayerNorm{nullptr};
   std::string hiddenAct;
   double dropout;

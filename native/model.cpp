@@ -97,13 +97,23 @@ void CrossEncoder::initializeWeights() {
 }
 
 void CrossEncoder::moveTo(torch::Device device) {
+  if (int8_ && !device.is_cpu()) throw std::runtime_error("dtype 'int8' runs on the CPU only");
   to(device);
   device_ = device;
 }
 
 void CrossEncoder::setDtype(torch::Dtype dtype) {
+  if (int8_ && dtype != torch::kFloat32) setInt8(false);
   to(dtype);
   dtype_ = dtype;
+}
+
+void CrossEncoder::setInt8(bool on) {
+  if (on && (dtype_ != torch::kFloat32 || !device_.is_cpu()))
+    throw std::runtime_error("dtype 'int8' needs a float32 model on the CPU");
+  torch::NoGradGuard noGrad;
+  for (auto& layer : *base_->encoder->layers) layer->as<TransformerLayer>()->setInt8(on);
+  int8_ = on;
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> CrossEncoder::namedParameters() const {

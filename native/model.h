@@ -46,6 +46,10 @@ class CrossEncoder : public torch::nn::Module {
   // memory, no casts per forward; HF's from_pretrained(dtype=torch.bfloat16)).
   torch::Dtype dtype() const { return dtype_; }
   void setDtype(torch::Dtype dtype);
+  // Int8 products in the encoder layers for CPU inference (native/int8_linear.h; float32 parameters kept, so
+  // save() writes them unchanged). Quantizes the current weights: call again after loading new ones.
+  void setInt8(bool on);
+  bool int8() const { return int8_; }
   // HF-named parameters, in registration order.
   std::vector<std::pair<std::string, torch::Tensor>> namedParameters() const;
   // HF's base_model_prefix of the family ("bert.", "roberta.", …): base-model-only checkpoints lack it.
@@ -56,6 +60,7 @@ class CrossEncoder : public torch::nn::Module {
   ModelConfig cfg_;
   torch::Device device_{torch::kCPU};
   torch::Dtype dtype_ = torch::kFloat32;
+  bool int8_ = false;
   BaseModel base_{nullptr};
   LinearClassifier linearClassifier_{nullptr};  // BERT, DeBERTa
   ClassificationHead headClassifier_{nullptr};  // RoBERTa, ELECTRA

@@ -33,16 +33,16 @@ export interface TopLevelScoreOptions extends ScoreOptions, LoadOptions {
 
 const modelCache = new Map<string, Promise<Reranker>>();
 
-/** Scores pairs with a model loaded once per (folder, device, maxLength) and cached. */
+/** Scores pairs with a model loaded once per (folder, device, maxLength, dtype) and cached. */
 export async function score(pairs: readonly Pair[], options: TopLevelScoreOptions = {}): Promise<number[]> {
   const dir = options.model ?? process.env.RRNATIVE_MODEL;
   if (!dir) {
     throw new TypeError('rrnative.score: no model given: pass options.model (a Hugging Face model folder) or set RRNATIVE_MODEL');
   }
-  const key = JSON.stringify([path.resolve(dir), options.device ?? 'cpu', options.maxLength ?? null]);
+  const key = JSON.stringify([path.resolve(dir), options.device ?? 'cpu', options.maxLength ?? null, options.dtype ?? 'fp32']);
   let model = modelCache.get(key);
   if (!model) {
-    model = Reranker.load(dir, { device: options.device, maxLength: options.maxLength, seed: options.seed });
+    model = Reranker.load(dir, { device: options.device, maxLength: options.maxLength, seed: options.seed, dtype: options.dtype });
     modelCache.set(key, model);
     model.catch(() => modelCache.delete(key));  // a failed load is not cached
   }

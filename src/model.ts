@@ -14,7 +14,9 @@ export type Device = 'cpu' | 'cuda';
 export type DeviceRequest = Device | 'auto';
 
 /** The device `requested` names; `setting` (e.g. '--device', 'training.device') names it in the error. */
-export function resolveDevice(requested: DeviceRequest, setting: string): Device {
+/** 'auto': CUDA when LibTorch sees a GPU, else the CPU; and the CPU for dtype 'int8' (its products are CPU-only). */
+export function resolveDevice(requested: DeviceRequest, setting: string, dtype?: NativeDtype): Device {
+  if (requested === 'auto' && dtype === 'int8') return 'cpu';
   const cuda = addon().runtimeInfo().cudaAvailable;
   if (requested === 'cuda' && !cuda) throw new Error(`${setting}: cuda was asked for, but no CUDA device is available to LibTorch`);
   return requested === 'auto' ? (cuda ? 'cuda' : 'cpu') : requested;
@@ -33,6 +35,9 @@ export interface LoadOptions {
    * 'fp32' (default), or 'bf16' weights for inference only (as transformers' `dtype=torch.bfloat16`): half the
    * memory and every score computed in bf16, within ~1e-2 of fp32; meant for CUDA (it runs on the CPU, slowly
    * on most). Such a model cannot be trained; save() writes BF16 tensors.
+   * 'int8': float32 weights, with the encoder layers' matrix products run in int8 on the CPU (PyTorch's dynamic
+   * quantization: weights per output channel, activations per call; native/int8_linear.h): faster scoring, within
+   * ~1e-2 of fp32. CPU only; such a model cannot be trained; save() writes the float32 weights unchanged.
    */
   dtype?: NativeDtype;
 }
@@ -319,7 +324,8 @@ function checkLoadOptions(options: LoadOptions): { device: Device; seed: number;
   const device = options.device === undefined ? 'cpu' : checkOneOf(options.device, 'options.device', ['cpu', 'cuda']);
   const seed = options.seed === undefined ? 42 : options.seed;
   if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`options.seed must be a non-negative integer, got ${describe(seed)}`);
-  const dtype = options.dtype === undefined ? 'fp32' : checkOneOf(options.dtype, 'options.dtype', ['fp32', 'bf16']);
+  const dtype = options.dtype === undefined ? 'fp32' : checkOneOf(options.dtype, 'options.dtype', ['fp32', 'bf16', 'int8']);
+  if (dtype === 'int8' && device !== 'cpu') throw new RangeError(`options.dtype 'int8' runs on the CPU only (options.device is '${device}')`);
   return { device, seed, dtype };
 }
 

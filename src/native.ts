@@ -141,7 +141,7 @@ export interface NativeCrossEncoder {
   dispose(): void;
 }
 
-export type NativeDtype = 'fp32' | 'bf16';
+export type NativeDtype = 'fp32' | 'bf16' | 'int8';
 
 export interface NativeRuntimeInfo {
   torchVersion: string;
@@ -166,6 +166,15 @@ export interface NativeRuntimeInfo {
   packedAttentionCalls: number;
   /** Feed-forward activations since the addon loaded that ran as one bias + GELU pass (CPU float32: native/bias_gelu.h). */
   biasGeluCalls: number;
+  /** Int8 products since the addon loaded (models loaded with dtype 'int8': native/int8_linear.h). */
+  int8Products: number;
+  /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
+  int8Engine: string;
+  /**
+   * oneDNN's primitive cache capacity once an int8 model exists: 0 (set by rrnative: its cached int8 products held
+   * memory per batch shape) unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; -1 before, or where it cannot be read.
+   */
+  onednnPrimitiveCache: number;
 }
 
 export type NativeDdpBackend = 'gloo' | 'nccl';

@@ -147,7 +147,7 @@ test('API arguments are validated with errors that name them', async () => {
 });
 
 test("a model loaded with dtype 'bf16' scores, saves BF16 tensors, and refuses to train with a message saying why", async () => {
-  await assert.rejects(rr.load(bertMiniDir, { dtype: 'fp16' as never }), { name: 'TypeError', message: /options\.dtype must be one of 'fp32', 'bf16', got/ });
+  await assert.rejects(rr.load(bertMiniDir, { dtype: 'fp16' as never }), { name: 'TypeError', message: /options\.dtype must be one of 'fp32', 'bf16', 'int8', got/ });
   const model = await rr.load(bertMiniDir, { maxLength: 32, dtype: 'bf16' });
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rrnative-bf16-'));
   try {
@@ -163,7 +163,7 @@ test("a model loaded with dtype 'bf16' scores, saves BF16 tensors, and refuses t
     const batch = { inputIds: new Int32Array([2, 5, 3]), attentionMask: new Int32Array([1, 1, 1]), tokenTypeIds: null, batch: 1, length: 3 };
     const loss = { kind: 'bce' as const, groupSize: 1, labels: Float32Array.from([1]), teacherScores: null, scale: 1, bf16: false };
     await assert.rejects(model.native.trainStep(batch, loss), /bf16 weights for inference \(dtype 'bf16'\); load it with dtype 'fp32' to train it/);
-    assert.throws(() => model.native.setDtype('fp16' as never), { name: 'TypeError', message: /setDtype: dtype must be 'fp32' or 'bf16'/ });
+    assert.throws(() => model.native.setDtype('fp16' as never), { name: 'TypeError', message: /setDtype: dtype must be 'fp32', 'bf16' or 'int8'/ });
   } finally {
     model.dispose();
     fs.rmSync(out, { recursive: true, force: true });

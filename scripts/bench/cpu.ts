@@ -4,6 +4,7 @@
 //   npx tsc -p . && node dist/scripts/bench/cpu.js [--models minilm[,bert-base]] [--pairs 512] [--score-batch 32]
 //       [--train-batch 16] [--train-steps 3] [--max-length 256] [--threads N] [--repeats 1] [--peer-torch-threads 1]
 //       [--tokenizer DIR] [--peer ../shared/peers/cpu_bert_peer.py] [--python /usr/bin/python3] [--json out.json]
+//       [--only score,train,score-int8]
 //
 // The defaults take about 3 minutes on 2 cores (MiniLM-L6 only; BERT-base is ~8x the work per pair: shrink
 // --pairs / --train-batch for it). The peer needs Debian's python3-torch (apt-get install -y python3-torch),
@@ -21,6 +22,11 @@
 // - Scoring: ours is `Reranker.score(pairs, { batchSize })` on the TEXT (its tokenization is timed); the peer is
 //   `cpu_bert_peer.py infer --sort` on the token ids (not timed on its side). Both length-sort, and the pair
 //   count is a multiple of the batch size, so both run the same batches. One warm-up batch, untimed, each side.
+// - Scoring in int8 ("score int8"): ours loads the model with dtype 'int8' (native/int8_linear.h); the peer is
+//   scripts/bench/cpu_int8_peer.py, the shared peer's model under torch.ao's dynamic quantization (qint8 weights per
+//   output channel, activations per call, engine onednn), the same ids, batches and timing as its `infer --sort`.
+//   Ours runs its int8 products on torch's intra-op pool with all N threads; the peer gets `--threads N` (no
+//   thread-matched variant: both sides' int8 products run on torch's pool).
 // - Training: the first (steps + 1) x batch pairs in file order, one step per batch, BCE, AdamW (lr 1e-4, weight
 //   decay 0.01, clip 1.0), dropout on; step 0 is a warm-up and not timed. Ours tokenizes each batch's text
 //   inside the timed loop (encodePairs + padBatch + native trainStep + optimizerStep); the peer gets ids. Ours
@@ -91,6 +97,7 @@ interface Options {
 /** What a child measurement is told to do (passed as a JSON file). */
 interface ChildSpec {
   kind: 'score' | 'train';
+  dtype: 'fp32' | 'int8';
   modelDir: string;
   textFile: string;   // JSON: { pairs: [q, d][], labels: number[] }
   tokensFile: string; // the peer's JSONL: ours checks that its own tokenization gives the same ids
@@ -111,13 +118,16 @@ export interface Measurement {
 
 export interface ResultRow {
   model: string;
-  task: 'score' | 'train';
+  task: Task;
   batch: number;
   pairs: number;
   ours: Measurement | { error: string };
   peer: Measurement | { error: string };
   target: number;
 }
+
+type Task = 'score' | 'train' | 'score int8';
+const TASKS: Record<string, Task> = { score: 'score', train: 'train', 'score-int8': 'score int8' };
 
 function positiveInt(value: string, name: string): number {
   const n = Number(value);
@@ -142,7 +152,7 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
       python: { type: 'string', default: '/usr/bin/python3' },
       json: { type: 'string' },
       keep: { type: 'boolean', default: false },
-      only: { type: 'string', default: 'score,train' },
+      only: { type: 'string', default: 'score,train,score-int8' },
       repeats: { type: 'string', default: '1' },
       'peer-torch-threads': { type: 'string' },
       child: { type: 'string' },
@@ -159,7 +169,7 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
   const models = values.models.split(',').map((m) => m.trim()).filter(Boolean);
   for (const m of models) if (!(m in MODEL_CONFIGS)) throw new Error(`--models: unknown model ${m} (${Object.keys(MODEL_CONFIGS).join(', ')})`);
   const only = new Set(values.only.split(','));
-  for (const t of only) if (t !== 'score' && t !== 'train') throw new Error(`--only: unknown task ${t} (score, train)`);
+  for (const t of only) if (!(t in TASKS)) throw new Error(`--only: unknown task ${t} (${Object.keys(TASKS).join(', ')})`);
   const scoreBatch = positiveInt(values['score-batch'], 'score-batch');
   let pairs = positiveInt(values.pairs, 'pairs');
   // A multiple of the batch: ours sorts longest-first, the peer shortest-first; whole batches make them the same.
@@ -191,7 +201,7 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
 async function runChild(specFile: string): Promise<void> {
   const spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as ChildSpec;
   const text = JSON.parse(fs.readFileSync(spec.textFile, 'utf8')) as { pairs: [string, string][]; labels: number[] };
-  const model = await Reranker.load(spec.modelDir, { device: 'cpu', maxLength: spec.maxLength });
+  const model = await Reranker.load(spec.modelDir, { device: 'cpu', maxLength: spec.maxLength, dtype: spec.dtype });
   try {
     let result: Measurement;
     if (spec.kind === 'score') {
@@ -271,7 +281,7 @@ function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout
 const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(-400);
 
 async function measureOurs(spec: ChildSpec, work: string, threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
-  const specFile = path.join(work, `spec-${spec.kind}-${path.basename(spec.modelDir)}.json`);
+  const specFile = path.join(work, `spec-${spec.kind}-${spec.dtype}-${path.basename(spec.modelDir)}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
   const env = { ...process.env, RRNATIVE_NUM_THREADS: String(threads) };
   const r = await runProcess(process.execPath, [__filename, '--child', specFile], env, timeoutMs);
@@ -288,11 +298,16 @@ const PEER_WRAPPER = [
   'runpy.run_path(sys.argv[0], run_name="__main__")',
 ].join('\n');
 
-async function measurePeer(opts: Options, mode: 'infer' | 'train', modelDir: string, tokensFile: string, batch: number, steps: number,
+// PyTorch's dynamic int8 quantization of the shared peer's model (scripts/bench/cpu_int8_peer.py).
+const int8Peer = path.join(repoRoot, 'scripts', 'bench', 'cpu_int8_peer.py');
+
+async function measurePeer(opts: Options, mode: 'infer' | 'train' | 'infer-int8', modelDir: string, tokensFile: string, batch: number, steps: number,
   timeoutMs: number, torchThreads: number): Promise<Measurement | { error: string }> {
-  const args = ['-c', PEER_WRAPPER, opts.peer, mode, modelDir, tokensFile, '--batch', String(batch), '--threads', String(torchThreads)];
+  const args = mode === 'infer-int8'
+    ? ['-c', PEER_WRAPPER, int8Peer, opts.peer, modelDir, tokensFile, '--batch', String(batch), '--threads', String(torchThreads)]
+    : ['-c', PEER_WRAPPER, opts.peer, mode, modelDir, tokensFile, '--batch', String(batch), '--threads', String(torchThreads)];
   if (mode === 'infer') args.push('--sort');
-  else args.push('--steps', String(steps));
+  else if (mode === 'train') args.push('--steps', String(steps));
   const env = { ...process.env, OPENBLAS_NUM_THREADS: String(opts.threads) };
   let r;
   try {
@@ -303,10 +318,10 @@ async function measurePeer(opts: Options, mode: 'infer' | 'train', modelDir: str
   const json = r.stdout.split('\n').find((l) => l.startsWith('{'));
   const rss = /PEAKRSS_KB (\d+)/.exec(r.stdout);
   if (r.code !== 0 || !json) return { error: `peer exited ${r.code}: ${tail(r.stderr || r.stdout)}` };
-  const p = JSON.parse(json) as { pairs_per_s: number; seconds: number; pairs?: number; steps?: number; batch: number; threads: number; torch: string };
+  const p = JSON.parse(json) as { pairs_per_s: number; seconds: number; pairs?: number; steps?: number; batch: number; threads: number; torch: string; engine?: string };
   return {
     pairsPerSecond: p.pairs_per_s, seconds: p.seconds, pairs: p.pairs ?? (p.steps ?? 0) * p.batch,
-    peakRssMb: rss ? Number(rss[1]) / 1024 : NaN, extra: { threads: p.threads, torch: p.torch },
+    peakRssMb: rss ? Number(rss[1]) / 1024 : NaN, extra: { threads: p.threads, torch: p.torch, ...(p.engine ? { engine: p.engine } : {}) },
   };
 }
 
@@ -449,7 +464,7 @@ async function main(): Promise<void> {
       model.dispose();
 
       // Each repeat runs both sides, alternating which goes first; the table keeps each side's best run.
-      const measure = async (task: 'score' | 'train', spec: ChildSpec, peerMode: 'infer' | 'train', tokens: string, batch: number, steps: number) => {
+      const measure = async (task: Task, spec: ChildSpec, peerMode: 'infer' | 'train' | 'infer-int8', tokens: string, batch: number, steps: number) => {
         const ours: Measurement[] = [], peer: Measurement[] = [], extra: Measurement[] = [];
         let oursErr: { error: string } | undefined, peerErr: { error: string } | undefined, extraErr: { error: string } | undefined;
         for (let r = 0; r < opts.repeats; r++) {
@@ -462,7 +477,7 @@ async function main(): Promise<void> {
             log(`${label}: ${task}, peer${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
             const m = await measurePeer(opts, peerMode, modelDir, tokens, batch, steps, timeoutMs, opts.threads);
             if ('error' in m) peerErr = m; else peer.push(m);
-            if (opts.peerTorchThreads !== undefined) {
+            if (opts.peerTorchThreads !== undefined && task !== 'score int8') {
               log(`${label}: ${task}, peer with torch threads ${opts.peerTorchThreads}`);
               const e = await measurePeer(opts, peerMode, modelDir, tokens, batch, steps, timeoutMs, opts.peerTorchThreads);
               if ('error' in e) extraErr = e; else extra.push(e);
@@ -472,18 +487,23 @@ async function main(): Promise<void> {
         }
         const best = (ms: Measurement[], err: { error: string } | undefined) =>
           ms.length ? { ...ms.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a)), runs: ms.map((m) => m.pairsPerSecond) } : err ?? { error: 'not run' };
-        const pairs = task === 'score' ? opts.pairs : opts.trainSteps * opts.trainBatch;
-        rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(peer, peerErr), target: task === 'score' ? 1.3 : 1.1 });
-        if (opts.peerTorchThreads !== undefined) {
-          extraRows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(extra, extraErr), target: task === 'score' ? 1.3 : 1.1 });
+        const pairs = task === 'train' ? opts.trainSteps * opts.trainBatch : opts.pairs;
+        const target = task === 'train' ? 1.1 : 1.3;
+        rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(peer, peerErr), target });
+        if (opts.peerTorchThreads !== undefined && task !== 'score int8') {
+          extraRows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(extra, extraErr), target });
         }
       };
       if (opts.only.has('score')) {
-        const spec: ChildSpec = { kind: 'score', modelDir, textFile: scoreTextFile, tokensFile: scoreTokens, batch: opts.scoreBatch, steps: 0, maxLength: opts.maxLength };
+        const spec: ChildSpec = { kind: 'score', dtype: 'fp32', modelDir, textFile: scoreTextFile, tokensFile: scoreTokens, batch: opts.scoreBatch, steps: 0, maxLength: opts.maxLength };
         await measure('score', spec, 'infer', scoreTokens, opts.scoreBatch, 0);
       }
+      if (opts.only.has('score-int8')) {
+        const spec: ChildSpec = { kind: 'score', dtype: 'int8', modelDir, textFile: scoreTextFile, tokensFile: scoreTokens, batch: opts.scoreBatch, steps: 0, maxLength: opts.maxLength };
+        await measure('score int8', spec, 'infer-int8', scoreTokens, opts.scoreBatch, 0);
+      }
       if (opts.only.has('train')) {
-        const spec: ChildSpec = { kind: 'train', modelDir, textFile: trainTextFile, tokensFile: trainTokens, batch: opts.trainBatch, steps: opts.trainSteps, maxLength: opts.maxLength };
+        const spec: ChildSpec = { kind: 'train', dtype: 'fp32', modelDir, textFile: trainTextFile, tokensFile: trainTokens, batch: opts.trainBatch, steps: opts.trainSteps, maxLength: opts.maxLength };
         await measure('train', spec, 'train', trainTokens, opts.trainBatch, opts.trainSteps);
       }
       if (!opts.keep) fs.rmSync(modelDir, { recursive: true, force: true });
@@ -497,6 +517,8 @@ async function main(): Promise<void> {
       `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, BLAS ${info.blas}, threads ${opts.threads} ` +
         `(RRNATIVE_NUM_THREADS; torch intra-op ${info.intraOpThreads === 1 && info.blas === 'openblas' ? '1, OpenBLAS pool ' + opts.threads : opts.threads})`,
       `- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`,
+      ...(opts.only.has('score-int8') ? [`- score int8: ours with dtype 'int8'; the peer ${path.basename(int8Peer)} (torch.ao quantize_dynamic of the same model, qint8 per-channel weights, ` +
+        `engine ${rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.engine)).find(Boolean) ?? 'n/a'})`] : []),
       `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset: src/native.ts)`,
       `- models: random-init (seed 0), vocab 30522, tokenizer: ${opts.tokenizer ?? `WordPiece ${opts.vocabSize} trained on debdesc train`}; max_length ${opts.maxLength}`,
       `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +

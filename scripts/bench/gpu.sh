@@ -213,14 +213,15 @@ if [ "$FAKE" = 0 ]; then
     if [ -z "$FIXTURES" ]; then
       log "CUDA checks skipped: no fixtures (copy ../shared/fixtures/hf to $CARRY/fixtures)"
     else
-      log "CUDA checks: fixture tests on the GPU (fixtures: $FIXTURES); packing, dropout and bias + GELU on this LibTorch's CPU"
+      log "CUDA checks: fixture tests on the GPU (fixtures: $FIXTURES); packing, dropout, bias + GELU and int8 on this LibTorch's CPU"
       set +e
-      # packing, dropout and bias + GELU tests run on the CPU whatever the device: their paths (SDPA beside packed
+      # packing, dropout, bias + GELU and int8 tests run on the CPU whatever the device: their paths (SDPA beside packed
       # tokens, the eager attention for CPU training with dropout, our CPU kernels on torch's thread pool, as the pip
-      # build has no OpenBLAS) differ between Debian's LibTorch 1.13 and 2.x.
+      # build has no OpenBLAS; its quantized engines, or a skip naming their absence) differ between Debian's
+      # LibTorch 1.13 and 2.x.
       RRNATIVE_TEST_DEVICE=cuda RRNATIVE_FIXTURES="$FIXTURES" timeout -k 5 120 node --test --test-concurrency=1 \
         dist/test/parity.test.js dist/test/families.test.js dist/test/train-parity.test.js \
-        dist/test/packing.test.js dist/test/dropout.test.js dist/test/bias-gelu.test.js > "$WORK/cuda-tests.log" 2>&1
+        dist/test/packing.test.js dist/test/dropout.test.js dist/test/bias-gelu.test.js dist/test/int8.test.js > "$WORK/cuda-tests.log" 2>&1
       rc=$?; set -e
       grep -E "^# (tests|pass|fail|skipped)|^not ok|bf16 max|^# .*: bf16" "$WORK/cuda-tests.log" | tee -a "$BENCH_LOG" >&2
       [ $rc -eq 0 ] && log "CUDA checks passed" || { log "CUDA checks FAILED (exit $rc); failures:"; grep -B2 -A12 "^not ok" "$WORK/cuda-tests.log" | head -60 >&2; }

@@ -6,7 +6,8 @@ import type { DataSourceConfig } from '../config/schema';
 import { Reranker, type DeviceRequest } from '../model';
 import { evaluate, loadEvalSet } from '../train/evaluate';
 import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
-import { commandDevice, deviceOption } from './load-options';
+import type { NativeDtype } from '../native';
+import { commandDevice, deviceOption, dtypeOption } from './load-options';
 
 interface Args {
   config?: string;
@@ -20,6 +21,7 @@ interface Args {
   retrieval?: string;
   'retrieval-queries'?: string;
   device: DeviceRequest;
+  dtype: NativeDtype;
 }
 
 export const evalCommand: CommandModule<object, Args> = {
@@ -36,6 +38,7 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('max-length', { type: 'number' })
     .options(retrievalEvalOptions)
     .option('device', deviceOption)
+    .option('dtype', dtypeOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
     if (argv.retrieval || argv['retrieval-queries']) {
@@ -55,7 +58,7 @@ export const evalCommand: CommandModule<object, Args> = {
     if (!source) throw new Error('eval: give --data FILE (or a config with data.eval)');
     if (argv['max-queries']) source = { ...source, max_records: argv['max-queries'] };
     const queries = await loadEvalSet(source, 'error');
-    const model = await Reranker.load(modelDir, { maxLength: argv['max-length'], device: commandDevice(argv.device) });
+    const model = await Reranker.load(modelDir, { maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype });
     try {
       const metrics = await evaluate(model, queries, argv['batch-size']);
       console.log(`model ${modelDir} on ${source.path ?? 'msmarco files'} (${queries.length} queries)`);

@@ -3,7 +3,8 @@
 import type { CommandModule } from 'yargs';
 import { formatRetrievalEval, runRetrievalEval } from '../retrieve/evaluate';
 import type { DeviceRequest } from '../model';
-import { commandDevice, deviceOption } from './load-options';
+import type { NativeDtype } from '../native';
+import { commandDevice, deviceOption, dtypeOption } from './load-options';
 
 interface Args {
   model?: string;
@@ -20,6 +21,7 @@ interface Args {
   'batch-size': number;
   'max-length'?: number;
   device: DeviceRequest;
+  dtype: NativeDtype;
   quiet: boolean;
 }
 
@@ -46,6 +48,7 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
     .option('device', deviceOption)
+    .option('dtype', dtypeOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
   handler: async (argv) => {
     if (argv.retrieval && argv['retrieval-queries']) throw new Error('give --retrieval or --retrieval-queries, not both');
@@ -62,7 +65,8 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
       fusion: argv.fusion,
       batchSize: argv['batch-size'],
       maxLength: argv['max-length'],
-      device: argv.model ? commandDevice(argv.device) : 'cpu',  // BM25 alone loads no model
+      device: argv.model ? commandDevice(argv.device, argv.dtype) : 'cpu',  // BM25 alone loads no model
+      dtype: argv.dtype,
       k1: argv.k1,
       b: argv.b,
       onProgress: argv.quiet || !argv.model ? undefined : (done, total) => {

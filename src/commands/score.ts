@@ -33,7 +33,7 @@ export const scoreCommand: CommandModule<object, Args> = {
     .option('dtype', dtypeOption) as never,
   handler: async (argv) => {
     if (!fs.existsSync(argv.input)) throw new Error(`--input ${argv.input}: no such file`);
-    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device), dtype: argv.dtype });
+    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype });
     const tmp = argv.output ? `${argv.output}.tmp-${process.pid}` : null;
     const out = tmp ? fs.createWriteStream(tmp) : process.stdout;
     let chunk: [string, string][] = [];

@@ -17,6 +17,7 @@
 // the first N are kept, in their file order), not the first N: the debdesc files are sorted by package name.
 import { samplePositions } from '../data/rng';
 import { Reranker, type Device } from '../model';
+import type { NativeDtype } from '../native';
 import { Bm25Index } from './bm25';
 import {
   CorpusLookup,
@@ -179,6 +180,8 @@ export interface RunRetrievalEvalOptions {
   batchSize?: number;
   maxLength?: number;
   device?: Device;
+  /** Weights / products of the loaded model (LoadOptions.dtype). */
+  dtype?: NativeDtype;
   k1?: number;
   b?: number;
   onProgress?: (done: number, total: number) => void;
@@ -244,7 +247,7 @@ export async function runRetrievalEval(options: RunRetrievalEvalOptions): Promis
   let reranker: Reranker | undefined;
   let owned = false;
   if (typeof options.model === 'string') {
-    reranker = await Reranker.load(options.model, { maxLength: options.maxLength, device: options.device });
+    reranker = await Reranker.load(options.model, { maxLength: options.maxLength, device: options.device, dtype: options.dtype });
     owned = true;
   } else reranker = options.model;
   let evaluation: RetrievalEvaluation;

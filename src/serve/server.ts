@@ -24,7 +24,7 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   apiKey?: string;
   /** Default 'auto': CUDA when LibTorch sees a GPU, else the CPU. */
   device?: DeviceRequest;
-  /** 'fp32' (default) or 'bf16' weights (see LoadOptions.dtype). */
+  /** 'fp32' (default), 'bf16' weights or 'int8' products (see LoadOptions.dtype). */
   dtype?: NativeDtype;
   /** Longest pair in tokens (default: the model's). */
   maxLength?: number;
@@ -67,7 +67,7 @@ export interface RerankServer {
 export async function createServer(options: ServeOptions): Promise<RerankServer> {
   const ownsModel = typeof options.model === 'string';
   const model = typeof options.model === 'string'
-    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device'), dtype: options.dtype, maxLength: options.maxLength })
+    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device', options.dtype), dtype: options.dtype, maxLength: options.maxLength })
     : options.model;
   try {
     return buildServer(model, ownsModel, options);
