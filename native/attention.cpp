@@ -69,9 +69,13 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   // Q, K and V as one [hidden -> 3 x hidden] product: one larger GEMM instead of three small ones (forward and
   // backward), and under autocast one cast of `hidden` instead of three. The parameters stay HF's three Linears;
   // joining their weights costs a copy of 3 x hidden^2 values per forward.
-  auto qkv = qkvInt8.defined() ? qkvInt8(hidden)
-                               : torch::linear(hidden, torch::cat({query->weight, key->weight, value->weight}),
-                                               torch::cat({query->bias, key->bias, value->bias}));
+  torch::Tensor qkv;
+  if (qkvInt8.defined()) {
+    qkv = qkvInt8(hidden);
+  } else {
+    auto joined = joinedQkv();
+    qkv = torch::linear(hidden, joined.first, joined.second);
+  }
   if (packing.active() && packedAttentionApplies(qkv)) {
     const bool dropping = is_training() && dropout > 0.0;
     if (dropping || (torch::GradMode::is_enabled() && qkv.requires_grad()))
@@ -86,9 +90,17 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
   return packing.active() ? packing.pack(context) : context;
 }
 
+std::pair<torch::Tensor, torch::Tensor> BertSelfAttentionImpl::joinedQkv() const {
+  return {torch::cat({query->weight, key->weight, value->weight}), torch::cat({query->bias, key->bias, value->bias})};
+}
+
 void BertSelfAttentionImpl::setInt8(bool on) {
-  qkvInt8 = on ? Int8Linear(torch::cat({query->weight, key->weight, value->weight}), torch::cat({query->bias, key->bias, value->bias}))
-               : Int8Linear();
+  if (!on) {
+    qkvInt8 = Int8Linear();
+    return;
+  }
+  auto joined = joinedQkv();
+  qkvInt8 = Int8Linear(joined.first, joined.second);
 }
 
 BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hiddenDropoutProb) {

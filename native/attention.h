@@ -2,6 +2,7 @@
 // residual and post-LayerNorm (HF's BertAttention = BertSelfAttention + BertSelfOutput).
 #pragma once
 #include <torch/torch.h>
+#include <utility>
 #include "config.h"
 #include "int8_linear.h"
 #include "packing.h"
@@ -21,6 +22,8 @@ struct BertSelfAttentionImpl : torch::nn::Module {
 
   // Int8 products for inference (CrossEncoder::setInt8): Q, K and V joined, quantized once; else none.
   void setInt8(bool on);
+  // HF's three Linears as one: weights [3 x hidden, hidden] and biases [3 x hidden], Q then K then V.
+  std::pair<torch::Tensor, torch::Tensor> joinedQkv() const;
 
   torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr};
   Int8Linear qkvInt8;
