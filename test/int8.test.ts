@@ -110,7 +110,7 @@ test("an int8 model quantizes the weights it loads, saves its float32 weights un
   }
 });
 
-test("dtype 'int8' is named as CPU-only when asked for on CUDA; device 'auto' means the CPU for it; rrtrain score --dtype int8", async (t) => {
+test("dtype 'int8' is named as CPU-only when asked for on CUDA; device 'auto' means the CPU for it; rrtrain score and search --dtype int8", async (t) => {
   const missing = await int8Missing;
   if (missing) return t.skip(missing);
   await assert.rejects(rr.load(bertMiniDir, { device: 'cuda', dtype: 'int8' }),
@@ -123,6 +123,11 @@ test("dtype 'int8' is named as CPU-only when asked for on CUDA; device 'auto' me
   const scores = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { score: number }).score);
   assert.equal(scores.length, 2);
   assert.ok(scores.every(Number.isFinite));
+  const corpus = path.join(path.dirname(input), 'corpus.jsonl');
+  fs.writeFileSync(corpus, ['the cat sleeps on the mat', 'a dog barks', 'fish swim'].map((text, i) => JSON.stringify({ id: `d${i}`, text })).join('\n') + '\n');
+  const search = spawnSync(process.execPath, [cli, 'search', '--model', bertMiniDir, '--corpus', corpus, '--dtype', 'int8', '--json', 'cat'], { encoding: 'utf8' });
+  assert.equal(search.status, 0, search.stderr);
+  assert.ok((JSON.parse(search.stdout) as unknown[]).length > 0, 'search --dtype int8 found nothing');
   const bad = spawnSync(process.execPath, [cli, 'score', '--model', bertMiniDir, '--input', input, '--dtype', 'int4'], { encoding: 'utf8' });
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /dtype/);

@@ -3,7 +3,8 @@ import type { CommandModule } from 'yargs';
 import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
 import type { DeviceRequest } from '../model';
-import { commandDevice, deviceOption } from './load-options';
+import type { NativeDtype } from '../native';
+import { commandDevice, deviceOption, dtypeOption } from './load-options';
 
 interface Args {
   query: string[];
@@ -18,6 +19,7 @@ interface Args {
   'batch-size': number;
   'max-length'?: number;
   device: DeviceRequest;
+  dtype: NativeDtype;
 }
 
 function oneLine(text: string, width: number): string {
@@ -53,7 +55,8 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('b', { type: 'number' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
-    .option('device', deviceOption) as never,
+    .option('device', deviceOption)
+    .option('dtype', dtypeOption) as never,
   handler: async (argv) => {
     const query = argv.query.map(String).join(' ');
     if (query.trim() === '') throw new Error('search: the query is empty');
@@ -66,7 +69,8 @@ export const searchCommand: CommandModule<object, Args> = {
       b: argv.b,
       batchSize: argv['batch-size'],
       maxLength: argv['max-length'],
-      device: commandDevice(argv.device),
+      device: commandDevice(argv.device, argv.dtype),
+      dtype: argv.dtype,
     });
     try {
       const hits = await p.search(query, { retrieveK: argv['retrieve-k'], topK: argv['top-k'], fusion });

@@ -26,6 +26,7 @@ export interface PipelineOptions {
   /** When `reranker` is a folder: how to load it. */
   device?: LoadOptions['device'];
   maxLength?: number;
+  dtype?: LoadOptions['dtype'];
   /** Pairs per forward pass (default 64). */
   batchSize?: number;
 }
@@ -144,7 +145,7 @@ export async function pipeline(options: PipelineOptions): Promise<Pipeline> {
   let reranker: Reranker;
   let owned = false;
   if (typeof options.reranker === 'string') {
-    reranker = await Reranker.load(options.reranker, { device: options.device, maxLength: options.maxLength });
+    reranker = await Reranker.load(options.reranker, { device: options.device, maxLength: options.maxLength, dtype: options.dtype });
     owned = true;
   } else if (options.reranker instanceof Reranker) reranker = options.reranker;
   else throw new TypeError('pipeline: reranker must be a Reranker or a model folder path');
