@@ -82,7 +82,6 @@ const QuantizedOps& quantizedOps() {
 
 }  // namespace
 
-std::string Int8Linear::unavailableReason() { return quantizedOps().unavailable; }
 std::string Int8Linear::engine() { return opsChosen.load() ? quantizedOps().engine : ""; }
 int Int8Linear::primitiveCacheCapacity() { return opsChosen.load() ? quantizedOps().primitiveCache : -1; }
 int64_t Int8Linear::calls() { return productCount.load(); }

@@ -13,9 +13,6 @@ namespace rr {
 
 class Int8Linear {
  public:
-  // Why this LibTorch cannot run int8 products (no quantized CPU linear ops, no quantization engine), or ""
-  // when it can. Picks the engine on first use: oneDNN, else x86 / FBGEMM.
-  static std::string unavailableReason();
   // The quantization engine in use ("onednn", "x86", "fbgemm"); "" before the first int8 model or when unavailable.
   static std::string engine();
   // oneDNN's primitive cache capacity once an int8 model was made (0 unless ONEDNN_PRIMITIVE_CACHE_CAPACITY says
@@ -25,7 +22,8 @@ class Int8Linear {
   static int64_t calls();
 
   Int8Linear() = default;
-  // weight: float [out, in] on the CPU; bias: [out] or undefined. Throws when unavailable.
+  // weight: float [out, in] on the CPU; bias: [out] or undefined. The first one picks the engine (oneDNN, else x86
+  // / FBGEMM); throws, saying why, where this LibTorch has no quantized CPU linear ops or no such engine.
   Int8Linear(const torch::Tensor& weight, const torch::Tensor& bias);
   bool defined() const { return !packed_.isNone(); }
   // input: float32 [..., in] → float32 [..., out]
