@@ -99,6 +99,16 @@ c10::intrusive_ptr<c10d::Store> connectStore(const std::string& host, int port, 
   options.isServer = serve;
   options.waitWorkers = false;  // the join count below says who is missing; TCPStore's own wait would not
   options.timeout = timeout;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  // LibTorch >= 2.4 asks for the libuv store by default, and one built without libuv (Debian's 2.6) refuses
+  // it ("use_libuv was requested but PyTorch was build without libuv support"): use the classic store there.
+  try {
+    return c10::make_intrusive<c10d::TCPStore>(host, options);
+  } catch (const c10::Error& e) {
+    if (std::string(e.what_without_backtrace()).find("libuv") == std::string::npos) throw;
+    options.useLibUV = false;
+  }
+#endif
   return c10::make_intrusive<c10d::TCPStore>(host, options);
 }
 
