@@ -195,6 +195,17 @@ if [ "$FAKE" = 0 ]; then
     # CMake's record of its checks (why torch.distributed was or was not found), for the log folder.
     [ -f build/CMakeFiles/CMakeConfigureLog.yaml ] && cp build/CMakeFiles/CMakeConfigureLog.yaml "$WORK/cmake-configure-log.yaml"
     grep -h "rrnative:" "$BENCH_LOG" | sort -u >&2 || true
+    # A c10d check that failed (Gloo: against the pip LibTorch, cause unknown; GPU-NOTES.md): the compiler's errors.
+    for check in RR_HAVE_C10D_GLOO RR_HAVE_NCCL; do
+      grep -q "^$check:INTERNAL=\$" build/CMakeCache.txt 2>/dev/null || continue
+      python3 - build/CMakeFiles/CMakeConfigureLog.yaml "$check" >&2 <<'PY' || true
+import sys
+entries = open(sys.argv[1], encoding='utf-8', errors='replace').read().split('\n  -\n')  # one per check
+for entry in (e for e in entries if f'variable: "{sys.argv[2]}"' in e):
+    errors = [line.strip() for line in entry.splitlines() if 'error' in line.lower() and '--' not in line]
+    print(f'[gpu-bench] CMake check {sys.argv[2]} failed:', *errors[:8], sep='\n  ')
+PY
+    done
     echo "$stamp" > build/.gpu-bench-stamp
     log "addon built"
   fi
