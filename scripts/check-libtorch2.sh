@@ -6,8 +6,8 @@
 #   sudo bash scripts/check-libtorch2.sh [test files...]    (default: every dist/test/*.test.js)
 #
 # It makes a Debian trixie root with debootstrap (LibTorch 2.6 with OpenBLAS and Gloo, g++ 14, CMake 3.31,
-# Node.js 20; ~1 GB, once, in $RRNATIVE_TRIXIE_ROOT, default ~/.cache/rrnative/trixie-root), copies the working
-# tree, node_modules and ../shared/fixtures into it, builds with the project's own CMakeLists.txt (cmake-js) and
+# Node.js 20; ~2 GB, once, in $RRNATIVE_TRIXIE_ROOT, default ~/.cache/rrnative/trixie-root), copies the working
+# tree (with its test/fixtures) and node_modules into it, builds with the project's own CMakeLists.txt (cmake-js) and
 # runs node's test runner inside it (chroot). Nothing outside that folder changes. Needs root (debootstrap, chroot,
 # mounting /proc there). Not part of `npm test`: a developer's check before GPU time (scripts/bench/GPU-NOTES.md).
 set -euo pipefail
@@ -19,8 +19,6 @@ log() { echo "[libtorch2] $*"; }
 
 [ "$(id -u)" -eq 0 ] || { echo "[libtorch2] needs root (debootstrap, chroot): run it with sudo" >&2; exit 1; }
 [ -d node_modules ] || { echo "[libtorch2] node_modules is missing: run npm ci first" >&2; exit 1; }
-fixtures=${RRNATIVE_FIXTURES:-$repo/../shared/fixtures/hf}
-[ -d "$fixtures" ] || { echo "[libtorch2] no fixtures at $fixtures (set RRNATIVE_FIXTURES)" >&2; exit 1; }
 
 # 1. The trixie root, made once.
 if [ ! -f "$root/.rrnative-ready" ]; then
@@ -34,7 +32,7 @@ if [ ! -f "$root/.rrnative-ready" ]; then
   echo "deb $mirror trixie main" > "$root/etc/apt/sources.list"
   log "apt-get install g++ cmake libtorch-dev libgloo-dev libopenblas0-pthread nodejs (in the trixie root)"
   chroot "$root" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends g++ make cmake libtorch-dev libgloo-dev libopenblas0-pthread nodejs >/dev/null'
+    --no-install-recommends g++ make cmake libtorch-dev libgloo-dev libopenblas0-pthread nodejs >/dev/null && apt-get clean'
   touch "$root/.rrnative-ready"
 fi
 
@@ -48,7 +46,6 @@ if ! cmp -s package-lock.json "$work/node_modules/.rrnative-lock"; then
   log "copying node_modules"
   rm -rf "$work/node_modules" && cp -a node_modules "$work/node_modules" && cp package-lock.json "$work/node_modules/.rrnative-lock"
 fi
-rm -rf "$root/work/shared/fixtures/hf" && mkdir -p "$root/work/shared/fixtures" && cp -a "$fixtures" "$root/work/shared/fixtures/hf"
 
 # 3. Build and test inside, with a clean environment (the host's variables, e.g. NODE_EXTRA_CA_CERTS naming a file
 #    that the root lacks, would otherwise reach the tests).

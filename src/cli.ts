@@ -9,6 +9,7 @@ import { mineCommand } from './commands/mine';
 import { rerankEvalCommand } from './commands/rerank-eval';
 import { scoreCommand } from './commands/score';
 import { serveCommand } from './commands/serve';
+import { setupCommand } from './commands/setup';
 import { searchCommand } from './commands/search';
 import { tokenizerCommand } from './commands/tokenizer';
 import { trainCommand } from './commands/train';
@@ -23,6 +24,7 @@ const COMMANDS: CommandModule<object, never>[] = [
   searchCommand as never,
   rerankEvalCommand as never,
   tokenizerCommand as never,
+  setupCommand as never,
 ];
 
 export async function main(args: string[]): Promise<void> {

@@ -2,11 +2,18 @@
 import path from 'node:path';
 import { Reranker, type LoadOptions, type ScoreOptions } from './model';
 import { addon, type NativeRuntimeInfo } from './native';
+import { loadConfig, validateConfig } from './config/load';
+import type { TrainConfig } from './config/schema';
+import { train as runTraining, type TrainOptions as TrainerOptions, type TrainResult } from './train/trainer';
 import type { Pair } from './validate';
 
 export { Reranker } from './model';
 export type { CreateOptions, Device, LoadOptions, RankOptions, RankedDocument, ScoreOptions, TokenInput } from './model';
 export type { Pair } from './validate';
+export { ConfigError } from './config/load';
+export type { RunConfig, TrainConfig, TrainingArgs } from './config/schema';
+export { TrainingAborted } from './train/trainer';
+export type { LogEntry, TrainResult } from './train/trainer';
 export { pipeline, fuseScores, parseFusion } from './retrieve/pipeline';
 export type { Fusion, Pipeline, PipelineHit, PipelineOptions, PipelineSearchOptions } from './retrieve/pipeline';
 export { evaluateRetrieval, runRetrievalEval, formatRetrievalEval } from './retrieve/evaluate';
@@ -47,6 +54,25 @@ export async function score(pairs: readonly Pair[], options: TopLevelScoreOption
     model.catch(() => modelCache.delete(key));  // a failed load is not cached
   }
   return (await model).score(pairs, options);
+}
+
+export interface TrainOptions extends Omit<TrainerOptions, 'distributed'> {
+  /** `--set`-style overrides of a YAML config's keys: ['training.max_steps=10']. */
+  set?: string[];
+}
+
+/**
+ * Trains a reranker: the trainer `rrtrain <config.yaml>` runs, from a YAML file's path or a config object (the
+ * same keys). Resolves to the output folder, the logged entries and the final eval metrics. `onLog` receives each
+ * entry as it is logged; `signal` stops the run at the next step with a checkpoint written (rejects with
+ * TrainingAborted; `resume: true` continues it). Messages go to `log` (default console.log); no progress bar
+ * unless `progress` asks for one.
+ */
+export async function train(config: string | TrainConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  const { set, ...rest } = options;
+  if (typeof config !== 'string' && set?.length) throw new TypeError('rrnative.train: options.set applies to a YAML config path; edit the object instead');
+  const resolved = typeof config === 'string' ? loadConfig(config, set ?? []) : validateConfig(config);
+  return runTraining(resolved, { progress: 'none', ...rest });
 }
 
 /** Frees the models cached by score(). */

@@ -2,6 +2,7 @@
 // this file (as node-llama-cpp does with its AddonTypes). Keep in step with native/bindings.cpp.
 import path from 'node:path';
 import fs from 'node:fs';
+import { addonFile, packageRoot, setupHelp } from './install/addon';
 
 /** The model hyper-parameters the native core reads (resolved from config.json by hfconfig.ts). */
 export interface NativeModelConfig {
@@ -287,10 +288,13 @@ let cached: NativeAddon | undefined;
 /** The addon, loaded on first use from build/Release (cmake-js's output). */
 export function addon(): NativeAddon {
   if (cached) return cached;
-  const root = path.resolve(__dirname, '..', '..');
-  const file = path.join(root, 'build', 'Release', 'rrnative.node');
+  const file = addonFile();
   if (!fs.existsSync(file)) {
-    throw new Error(`rrnative: the native addon is not built (${file} is missing). Run \`npm run setup\` in ${root}.`);
+    // A development checkout builds with scripts/setup.sh; an installed package with `rrtrain setup`.
+    if (fs.existsSync(path.join(packageRoot, 'src', 'native.ts'))) {
+      throw new Error(`rrnative: the native addon is not built (${file} is missing). Run \`npm run setup\` in ${packageRoot}.`);
+    }
+    throw new Error(setupHelp(`${file} is missing`));
   }
   // OpenBLAS's idle threads spin for 2^28 cycles (about 0.1 s) after each matrix product before they sleep, so
   // between products they hold the cores that the packed attention kernel's threads need (native/

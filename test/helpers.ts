@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(__dirname, '..', '..');
-export const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hf');
+/** The public Hugging Face fixtures, kept in the repository (test/fixtures/hf, provenance in its README); RRNATIVE_FIXTURES overrides. */
+export const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.join(repoRoot, 'test', 'fixtures', 'hf');
 export const bertMiniDir = path.join(fixturesDir, 'bert-mini-a');
 /** Where the fixture comparisons run: RRNATIVE_TEST_DEVICE=cuda runs them on the GPU (CI has none: cpu). */
 export const testDevice: 'cpu' | 'cuda' = process.env.RRNATIVE_TEST_DEVICE === 'cuda' ? 'cuda' : 'cpu';

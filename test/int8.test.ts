@@ -1,5 +1,5 @@
 // dtype 'int8' (native/int8_linear.h): the encoder's products in int8 on the CPU, checked against transformers'
-// fp32 outputs (../shared/fixtures/hf) as bf16 weights are, with the same 1e-2 bound.
+// fp32 outputs (test/fixtures/hf) as bf16 weights are, with the same 1e-2 bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// The model computes what Hugging Face transformers computes: golden outputs from ../shared/fixtures/hf.
+// The model computes what Hugging Face transformers computes: golden outputs from test/fixtures/hf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as rr from '../src/index';

@@ -65,7 +65,15 @@ training: { output_dir: ${out}, max_steps: 8, learning_rate: 1e-3, per_device_tr
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'rrtrain_config.yaml', 'metrics.jsonl', 'README.md', 'report.svg']) {
     assert.ok(fs.existsSync(path.join(a.outputDir, f)), `output_dir has ${f}`);
   }
-  assert.match(fs.readFileSync(path.join(a.outputDir, 'README.md'), 'utf8'), /loss: listwise_ce/);
+  const card = fs.readFileSync(path.join(a.outputDir, 'README.md'), 'utf8');
+  assert.match(card, /loss: listwise_ce/);
+  // Paths relative to the model folder, never this machine's; usage from the three libraries that load it.
+  assert.ok(!new RegExp(`(^|[^.])${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`, 'm').test(card), `no absolute path in the model card:\n${card}`);
+  assert.match(card, /- data: \.\.\/grouped\.jsonl/);
+  assert.match(card, /\) from `\.\.\/[^`]*bert-mini-a`/);
+  assert.match(card, /AutoModelForSequenceClassification\.from_pretrained\("a"\)/);
+  assert.match(card, /CrossEncoder\("a", max_length=48\)/);
+  assert.match(card, /rr\.load\('a'\)/);
 });
 
 test('kill -9 mid-run, then --resume, ends with the same weights as an uninterrupted run', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fills the git-ignored carry folder that scripts/bench/gpu.sh needs on a GPU machine without Node or a
 # network: Node itself, the runtime npm packages (linux-x64 binaries only), the compiled TypeScript (dist/,
-# tests included, for the CUDA checks), the peers and the HF fixtures. Run from the repo root on a developer
+# tests included, for the CUDA checks) and the peers (the HF fixtures travel with the tree). Run from the repo root on a developer
 # machine after `npm ci` and `npx tsc -p .`:
 #   bash scripts/bench/gpu-carry.sh [.carry]
 set -euo pipefail
@@ -34,6 +34,5 @@ rm -rf "$CARRY/node_modules"
 tar -C "$STAGE" -cf - node_modules | xz -T2 -9 > "$CARRY/node_modules.tar.xz"
 rm -rf "$CARRY/dist" && cp -r dist "$CARRY/dist"
 rm -rf "$CARRY/peers" "$CARRY/fixtures"
-cp -r "$SHARED/peers" "$CARRY/peers"
-cp -r "$SHARED/fixtures/hf" "$CARRY/fixtures"
+cp -r "$SHARED/peers" "$CARRY/peers"  # the fixtures travel with the working tree (test/fixtures/hf)
 du -sh "$CARRY"/*; du -sh "$CARRY"

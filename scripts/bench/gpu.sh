@@ -17,7 +17,7 @@
 # Preparing the carry folder, on a developer machine (x86-64 Linux, npm set up), from the repo root:
 #   npm ci && npx tsc -p . && node scripts/esm-wrapper.js && bash scripts/bench/gpu-carry.sh
 # which writes .carry/node.xz (Node itself), .carry/node_modules.tar.xz (runtime packages, linux-x64 only),
-# .carry/dist (compiled TypeScript), .carry/peers and .carry/fixtures (copies of ../shared/peers, fixtures/hf).
+# .carry/dist (compiled TypeScript) and .carry/peers (a copy of ../shared/peers; the fixtures are test/fixtures/hf).
 # (~35 MB in all; the device tool's limit is 64 MiB with the working tree.) On the GPU machine, through the
 # device tool: run(command="bash scripts/bench/gpu.sh", carry=[".carry"]). There the script:
 #   1. unpacks .carry/node.xz to .carry/bin/node and puts it first on PATH (else uses a node on PATH);
@@ -220,9 +220,9 @@ PY
   # --- 4b. correctness on CUDA: the fixture tests (fp32 logits, bf16 within 1e-2, the HF training traces) ----
   if [ "$CHECKS" = 1 ]; then
     FIXTURES=""
-    for d in "$CARRY/fixtures" "$ROOT/../shared/fixtures/hf"; do [ -f "$d/bert-mini-a/fixture.json" ] && { FIXTURES=$(cd "$d" && pwd); break; }; done
+    for d in "$ROOT/test/fixtures/hf" "$CARRY/fixtures"; do [ -f "$d/bert-mini-a/fixture.json" ] && { FIXTURES=$(cd "$d" && pwd); break; }; done
     if [ -z "$FIXTURES" ]; then
-      log "CUDA checks skipped: no fixtures (copy ../shared/fixtures/hf to $CARRY/fixtures)"
+      log "CUDA checks skipped: no fixtures (test/fixtures/hf is missing from the working tree)"
     else
       log "CUDA checks: fixture tests on the GPU (fixtures: $FIXTURES); packing, dropout, bias + GELU and int8 on this LibTorch's CPU"
       set +e

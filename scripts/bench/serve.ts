@@ -22,7 +22,7 @@ import { Reranker } from '../../src/model';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
-const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures', 'hf');
+const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.join(repoRoot, 'test', 'fixtures', 'hf');
 const bertMiniDir = path.join(fixturesDir, 'bert-mini-a');
 const BODIES = 64;
 

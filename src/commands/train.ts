@@ -9,7 +9,7 @@ import type { CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
 import { freePort } from '../train/distributed';
 import { formatEntry } from '../train/progress';
-import { train } from '../train/trainer';
+import { train, TrainingAborted } from '../train/trainer';
 
 interface Args {
   config: string;
@@ -40,12 +40,36 @@ export const trainCommand: CommandModule<object, Args> = {
     }
     if (process.env.RRNATIVE_LAUNCHER_PID && process.channel) stopWithLauncher();
     const resume = argv.resume === '' ? true : argv.resume;
-    const result = await train(config, { resume });
-    if (result.finalMetrics && (process.env.RANK ?? '0') === '0') {
-      console.log(formatEntry({ stage: 0, step: result.globalStep, epoch: 0, ...result.finalMetrics }));
+    // One process: Ctrl-C or SIGTERM stops at the next step with a checkpoint (a second one exits at once). The
+    // workers of a data-parallel job are stopped by their launcher instead.
+    const stopping = process.env.WORLD_SIZE === undefined ? stopOnSignal() : null;
+    try {
+      const result = await train(config, { resume, signal: stopping?.signal });
+      if (result.finalMetrics && (process.env.RANK ?? '0') === '0') {
+        console.log(formatEntry({ stage: 0, step: result.globalStep, epoch: 0, ...result.finalMetrics }));
+      }
+    } catch (err) {
+      if (!(err instanceof TrainingAborted)) throw err;
+      console.error(err.checkpoint ? `rrtrain: stopped at step ${err.step}, checkpoint ${err.checkpoint}; continue with: rrtrain ${argv.config} --resume`
+        : 'rrtrain: stopped before the first step');
+      process.exitCode = 128 + (os.constants.signals[stopping?.signal.reason as NodeJS.Signals] ?? 2);
+    } finally {
+      stopping?.dispose();
     }
   },
 };
+
+function stopOnSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(128 + (os.constants.signals[signal] ?? 2));
+    console.error(`rrtrain: ${signal}: stopping after this step, with a checkpoint (${signal} again: stop now)`);
+    controller.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return { signal: controller.signal, dispose: () => { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); } };
+}
 
 // The workers' command line: this one without --nproc (add any new train option here too).
 function workerArgs(argv: Args): string[] {

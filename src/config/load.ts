@@ -26,17 +26,33 @@ export function parseConfig(text: string, file: string, overrides: readonly stri
   if (!isMap(doc.contents)) throw new ConfigError(`${file}: the config must be a YAML mapping (model:, data:, training:, …)`);
   for (const override of overrides) applyOverride(doc, override, file);
 
-  const parsed = configSchema.safeParse(doc.toJS());
+  return validate(doc.toJS(), file, (keyPath) => locate(doc, keyPath, lineCounter));
+}
+
+/**
+ * Validates a config given as an object (rr.train's), as a YAML file's would be: errors name `label` and the key
+ * path; relative paths are taken from the working directory.
+ */
+export function validateConfig(value: unknown, label = 'config'): RunConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(`${label}: expected an object (model, data, training, …) or the path of a YAML config`);
+  }
+  // The schema fills in defaults: work on a copy, so the caller's object is left as it was.
+  return validate(structuredClone(value), label, () => '');
+}
+
+function validate(value: unknown, file: string, where: (keyPath: string[]) => string): RunConfig {
+  const parsed = configSchema.safeParse(value);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const keyPath = issue.path.map(String);
       // An unknown key is reported at its own line.
-      const where = locate(doc, issue.code === 'unrecognized_keys' ? [...keyPath, issue.keys[0]] : keyPath, lineCounter);
+      const at = where(issue.code === 'unrecognized_keys' ? [...keyPath, issue.keys[0]] : keyPath);
       const key = keyPath.join('.') || '(root)';
       const message = issue.code === 'unrecognized_keys'
         ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
         : issue.message;
-      return `${file}${where}: ${key}: ${message}`;
+      return `${file}${at}: ${key}: ${message}`;
     });
     throw new ConfigError(lines.join('\n'));
   }

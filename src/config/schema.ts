@@ -129,6 +129,8 @@ export const configSchema = z.strictObject({
 });
 
 export type RunConfig = z.infer<typeof configSchema>;
+/** A config as written (YAML or rr.train's object): the keys with defaults may be left out. */
+export type TrainConfig = z.input<typeof configSchema>;
 export type DataConfig = z.infer<typeof dataSchema>;
 export type DataSourceConfig = z.infer<typeof dataSourceSchema>;
 export type ModelConfigSection = z.infer<typeof modelSchema>;

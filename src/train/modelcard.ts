@@ -17,7 +17,9 @@ const HYPERPARAMETERS: (keyof TrainingArgs)[] = [
 ];
 
 export function writeModelCard(dir: string, config: RunConfig, stages: StageSummary[], metrics: EvalMetrics | null): void {
-  const base = config.model.path ? path.basename(config.model.path) : 'a new model (random initialisation)';
+  // Paths relative to the model folder: the card reads the same on another machine (config paths are absolute here).
+  const shown = (p: string | undefined) => (p && path.isAbsolute(p) ? path.relative(dir, p).split(path.sep).join('/') || '.' : p);
+  const base = config.model.path ? `\`${shown(config.model.path)}\`` : 'a new model (random initialisation)';
   const lines = [
     '---',
     'library_name: rrnative',
@@ -36,15 +38,27 @@ export function writeModelCard(dir: string, config: RunConfig, stages: StageSumm
     `- max_length: ${config.model.max_length}`,
   ];
   for (const s of stages) {
-    lines.push('', `### Stage ${s.name}`, '', `- data: ${s.data.train?.path ?? s.data.train?.triples ?? '(msmarco files)'} (format ${s.data.train?.format ?? 'auto'})`,
+    lines.push('', `### Stage ${s.name}`, '', `- data: ${shown(s.data.train?.path ?? s.data.train?.triples) ?? '(msmarco files)'} (format ${s.data.train?.format ?? 'auto'})`,
       `- loss: ${s.loss}${s.data.train_group_size > 1 ? ` (train_group_size ${s.data.train_group_size})` : ''}`, '', '| hyperparameter | value |', '| --- | --- |');
     for (const key of HYPERPARAMETERS) lines.push(`| ${key} | ${String(s.args[key])} |`);
   }
   if (metrics) {
-    lines.push('', '## Evaluation', '', `On ${stages.at(-1)?.data.eval?.path ?? 'the eval set'}:`, '', '| metric | value |', '| --- | --- |');
+    lines.push('', '## Evaluation', '', `On ${shown(stages.at(-1)?.data.eval?.path ?? stages.at(-1)?.data.eval?.top1000) ?? 'the eval set'}:`, '', '| metric | value |', '| --- | --- |');
     for (const [k, v] of Object.entries(metrics)) lines.push(`| ${k} | ${Number.isInteger(v) ? v : v.toFixed(4)} |`);
   }
-  lines.push('', '## Usage', '', '```js', "const rr = require('rrnative');", `const model = await rr.load('${path.basename(dir)}');`,
-    "const scores = await model.score([['query', 'document']]);", '```', '');
+  // The folder as the run's caller names it (output_dir is taken from the working directory); one outside it by its name.
+  const fromCwd = path.relative(process.cwd(), dir).split(path.sep).join('/');
+  const folder = !fromCwd ? '.' : fromCwd.startsWith('../') || path.isAbsolute(fromCwd) ? path.basename(dir) : fromCwd;
+  const maxLength = config.model.max_length;
+  lines.push('', '## Usage', '', 'Scores are raw logits, higher is more relevant (a sigmoid maps a one-label model\'s to 0..1).', '',
+    'rrnative (Node.js):', '', '```js', "const rr = require('rrnative');", `const model = await rr.load('${folder}');`,
+    "const scores = await model.score([['query', 'document']]);  // { activation: 'sigmoid' } for 0..1", '```', '',
+    'transformers:', '', '```python', 'import torch', 'from transformers import AutoModelForSequenceClassification, AutoTokenizer', '',
+    `tokenizer = AutoTokenizer.from_pretrained("${folder}")`, `model = AutoModelForSequenceClassification.from_pretrained("${folder}").eval()`,
+    `features = tokenizer(["query"], ["document"], padding=True, truncation=True, max_length=${maxLength}, return_tensors="pt")`,
+    'with torch.no_grad():', '    scores = model(**features).logits.squeeze(-1)', '```', '',
+    'sentence-transformers (its `predict` applies the sigmoid to one-label models):', '', '```python',
+    'from sentence_transformers import CrossEncoder', '', `model = CrossEncoder("${folder}", max_length=${maxLength})`,
+    'scores = model.predict([("query", "document")])', '```', '');
   writeFileAtomic(path.join(dir, 'README.md'), lines.join('\n'));
 }

@@ -28,6 +28,22 @@ export interface TrainOptions {
   progress?: 'auto' | 'bar' | 'lines' | 'none';
   /** This process's rank in a data-parallel job; default: from torchrun's variables (RANK, WORLD_SIZE, …), else none. */
   distributed?: RankEnv | null;
+  /** Each logged entry (training every logging_steps, evaluations), as it is appended to metrics.jsonl (rank 0). */
+  onLog?: (entry: LogEntry) => void;
+  /**
+   * Stops the run at the next optimizer-step boundary: a checkpoint of that step is written (resume from it with
+   * `resume: true`) and train() rejects with a TrainingAborted error naming it.
+   */
+  signal?: AbortSignal;
+}
+
+/** train() was stopped by its AbortSignal; `checkpoint` holds the step it stopped at (null: stopped before a step). */
+export class TrainingAborted extends Error {
+  override name = 'AbortError';
+  constructor(readonly checkpoint: string | null, readonly step: number, reason: unknown) {
+    super(checkpoint ? `training stopped at step ${step}; checkpoint ${checkpoint} (resume: true continues from it)`
+      : 'training stopped before its first step', { cause: reason });
+  }
 }
 
 export interface LogEntry {
@@ -53,6 +69,7 @@ interface Stage {
 }
 
 export async function train(config: RunConfig, options: TrainOptions = {}): Promise<TrainResult> {
+  if (options.signal?.aborted) throw new TrainingAborted(null, 0, options.signal.reason);
   const device = resolveDevice(config.training.device, 'training.device');
   // Data-parallel: one process per rank, joined before the model exists (CUDA ranks bind their GPU first).
   const dp = await DataParallel.start(options.distributed === undefined ? readTorchrunEnv() : options.distributed, config.training, device);
@@ -268,14 +285,22 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
         }
       }
 
-      // 5. Checkpoint (atomically), then rotate old ones, keeping the best.
-      if (saveNow || (stop && saveEvery > 0)) {
-        const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
+      // 5. Checkpoint (atomically), then rotate old ones, keeping the best; also when the caller aborts, so the
+      //    run can be resumed from this step (every rank stops when rank 0's signal fired).
+      const aborted = dp.worldSize > 1 ? await dp.mainSays(Boolean(ctx.options.signal?.aborted)) : Boolean(ctx.options.signal?.aborted);
+      const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
+      if (saveNow || (stop && saveEvery > 0) || aborted) {
+        if (aborted && !(saveNow || stop)) await drainDeferred();
         if (improved) state.bestCheckpoint = dir;
         if (dp.isMain) {
           await writeCheckpoint(outputDir, model, state);
           rotateCheckpoints(outputDir, args.save_total_limit, state.bestCheckpoint);
         }
+      }
+      if (aborted) {
+        progress.stop();
+        log(`stopped at step ${state.globalStep} (aborted); checkpoint ${dir}`);
+        throw new TrainingAborted(dir, state.globalStep, ctx.options.signal?.reason);
       }
     }
     progress.stop();
@@ -390,7 +415,9 @@ function findResumeCheckpoint(outputDir: string, resume: TrainOptions['resume'],
 
 function record(ctx: StageContext, entry: LogEntry): void {
   ctx.history.push(entry);
-  if (ctx.dp.isMain) fs.appendFileSync(ctx.metricsFile, JSON.stringify(entry) + '\n');
+  if (!ctx.dp.isMain) return;
+  fs.appendFileSync(ctx.metricsFile, JSON.stringify(entry) + '\n');
+  ctx.options.onLog?.(entry);
 }
 
 // A resumed run rewrites the steps after its checkpoint: drop the killed run's lines for them.
