@@ -147,7 +147,12 @@ export interface BuildOptions {
 export async function buildAddon(root = packageRoot, options: BuildOptions = {}): Promise<BuildOutcome> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => console.log(line));
-  const torch = findLibTorch(env);
+  let torch: LibTorch | null;
+  try {
+    torch = findLibTorch(env);
+  } catch (err) {
+    return { status: 'skipped', reason: setupHelp((err as Error).message) };
+  }
   if (!torch) return { status: 'skipped', reason: setupHelp() };
   const tools = missingTools();
   if (tools.length) return { status: 'skipped', reason: setupHelp(`${tools.join(' and ')} ${tools.length > 1 ? 'are' : 'is'} not installed`) };

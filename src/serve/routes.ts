@@ -31,7 +31,8 @@ export interface RouteContext {
 
 interface Scored {
   index: number;
-  logit: number;
+  /** The score returned to the client (after its activation). */
+  score: number;
 }
 
 /** The routes with a body, and their methods: for 405 answers. */
@@ -61,24 +62,17 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       // Text Embeddings Inference's contract.
       const texts = body.texts;
       checkInput(ctx.limits, body.query, texts, 'texts');
-      const { scored } = await score(ctx, reply, body.query, texts, body.truncate, undefined, 'texts');
-      const sigmoidScores = body.raw_scores !== true;
-      const out = topN(scored, body.top_n).map(({ index, logit }) => (body.return_text
-        ? { index, score: sigmoidScores ? sigmoid(logit) : logit, text: texts[index] }
-        : { index, score: sigmoidScores ? sigmoid(logit) : logit }));
-      return out;
+      const activation = body.raw_scores === true ? 'none' : 'sigmoid';
+      const { scored } = await score(ctx, reply, body.query, texts, activation, body.truncate, undefined, 'texts');
+      return topN(scored, body.top_n).map(({ index, score }) => (body.return_text ? { index, score, text: texts[index] } : { index, score }));
     }
     if (body.documents === undefined) throw badRequest('body must have documents (an array of strings), or texts for the TEI contract');
     const documents = body.documents;
     checkInput(ctx.limits, body.query, documents, 'documents');
-    const { scored, result } = await score(ctx, reply, body.query, documents, body.truncate);
     const activation = body.activation ?? 'none';
+    const { scored, result } = await score(ctx, reply, body.query, documents, activation, body.truncate);
     return {
-      ranked_documents: topN(scored, body.top_n).map(({ index, logit }) => ({
-        document: documents[index],
-        score: activation === 'sigmoid' ? sigmoid(logit) : logit,
-        index,
-      })),
+      ranked_documents: topN(scored, body.top_n).map(({ index, score }) => ({ document: documents[index], score, index })),
       meta: {
         model: ctx.info().model_id,
         activation,
@@ -97,15 +91,15 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const texts = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
     checkInput(ctx.limits, body.query, texts, 'documents');
-    const { scored, result } = await score(ctx, reply, body.query, texts, body.truncate, body.max_tokens_per_doc);
+    const { scored, result } = await score(ctx, reply, body.query, texts, 'sigmoid', body.truncate, body.max_tokens_per_doc);
     const warnings = result.truncated
       ? [`${result.truncated} of ${texts.length} documents were truncated to ${result.limit} tokens (query and document together)`]
       : undefined;
     return {
       id: crypto.randomUUID(),
-      results: topN(scored, body.top_n).map(({ index, logit }) => ({
+      results: topN(scored, body.top_n).map(({ index, score }) => ({
         index,
-        relevance_score: sigmoid(logit),
+        relevance_score: score,
         ...(body.return_documents ? { document: cohereDocument(body.documents[index]) } : {}),
       })),
       meta: {
@@ -144,7 +138,7 @@ function checkInput(limits: RouteLimits, query: string, documents: readonly stri
 }
 
 async function score(
-  ctx: RouteContext, reply: FastifyReply, query: string, documents: readonly string[],
+  ctx: RouteContext, reply: FastifyReply, query: string, documents: readonly string[], activation: 'none' | 'sigmoid',
   truncate: boolean | undefined, maxTokensPerDoc?: number, field?: string,
 ): Promise<{ scored: Scored[]; result: ScoreResult }> {
   // The client going away drops the request's queued pairs.
@@ -159,8 +153,9 @@ async function score(
     });
     reply.header('x-rrnative-truncated', String(result.truncated));
     reply.header('x-rrnative-max-length', String(result.limit));
-    const scored = result.rows.map((row, index) => ({ index, logit: row[ctx.column] }));
-    scored.sort((a, b) => b.logit - a.logit || a.index - b.index);
+    // Sorted by the score the client sees (sigmoid can make distinct logits equal), equal scores by input index.
+    const scored = result.rows.map((row, index) => ({ index, score: activation === 'sigmoid' ? sigmoid(row[ctx.column]) : row[ctx.column] }));
+    scored.sort((a, b) => b.score - a.score || a.index - b.index);
     return { scored, result };
   } finally {
     reply.raw.off('close', onClose);
