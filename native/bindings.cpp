@@ -1049,6 +1049,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
   out.Set("int8Products", static_cast<double>(Int8Linear::calls()));
   out.Set("int8Engine", Int8Linear::engine());
+  out.Set("int8Activations", Int8Linear::engine().empty() ? "" : Int8Linear::reducedRange() ? "u7" : "u8");
   out.Set("onednnPrimitiveCache", Int8Linear::primitiveCacheCapacity());
   return out;
 }

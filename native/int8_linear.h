@@ -20,6 +20,9 @@ class Int8Linear {
   static int primitiveCacheCapacity();
   // Products run since the addon loaded (runtimeInfo().int8Products): tests check int8 models use them.
   static int64_t calls();
+  // Whether activations are quantized to 7 bits (reduce_range): CPUs, or oneDNN ISA caps, without VNNI, where 8-bit
+  // ones saturate the int16 sums of the u8·s8 products (int8_linear.cpp). False before the first int8 model.
+  static bool reducedRange();
 
   Int8Linear() = default;
   // weight: float [out, in] on the CPU; bias: [out] or undefined. The first one picks the engine (oneDNN, else x86

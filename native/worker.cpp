@@ -46,7 +46,10 @@ TorchThread::TorchThread() {
   using SetThreads = void (*)(int);
   if (auto setOpenblasThreads = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
     setOpenblasThreads(numThreads_);
-    blas_ = "openblas";
+    // With the kernel family it picked for this CPU (or OPENBLAS_CORETYPE): "openblas (Haswell)", "(SkylakeX)", …
+    using CoreName = char* (*)();
+    auto coreName = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+    blas_ = coreName && coreName() ? std::string("openblas (") + coreName() + ")" : "openblas";
     intraOpThreads_ = 1;
   } else {
     intraOpThreads_ = numThreads_;

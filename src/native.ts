@@ -151,6 +151,7 @@ export interface NativeRuntimeInfo {
   numThreads: number;
   /** torch's intra-op threads: 1 when OpenBLAS runs the matrix products on its own pool. */
   intraOpThreads: number;
+  /** "openblas (Haswell)": OpenBLAS with the kernels it picked (or OPENBLAS_CORETYPE); else "built-in" (LibTorch's own, e.g. MKL). */
   blas: string;
   /** Freed memory stays in the process for reuse (glibc; RRNATIVE_MALLOC=system turns it off): see README. */
   keepsFreedMemory: boolean;
@@ -171,6 +172,12 @@ export interface NativeRuntimeInfo {
   int8Products: number;
   /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
   int8Engine: string;
+  /**
+   * The int8 products' activations: 'u8' (full range) where the CPU multiplies with VNNI, 'u7' (reduce_range, as
+   * PyTorch's x86 / FBGEMM configs) where it does not, or oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA) rules VNNI out;
+   * '' before the first int8 model.
+   */
+  int8Activations: '' | 'u8' | 'u7';
   /**
    * oneDNN's primitive cache capacity once an int8 model exists: 0 (set by rrnative: its cached int8 products held
    * memory per batch shape) unless ONEDNN_PRIMITIVE_CACHE_CAPACITY is set; -1 before, or where it cannot be read.

@@ -36,6 +36,14 @@ const int8Missing: Promise<string | null> = (async () => {
   }
 })();
 
+// Full-range activations only where the products use AVX-512 VNNI (native/int8_linear.cpp): the CPU has it and
+// oneDNN's ISA cap, if any, allows it. Read here from /proc/cpuinfo, independently of the addon's cpuid.
+function expectedActivations(): 'u8' | 'u7' {
+  const cap = (process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '').toUpperCase();
+  if (['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE'].includes(cap)) return 'u7';
+  return /^flags\s*:.*\bavx512_vnni\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? 'u8' : 'u7';
+}
+
 function inputOf(e: EvalFixture['eval']) {
   return { inputIds: e.encoded.input_ids, attentionMask: e.encoded.attention_mask, tokenTypeIds: e.encoded.token_type_ids };
 }
@@ -60,9 +68,12 @@ for (const { name, productsPerLayer } of families) {
       const logits = column(await model.scoreTokens(inputOf(e)));
       assert.equal(addon().runtimeInfo().int8Products - before, layers * productsPerLayer, 'every encoder product ran in int8, once');
       const diff = maxAbsDiff(logits, column(e.logits));
+      const activations = addon().runtimeInfo().int8Activations;
+      console.log(`# ${name}: int8 (${info.int8Engine}, ${activations} activations, oneDNN ISA cap ${process.env.ONEDNN_MAX_CPU_ISA ?? 'none'}) ` +
+        `max |diff| vs fp32 reference ${diff.toExponential(2)}`);
+      assert.equal(activations, expectedActivations(), 'u8 with AVX-512 VNNI, else 7-bit (reduce_range)');
       assert.ok(diff < 1e-2, `int8 differs from transformers' fp32 by ${diff}`);
       assert.ok(diff > 1e-6, `int8 gave fp32's logits (${diff}): the products were not quantized`);
-      console.log(`# ${name}: int8 max |diff| vs fp32 reference ${diff.toExponential(2)}`);
     } finally {
       model.dispose();
     }

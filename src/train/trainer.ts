@@ -32,7 +32,8 @@ export interface TrainOptions {
   onLog?: (entry: LogEntry) => void;
   /**
    * Stops the run at the next optimizer-step boundary: a checkpoint of that step is written (resume from it with
-   * `resume: true`) and train() rejects with a TrainingAborted error naming it.
+   * `resume: true`) and train() rejects with a TrainingAborted error naming it. In a data-parallel job give it to
+   * every rank or to none (rank 0's decides, through one collective per step).
    */
   signal?: AbortSignal;
 }
@@ -287,7 +288,8 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
 
       // 5. Checkpoint (atomically), then rotate old ones, keeping the best; also when the caller aborts, so the
       //    run can be resumed from this step (every rank stops when rank 0's signal fired).
-      const aborted = dp.worldSize > 1 ? await dp.mainSays(Boolean(ctx.options.signal?.aborted)) : Boolean(ctx.options.signal?.aborted);
+      const { signal } = ctx.options;
+      const aborted = signal ? (dp.worldSize > 1 ? await dp.mainSays(signal.aborted) : signal.aborted) : false;
       const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
       if (saveNow || (stop && saveEvery > 0) || aborted) {
         if (aborted && !(saveNow || stop)) await drainDeferred();
