@@ -8,6 +8,18 @@ export const repoRoot = path.resolve(__dirname, '..', '..');
 /** The public Hugging Face fixtures, kept in the repository (test/fixtures/hf, provenance in its README); RRNATIVE_FIXTURES overrides. */
 export const fixturesDir = process.env.RRNATIVE_FIXTURES ?? path.join(repoRoot, 'test', 'fixtures', 'hf');
 export const bertMiniDir = path.join(fixturesDir, 'bert-mini-a');
+/**
+ * Set (to the reason) when oneDNN is capped below AVX-512 (ONEDNN_MAX_CPU_ISA, test/isa-avx2.test.ts) on a CPU that
+ * has it: LibTorch picks oneDNN for CPU bf16 products by the CPU's own flags, and the capped oneDNN then refuses
+ * them ("could not create a primitive descriptor iterator"). A real AVX2-only CPU takes LibTorch's own bf16 kernels.
+ */
+export const bf16CpuUnderIsaCap: string | false = (() => {
+  const cap = (process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '').toUpperCase();
+  if (!['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2'].includes(cap)) return false;
+  const flags = /^flags\s*:(.*)$/m.exec(fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? '';
+  return /\bavx512bw\b/.test(flags) ? `ONEDNN_MAX_CPU_ISA=${cap} on an AVX-512 CPU: LibTorch sends CPU bf16 products to a oneDNN that refuses them` : false;
+})();
+
 /** Where the fixture comparisons run: RRNATIVE_TEST_DEVICE=cuda runs them on the GPU (CI has none: cpu). */
 export const testDevice: 'cpu' | 'cuda' = process.env.RRNATIVE_TEST_DEVICE === 'cuda' ? 'cuda' : 'cpu';
 

@@ -18,7 +18,10 @@ test(`under ${Object.entries(capped).map(([k, v]) => `${k}=${v}`).join(' ')}: th
     { env, encoding: 'utf8', timeout: 600_000, maxBuffer: 64 << 20 });
   const out = run.stdout + run.stderr;
   // What the child measured (int8 error per family, the alone-vs-batch difference) and its counts, in this report.
-  for (const line of out.split('\n')) if (/^# (# |tests |pass |fail |skipped )/.test(line.trim())) console.log(`# ${line.trim().replace(/^# (# )?/, '')}`);
+  for (const line of out.split('\n')) {
+    const m = /^# (?:\\# |# )?((?:tests|pass|fail|skipped) \d+|.*(?:int8 \(|alone - in one batch).*)$/.exec(line.trim());
+    if (m) console.log(`# capped: ${m[1]}`);
+  }
   assert.equal(run.status, 0, `the capped run failed:\n${out.split('\n').filter((l) => /^\s*not ok|error|expected|actual/.test(l)).slice(0, 60).join('\n')}`);
   assert.match(out, /int8 \(\w+, u7 activations, oneDNN ISA cap AVX2\)/, 'the int8 products ran with 7-bit activations under the cap');
   assert.match(out, /^# fail 0$/m);
