@@ -2,10 +2,11 @@
 // and an AbortSignal that stops at a step boundary with a checkpoint the run resumes from.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as rr from '../src/index';
-import { bertMiniDir, loadFixture, tempDir } from './helpers';
+import { bertMiniDir, loadFixture, repoRoot, tempDir } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
 
@@ -99,4 +100,33 @@ training: { output_dir: ${path.join(dir, 'yaml-out')}, max_steps: 50, save_strat
   await assert.rejects(rr.train(path.join(dir, 'missing.yaml')), /missing\.yaml: no such config file/);
   await assert.rejects(rr.train(config(dir, data, 'x'), { set: ['a=1'] }), /options\.set applies to a YAML config path/);
   await assert.rejects(rr.train(42 as unknown as string), /config: expected an object/);
+});
+
+test('rrtrain (the CLI, a thin caller): SIGINT stops after the running step with a checkpoint, exit 130; --resume finishes', async () => {
+  const dir = tempDir();
+  const data = writePairs(dir);
+  const file = path.join(dir, 'long.yaml');
+  const out = path.join(dir, 'cli-out');
+  fs.writeFileSync(file, `model: { path: ${bertMiniDir}, max_length: 48 }
+data: { train: { path: ${data} }, cache_dir: ${path.join(dir, 'cache')} }
+training: { output_dir: ${out}, max_steps: 100000, save_strategy: 'no', logging_steps: 1, per_device_train_batch_size: 4, device: cpu }
+`);
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
+  const child = spawn(process.execPath, [cli, file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!/^step 3 /m.test(stdout)) {
+    assert.ok(Date.now() < deadline, `no training steps logged:\n${stdout}\n${stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGINT');
+  assert.equal(await exited, 130, stderr);
+  const step = Number(/stopped at step (\d+), checkpoint (\S+); continue with: rrtrain \S+ --resume/.exec(stderr)?.[1]);
+  assert.ok(step >= 3, stderr);
+  assert.ok(fs.existsSync(path.join(out, `checkpoint-${step}`, 'trainer_state.json')), 'the checkpoint of the step it stopped at');
+  const resumed = await rr.train(file, { resume: true, set: [`training.max_steps=${step + 2}`], log: () => {} });
+  assert.equal(resumed.globalStep, step + 2);
 });

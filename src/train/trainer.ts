@@ -292,7 +292,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       const aborted = signal ? (dp.worldSize > 1 ? await dp.mainSays(signal.aborted) : signal.aborted) : false;
       const dir = path.join(outputDir, `checkpoint-${state.globalStep}`);
       if (saveNow || (stop && saveEvery > 0) || aborted) {
-        if (aborted && !(saveNow || stop)) await drainDeferred();
+        if (aborted) await drainDeferred();  // as before any checkpoint: a non-finite loss is never saved
         if (improved) state.bestCheckpoint = dir;
         if (dp.isMain) {
           await writeCheckpoint(outputDir, model, state);
@@ -302,7 +302,7 @@ async function trainStage(stage: Stage, model: Reranker, ctx: StageContext): Pro
       if (aborted) {
         progress.stop();
         log(`stopped at step ${state.globalStep} (aborted); checkpoint ${dir}`);
-        throw new TrainingAborted(dir, state.globalStep, ctx.options.signal?.reason);
+        throw new TrainingAborted(dir, state.globalStep, signal?.reason);
       }
     }
     progress.stop();
