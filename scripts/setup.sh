@@ -59,8 +59,10 @@ if [ ! -f "$addon" ] || [ -n "$(find native CMakeLists.txt -newer "$addon" 2>/de
   npx cmake-js compile --directory . --out build --config Release
 fi
 
-if [ ! -f dist/src/index.js ] || [ -n "$(find src test scripts tsconfig.json -name '*.ts' -newer dist/src/index.js 2>/dev/null | head -1)" ] \
-   || [ tsconfig.json -nt dist/src/index.js ]; then
+# The marker is a compiled test: npm's `prepare` (run by npm ci) compiles only src/, for the package.
+compiled=dist/test/helpers.js
+if [ ! -f "$compiled" ] || [ -n "$(find src test scripts tsconfig.json -name '*.ts' -newer "$compiled" 2>/dev/null | head -1)" ] \
+   || [ tsconfig.json -nt "$compiled" ]; then
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
   node scripts/esm-wrapper.js
