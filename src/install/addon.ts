@@ -30,7 +30,7 @@ export function setupHelp(what = 'no LibTorch was found'): string {
     '(1) LIBTORCH=/path/to/libtorch (an unpacked libtorch zip from pytorch.org); (2) the torch package of python3 ' +
     '(`pip install torch`); (3) the system\'s LibTorch (Debian/Ubuntu: `apt-get install libtorch-dev ' +
     'libopenblas0-pthread libgloo-dev cmake g++`). Then run `npx rrtrain setup`, which builds the addon (about ' +
-    '15 minutes on 2 cores; it installs (3) with apt itself when it finds no LibTorch and apt-get is there).';
+    '4 minutes on 2 cores; it installs (3) with apt itself when it finds no LibTorch and apt-get is there).';
 }
 
 const versionFiles = (dir: string) => ['share/cmake/Torch', 'lib/cmake/Torch', 'cmake/Torch', '.']
@@ -187,7 +187,13 @@ export async function buildAddon(root = packageRoot, options: BuildOptions = {})
     const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n');
     throw new Error(`building the native addon failed (cmake-js exited with ${code}); the last lines of ${logFile}:\n${tail}`);
   }
-  if (useCache) storeInCache(target, key, env);
+  if (useCache) {
+    try {
+      storeInCache(target, key, env);
+    } catch (err) {  // a read-only or full cache folder costs the next install a build, nothing more
+      log(`rrnative: the build cache at ${buildCacheDir(env)} could not be written (${(err as Error).message}); the addon itself is built`);
+    }
+  }
   const seconds = (Date.now() - started) / 1000;
   log(`rrnative: built ${target} in ${Math.round(seconds)} s`);
   return { status: 'built', torch, seconds, key };
