@@ -23,16 +23,28 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
   return result;
 }
 
-/** The tracked and untracked-but-not-ignored files: what a fresh clone of this tree would hold. */
+/**
+ * The tracked and untracked-but-not-ignored files: what a fresh clone of this tree would hold (outside a git
+ * checkout: every file but the build outputs .gitignore names).
+ */
 function copyTrackedTree(to: string): void {
   const listed = spawnSync('git', ['ls-files', '-z', '-co', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8' });
-  assert.equal(listed.status, 0, `git ls-files: ${listed.stderr}`);
-  for (const rel of listed.stdout.split('\0').filter(Boolean)) {
+  const files = listed.status === 0 ? listed.stdout.split('\0').filter(Boolean) : walk(repoRoot);
+  for (const rel of files) {
     const from = path.join(repoRoot, rel);
     if (!fs.existsSync(from)) continue;  // deleted in the working tree
     fs.mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
     fs.copyFileSync(from, path.join(to, rel));
   }
+}
+
+function walk(root: string, dir = ''): string[] {
+  const ignored = new Set(['.git', 'node_modules', 'build', 'dist', 'runs', 'tmp', '.carry', '.rrnative-cache']);
+  return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {
+    const rel = path.join(dir, e.name);
+    if (e.isDirectory()) return ignored.has(e.name) && dir === '' ? [] : walk(root, rel);
+    return e.isFile() && !e.name.endsWith('.log') ? [rel] : [];
+  });
 }
 
 let tarball = '';
