@@ -25,7 +25,7 @@ export type { LabelOptions, LabelStats } from './retrieve/label';
 export { loadCorpus, corpusFromArray, readQueries } from './retrieve/corpus';
 export type { Corpus, CorpusInput, PositiveRef, QueryWithPositives } from './retrieve/corpus';
 
-/** Loads a Hugging Face model folder. */
+/** Loads a Hugging Face model folder, or a model by its Hub id (`org/name`, `org/name@revision`) through the HF cache. */
 export function load(dir: string, options: LoadOptions = {}): Promise<Reranker> {
   return Reranker.load(dir, options);
 }
@@ -34,7 +34,7 @@ export function load(dir: string, options: LoadOptions = {}): Promise<Reranker> 
 export const create = Reranker.create;
 
 export interface TopLevelScoreOptions extends ScoreOptions, LoadOptions {
-  /** Model folder; defaults to the RRNATIVE_MODEL environment variable. */
+  /** Model folder or Hub id; defaults to the RRNATIVE_MODEL environment variable. */
   model?: string;
 }
 
@@ -46,10 +46,11 @@ export async function score(pairs: readonly Pair[], options: TopLevelScoreOption
   if (!dir) {
     throw new TypeError('rrnative.score: no model given: pass options.model (a Hugging Face model folder) or set RRNATIVE_MODEL');
   }
-  const key = JSON.stringify([path.resolve(dir), options.device ?? 'cpu', options.maxLength ?? null, options.dtype ?? 'fp32']);
+  const key = JSON.stringify([path.resolve(dir), options.revision ?? null, options.device ?? 'cpu', options.maxLength ?? null, options.dtype ?? 'fp32']);
   let model = modelCache.get(key);
   if (!model) {
-    model = Reranker.load(dir, { device: options.device, maxLength: options.maxLength, seed: options.seed, dtype: options.dtype });
+    model = Reranker.load(dir, { device: options.device, maxLength: options.maxLength, seed: options.seed, dtype: options.dtype,
+      revision: options.revision, localFilesOnly: options.localFilesOnly });
     modelCache.set(key, model);
     model.catch(() => modelCache.delete(key));  // a failed load is not cached
   }

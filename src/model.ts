@@ -1,6 +1,7 @@
 // The Reranker: a cross-encoder loaded from (or saved to) a Hugging Face model folder, scoring pairs
 // through the native addon.
 import fs from 'node:fs';
+import { resolveModelFolder } from './hub/models';
 import path from 'node:path';
 import { addon, type NativeCrossEncoder, type NativeDtype, type NativeTokenBatch } from './native';
 import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
@@ -40,6 +41,10 @@ export interface LoadOptions {
    * ~1e-2 of fp32. CPU only; such a model cannot be trained; save() writes the float32 weights unchanged.
    */
   dtype?: NativeDtype;
+  /** For a Hugging Face Hub id: a branch, tag or commit (also `org/name@revision`); default "main". */
+  revision?: string;
+  /** For a Hub id: the local cache only, no request (as transformers' local_files_only; HF_HUB_OFFLINE=1 for all). */
+  localFilesOnly?: boolean;
 }
 
 export interface CreateOptions extends LoadOptions {
@@ -104,9 +109,13 @@ export class Reranker {
     readonly initializedParameters: readonly string[],
   ) {}
 
-  /** Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files). */
-  static async load(dir: string, options: LoadOptions = {}): Promise<Reranker> {
-    checkString(dir, 'dir');
+  /**
+   * Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a model by its Hub id
+   * (`org/name`, `org/name@revision`) through the Hugging Face cache, downloading what is missing (src/hub/).
+   */
+  static async load(nameOrDir: string, options: LoadOptions = {}): Promise<Reranker> {
+    checkString(nameOrDir, 'dir');
+    const dir = await resolveModelFolder(nameOrDir, { revision: options.revision, localFilesOnly: options.localFilesOnly });
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such model folder`);
     const weights = path.join(dir, 'model.safetensors');
     if (!fs.existsSync(weights)) {
@@ -135,7 +144,8 @@ export class Reranker {
     if (options === null || typeof options !== 'object') throw new TypeError(`options must be an object with config and tokenizer, got ${describe(options)}`);
     checkString(options.tokenizer, 'options.tokenizer (a folder with tokenizer.json or vocab.txt)');
     const config = resolveModelConfig({ ...options.config, ...options.configOverrides }, 'model.config', { numLabels: options.numLabels });
-    const tokenizer = await PairTokenizer.load(options.tokenizer);
+    const tokenizerDir = await resolveModelFolder(options.tokenizer, { revision: options.revision, localFilesOnly: options.localFilesOnly, files: 'tokenizer' });
+    const tokenizer = await PairTokenizer.load(tokenizerDir);
     checkVocabularies(tokenizer, config, options.tokenizer);
     const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });

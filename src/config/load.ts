@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML, { LineCounter, isMap, isScalar, type Document } from 'yaml';
+import { looksLikeHubId } from '../hub/models';
 import { configSchema, type RunConfig } from './schema';
 
 export class ConfigError extends Error {
@@ -93,8 +94,10 @@ function resolvePaths(config: RunConfig, base: string): RunConfig {
     if (!source) continue;
     for (const key of PATH_KEYS) if (source[key] !== undefined) source[key] = abs(source[key]);
   }
-  config.model.path = abs(config.model.path);
-  config.model.tokenizer = abs(config.model.tokenizer);
+  // A model or tokenizer is a local folder where one exists, else (when it can be) a Hugging Face Hub id, kept as is.
+  const folderOrHubId = (p: string | undefined) => (p === undefined || fs.existsSync(path.resolve(base, p)) || !looksLikeHubId(p) ? abs(p) : p);
+  config.model.path = folderOrHubId(config.model.path);
+  config.model.tokenizer = folderOrHubId(config.model.tokenizer);
   if (typeof config.model.config === 'string') config.model.config = abs(config.model.config);
   config.data.cache_dir = abs(config.data.cache_dir)!;
   config.training.output_dir = abs(config.training.output_dir)!;

@@ -86,11 +86,13 @@ const lossSchema = z.union([
 ]).transform((l) => (typeof l === 'string' ? { name: l } : l));
 
 const modelSchema = z.strictObject({
-  /** A Hugging Face model folder to start from. */
+  /** A Hugging Face model folder to start from, or a Hub id (org/name, org/name@revision). */
   path: z.string().min(1).optional(),
-  /** Or a new model: a config.json object (or a path to one) and a tokenizer folder. */
+  /** Or a new model: a config.json object (or a path to one) and a tokenizer folder (or the Hub id of a model's). */
   config: z.union([z.string().min(1), z.record(z.string(), z.unknown())]).optional(),
   tokenizer: z.string().min(1).optional(),
+  /** For Hub ids: a branch, tag or commit (default main). */
+  revision: z.string().min(1).optional(),
   max_length: positiveInt.default(512),
   num_labels: positiveInt.default(1),
   config_overrides: z.record(z.string(), z.unknown()).default({}),

@@ -1,6 +1,7 @@
 // The model card (README.md) written next to a trained model: base model, data, loss, hyperparameters, metrics.
 import path from 'node:path';
 import type { DataConfig, LossName, RunConfig, TrainingArgs } from '../config/schema';
+import { looksLikeHubId } from '../hub/models';
 import { writeFileAtomic } from '../util';
 import type { EvalMetrics } from './evaluate';
 
@@ -25,7 +26,8 @@ export function writeModelCard(dir: string, config: RunConfig, stages: StageSumm
     'library_name: rrnative',
     'pipeline_tag: text-ranking',
     'tags: [cross-encoder, reranker, rrnative]',
-    ...(config.model.path ? [`base_model: ${path.basename(config.model.path)}`] : []),
+    // base_model is Hub metadata: a Hub id, not a folder on this machine.
+    ...(config.model.path && !path.isAbsolute(config.model.path) && looksLikeHubId(config.model.path) ? [`base_model: ${config.model.path.split('@')[0]}`] : []),
     '---',
     '',
     '# Cross-encoder reranker',

@@ -387,11 +387,11 @@ function resolveStages(config: RunConfig): Stage[] {
 async function loadStartingModel(config: RunConfig, device: 'cpu' | 'cuda'): Promise<Reranker> {
   const m = config.model;
   if (m.path) {
-    return Reranker.load(m.path, { device, maxLength: m.max_length, configOverrides: m.config_overrides, seed: config.training.seed });
+    return Reranker.load(m.path, { device, maxLength: m.max_length, configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision });
   }
   const hfConfig = typeof m.config === 'string' ? readJsonFile(m.config) as Record<string, unknown> : m.config!;
   return Reranker.create({ config: hfConfig, tokenizer: m.tokenizer!, numLabels: m.num_labels, device, maxLength: m.max_length,
-    configOverrides: m.config_overrides, seed: config.training.seed });
+    configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision });
 }
 
 // Never train over an earlier run's checkpoints by accident: that would mix two runs' files.
