@@ -107,8 +107,9 @@ export async function startFakeHub(repos: FakeRepo[], options: { pageSize?: numb
     if (!body) return send(res, 404, {}, 'no such object');
     serveBody(req, res, decodeURIComponent(file), body, { etag: `"${oid}"`, 'content-type': 'application/octet-stream' });
   });
-  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
-  const cdnUrl = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
+  // Another host, as the Hub's storage is: 127.0.0.2 (loopback too), so clients see a redirect off the Hub.
+  await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.2', resolve));
+  const cdnUrl = `http://127.0.0.2:${(cdn.address() as AddressInfo).port}`;
 
   const hub = http.createServer((req, res) => {
     const authorization = req.headers.authorization ?? null;
@@ -119,10 +120,13 @@ export async function startFakeHub(repos: FakeRepo[], options: { pageSize?: numb
 
     // Which repo, and may this caller see it?
     let m = /^\/api\/(models|datasets)\/([^/]+\/[^/]+|[^/]+)\/(revision|tree|paths-info)\/([^/?]+)(?:\/(.*))?$/.exec(url.pathname);
+    const info = /^\/api\/(models|datasets)\/([^/]+\/[^/]+)$/.exec(url.pathname);  // model_info: the main revision
     let type: string, id: string, what: string, revision: string, file = '';
     if (m) {
       [, type, id, what, revision] = m;
       type = type.slice(0, -1);
+    } else if (info) {
+      [type, id, what, revision] = [info[1].slice(0, -1), info[2], 'revision', 'main'];
     } else {
       m = /^\/(datasets\/)?([^/]+\/[^/]+|[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
       if (!m) return refuse(res, 404, null, 'Not Found');
