@@ -14,11 +14,26 @@ export const bertMiniDir = path.join(fixturesDir, 'bert-mini-a');
  * them ("could not create a primitive descriptor iterator"). A real AVX2-only CPU takes LibTorch's own bf16 kernels.
  */
 export const bf16CpuUnderIsaCap: string | false = (() => {
-  const cap = (process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '').toUpperCase();
+  const cap = oneDnnIsaCap();
   if (!['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2'].includes(cap)) return false;
-  const flags = /^flags\s*:(.*)$/m.exec(fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? '';
-  return /\bavx512bw\b/.test(flags) ? `ONEDNN_MAX_CPU_ISA=${cap} on an AVX-512 CPU: LibTorch sends CPU bf16 products to a oneDNN that refuses them` : false;
+  return cpuFlags().has('avx512bw') ? `ONEDNN_MAX_CPU_ISA=${cap} on an AVX-512 CPU: LibTorch sends CPU bf16 products to a oneDNN that refuses them` : false;
 })();
+
+/** oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA, or DNNL_ its older name), upper case; '' when none. */
+export function oneDnnIsaCap(): string {
+  return (process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '').toUpperCase();
+}
+
+/** The CPU's flags from /proc/cpuinfo (avx2, avx512bw, avx512_vnni, …), read independently of the addon's cpuid. */
+export function cpuFlags(): Set<string> {
+  const text = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+  return new Set((/^flags\s*:(.*)$/m.exec(text)?.[1] ?? '').trim().split(/\s+/));
+}
+
+/** `text` as a literal inside a RegExp. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
 
 /** Where the fixture comparisons run: RRNATIVE_TEST_DEVICE=cuda runs them on the GPU (CI has none: cpu). */
 export const testDevice: 'cpu' | 'cuda' = process.env.RRNATIVE_TEST_DEVICE === 'cuda' ? 'cuda' : 'cpu';

@@ -3,6 +3,7 @@
 // resumed, and every refusal as the one line the user sees.
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -81,7 +82,7 @@ test('rr.load(org/name): downloaded into the cache as huggingface_hub lays it ou
     assert.match(link, /^\.\.\/\.\.\/blobs\/[0-9a-f]{40,64}$/, `${name} is a relative link into blobs/`);
     assert.ok(fs.readFileSync(path.join(snapshot, name)).equals(model[name]));
   }
-  assert.ok(fs.existsSync(path.join(repo, 'blobs', (await import('node:crypto')).createHash('sha256').update(model['model.safetensors']).digest('hex'))),
+  assert.ok(fs.existsSync(path.join(repo, 'blobs', crypto.createHash('sha256').update(model['model.safetensors']).digest('hex'))),
     'an LFS file\'s blob is named by its sha256');
   assert.ok(!hub.requests.some((r) => /pytorch_model|onnx|tf_model/.test(r.url)), 'duplicates never requested');
 
@@ -175,7 +176,7 @@ test('a cache laid out by Python (blobs, relative symlinks, refs) is used with t
   fs.mkdirSync(path.join(repo, 'refs'), { recursive: true });
   fs.writeFileSync(path.join(repo, 'refs', 'main'), sha);
   for (const [name, body] of Object.entries(model)) {
-    const blob = (await import('node:crypto')).createHash('sha1').update(body).digest('hex');
+    const blob = crypto.createHash('sha1').update(body).digest('hex');
     fs.writeFileSync(path.join(repo, 'blobs', blob), body);
     fs.symlinkSync(`../../blobs/${blob}`, path.join(repo, 'snapshots', sha, name));
   }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as rr from '../src/index';
 import { resolveDevice } from '../src/model';
 import { addon } from '../src/native';
-import { bertMiniDir, column, fixturesDir, loadFixture, maxAbsDiff, repoRoot, tempDir } from './helpers';
+import { bertMiniDir, column, cpuFlags, fixturesDir, loadFixture, maxAbsDiff, oneDnnIsaCap, repoRoot, tempDir } from './helpers';
 
 interface EvalFixture {
   eval: { encoded: { input_ids: number[][]; attention_mask: number[][]; token_type_ids?: number[][] }; logits: number[] | number[][] };
@@ -39,9 +39,8 @@ const int8Missing: Promise<string | null> = (async () => {
 // Full-range activations only where the products use AVX-512 VNNI (native/int8_linear.cpp): the CPU has it and
 // oneDNN's ISA cap, if any, allows it. Read here from /proc/cpuinfo, independently of the addon's cpuid.
 function expectedActivations(): 'u8' | 'u7' {
-  const cap = (process.env.ONEDNN_MAX_CPU_ISA ?? process.env.DNNL_MAX_CPU_ISA ?? '').toUpperCase();
-  if (['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE'].includes(cap)) return 'u7';
-  return /^flags\s*:.*\bavx512_vnni\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8')) ? 'u8' : 'u7';
+  if (['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE'].includes(oneDnnIsaCap())) return 'u7';
+  return cpuFlags().has('avx512_vnni') ? 'u8' : 'u7';
 }
 
 function inputOf(e: EvalFixture['eval']) {

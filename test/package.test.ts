@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { addonFile, buildKey, findLibTorch, storeInCache } from '../src/install/addon';
-import { bertMiniDir, column, loadFixture, repoRoot, tempDir } from './helpers';
+import { bertMiniDir, column, escapeRegExp, loadFixture, repoRoot, tempDir } from './helpers';
 
 const work = tempDir('rrnative-package-');
 const cache = path.join(work, 'build-cache');
@@ -164,7 +164,7 @@ rr.train({
   const trained = run('node', ['train.cjs'], consumer).stdout;
   console.log(trained.split('\n').map((l) => `# ${l}`).join('\n'));
   assert.equal(trained.split('\n').filter((l) => l.startsWith('log {"stage":0,"step":')).length, 3);
-  assert.match(trained, new RegExp(`done ${path.join(consumer, 'reranker').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} 3`));
+  assert.match(trained, new RegExp(`done ${escapeRegExp(path.join(consumer, 'reranker'))} 3`));
   console.log(`# saved: ${fs.readdirSync(path.join(consumer, 'reranker')).sort().join(' ')}`);
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'README.md', 'metrics.jsonl']) {
     assert.ok(fs.existsSync(path.join(consumer, 'reranker', f)), `the trained folder has ${f}`);
@@ -180,7 +180,7 @@ test('without a LibTorch the install succeeds and says what to do; the first cal
   writeProject(project, 'no-torch');
   const missing = path.join(work, 'no-libtorch-here');
   const installed = run('npm', ['ci', '--offline', '--foreground-scripts'], project, { ...npmEnv, LIBTORCH: missing });
-  assert.match(installed.stdout + installed.stderr, new RegExp(`the native addon is not built: LIBTORCH=${missing.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: no LibTorch there.*npx rrtrain setup`, 's'));
+  assert.match(installed.stdout + installed.stderr, new RegExp(`the native addon is not built: LIBTORCH=${escapeRegExp(missing)}: no LibTorch there.*npx rrtrain setup`, 's'));
   assert.ok(!fs.existsSync(path.join(project, 'node_modules', 'rrnative', 'build', 'Release', 'rrnative.node')));
 
   const call = spawnSync('node', ['-e', `require('rrnative').score([['q', 'd']], { model: ${JSON.stringify(bertMiniDir)} })

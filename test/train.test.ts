@@ -12,7 +12,7 @@ import { groupByLength, LENGTH_GROUP_BATCHES } from '../src/train/plan';
 import { addon } from '../src/native';
 import { PairTokenizer } from '../src/tokenize';
 import { TokenCache } from '../src/train/cache';
-import { bertMiniDir, loadFixture, repoRoot, tempDir } from './helpers';
+import { bertMiniDir, escapeRegExp, loadFixture, repoRoot, tempDir } from './helpers';
 
 const fixture = loadFixture(bertMiniDir);
 const cli = path.join(repoRoot, 'dist', 'src', 'cli.js');
@@ -68,7 +68,7 @@ training: { output_dir: ${out}, max_steps: 8, learning_rate: 1e-3, per_device_tr
   const card = fs.readFileSync(path.join(a.outputDir, 'README.md'), 'utf8');
   assert.match(card, /loss: listwise_ce/);
   // Paths relative to the model folder, never this machine's; usage from the three libraries that load it.
-  assert.ok(!new RegExp(`(^|[^.])${dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`, 'm').test(card), `no absolute path in the model card:\n${card}`);
+  assert.ok(!new RegExp(`(^|[^.])${escapeRegExp(dir)}`, 'm').test(card), `no absolute path in the model card:\n${card}`);
   assert.match(card, /- data: \.\.\/grouped\.jsonl/);
   assert.match(card, /\) from `\.\.\/[^`]*bert-mini-a`/);
   assert.match(card, /AutoModelForSequenceClassification\.from_pretrained\("a"\)/);
@@ -122,7 +122,7 @@ test('a bad record is an error with file:line, or skipped and reported with on_b
   fs.writeFileSync(pairs, lines.join('\n') + '\n');
   const body = `loss: bce\ntraining: { output_dir: ${path.join(dir, 'out')}, max_steps: 2, save_strategy: 'no', device: cpu }`;
   await assert.rejects(train(parseConfig(yamlConfig(dir, pairs, body).replace(/\n {2}eval: .*\n/, '\n'), 'c.yaml'), quiet),
-    new RegExp(`${pairs.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: "label" must be a number, got string`));
+    new RegExp(`${escapeRegExp(pairs)}:4: "label" must be a number, got string`));
   const logs: string[] = [];
   const skipping = yamlConfig(dir, pairs, body).replace(/\n {2}eval: .*\n/, '\n').replace('train_group_size: 3', 'train_group_size: 3\n  on_bad_record: skip');
   await train(parseConfig(skipping, 'c.yaml'), { progress: 'none', log: (l) => logs.push(l) });

@@ -52,7 +52,7 @@ function debianPackagesNeeded(): string[] {
 function aptInstall(packages: string[]): void {
   if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status !== 0) return;  // buildAddon then says what is missing
   const sudo = process.getuid?.() === 0 ? [] : ['sudo'];
-  console.error(`rrtrain setup: ${sudo.join('')}${sudo.length ? ' ' : ''}apt-get install ${packages.join(' ')}`);
+  console.error(`rrtrain setup: ${[...sudo, 'apt-get', 'install', ...packages].join(' ')}`);
   const run = (args: string[]) => {
     const [command, ...rest] = [...sudo, ...args];
     const result = spawnSync(command, rest, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });

@@ -8,6 +8,9 @@ import path from 'node:path';
 
 export type RepoType = 'model' | 'dataset';
 
+/** A commit id, as refs/ and snapshots/ name them. */
+export const COMMIT = /^[0-9a-f]{40}$/;
+
 export class RepoCache {
   readonly folder: string;
 
@@ -19,7 +22,7 @@ export class RepoCache {
   readRef(revision: string): string | null {
     try {
       const sha = fs.readFileSync(path.join(this.folder, 'refs', revision), 'utf8').trim();
-      return /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+      return COMMIT.test(sha) ? sha : null;
     } catch {
       return null;
     }

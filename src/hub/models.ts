@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { downloadFile, listFiles, type ListFileEntry } from '@huggingface/hub';
-import { RepoCache } from './cache';
+import { COMMIT, RepoCache } from './cache';
 import { hubFetch, type HubFetch } from './fetch';
 import { DownloadProgress } from './progress';
 import { hubSettings, type HubSettings } from './settings';
@@ -68,7 +68,7 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
   const label = revision === 'main' ? id : `${id}@${revision}`;
 
   const only = options.files ?? 'model';
-  const cachedSha = /^[0-9a-f]{40}$/.test(revision) ? revision : cache.readRef(revision);
+  const cachedSha = COMMIT.test(revision) ? revision : cache.readRef(revision);
   const cached = cachedSha && isComplete(cache, cachedSha, only) ? cache.snapshotDir(cachedSha) : null;
   if (offline) {
     if (cached) return cached;
@@ -80,7 +80,7 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
   const fetchHub = hubFetch(settings.endpoint, settings.token);
   let sha: string;
   try {
-    sha = await resolveRevision(id, revision, settings, fetchHub);
+    sha = await resolveRevision(id, revision, label, settings, fetchHub);
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     if (cached) {
@@ -136,8 +136,7 @@ async function request(fetchHub: HubFetch, url: string, init?: RequestInit): Pro
   try {
     return await fetchHub(url, init);
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new NetworkError(cause?.code ?? cause?.message ?? (err as Error).message);
+    throw new NetworkError(describeCause(err));
   }
 }
 
@@ -163,12 +162,11 @@ async function refusal(response: Response, label: string, revision: string, sett
   return new HubError(`${label}: the Hub answered ${response.status}${message ? ` (${message})` : ''} at ${response.url}`);
 }
 
-async function resolveRevision(id: string, revision: string, settings: HubSettings, fetchHub: HubFetch): Promise<string> {
-  const label = revision === 'main' ? id : `${id}@${revision}`;
+async function resolveRevision(id: string, revision: string, label: string, settings: HubSettings, fetchHub: HubFetch): Promise<string> {
   const response = await request(fetchHub, `${settings.endpoint}/api/models/${id}/revision/${encodeURIComponent(revision)}`, { headers: { accept: 'application/json' } });
   if (!response.ok) throw await refusal(response, label, revision, settings);
   const info = await response.json() as { sha?: unknown };
-  if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) throw new HubError(`${label}: the Hub's revision answer has no commit sha`);
+  if (typeof info.sha !== 'string' || !COMMIT.test(info.sha)) throw new HubError(`${label}: the Hub's revision answer has no commit sha`);
   return info.sha;
 }
 
@@ -211,7 +209,8 @@ async function downloadToCache(cache: RepoCache, id: string, sha: string, file: 
   cache.link(sha, file.path, etag);
 }
 
+// fetch's errors say only "fetch failed": the reason (ECONNREFUSED, …) is in their cause.
 function describeCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: string } }).cause;
-  return cause?.code ?? (err as Error).message ?? String(err);
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
 }
