@@ -4,12 +4,11 @@
 // The revision is resolved to a commit first (refs/<revision> offline; else the Hub's revision API, written back to
 // refs/ as Python does), then the files a cross-encoder needs are fetched by that commit with @huggingface/hub.
 import fs from 'node:fs';
-import path from 'node:path';
-import { downloadFile, listFiles, type ListFileEntry } from '@huggingface/hub';
-import { COMMIT, RepoCache } from './cache';
-import { hubFetch, type HubFetch } from './fetch';
-import { DownloadProgress } from './progress';
+import type { RepoCache } from './cache';
 import { hubSettings, type HubSettings } from './settings';
+import { HubError, downloadAll, listRepoFiles, openRepo, repoOf, type ListFileEntry } from './transfer';
+
+export { HubError } from './transfer';
 
 export interface HubOptions {
   /** A branch, tag or commit (default: the id's @revision, else "main"). */
@@ -22,11 +21,6 @@ export interface HubOptions {
   settings?: HubSettings;
   /** 'model' (default): config, tokenizer and weights; 'tokenizer': the tokenizer and config files only (rr.create). */
   files?: 'model' | 'tokenizer';
-}
-
-/** One line, naming the model and what to do. */
-export class HubError extends Error {
-  override name = 'HubError';
 }
 
 const ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?(@[\w.\-/]+)?$/;
@@ -62,44 +56,25 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
   if (fs.existsSync(nameOrPath) || !looksLikeHubId(nameOrPath)) return nameOrPath;
   const settings = options.settings ?? hubSettings();
   const { id, revision } = parseHubId(nameOrPath, options.revision);
-  const cache = new RepoCache(settings.cacheDir, 'model', id);
-  const offline = settings.offline || options.localFilesOnly === true;
-  const log = options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
-  const label = revision === 'main' ? id : `${id}@${revision}`;
-
+  const repo = repoOf('model', id, revision);
   const only = options.files ?? 'model';
-  const cachedSha = COMMIT.test(revision) ? revision : cache.readRef(revision);
-  const cached = cachedSha && isComplete(cache, cachedSha, only) ? cache.snapshotDir(cachedSha) : null;
-  if (offline) {
-    if (cached) return cached;
-    const why = settings.offline ? 'HF_HUB_OFFLINE is set' : 'localFilesOnly is set';
-    throw new HubError(`${label}: no local folder of that name, not in the Hugging Face cache (${cache.folder}), and ${why}: run once with the network, ` +
-      `or copy the model there (Python's huggingface_hub uses the same folder)`);
-  }
-
-  const fetchHub = hubFetch(settings.endpoint, settings.token);
-  let sha: string;
-  try {
-    sha = await resolveRevision(id, revision, label, settings, fetchHub);
-  } catch (err) {
-    if (!(err instanceof NetworkError)) throw err;
-    if (cached) {
-      log(`${label}: ${settings.endpoint} cannot be reached (${err.message}); using the cached snapshot ${path.basename(cached)}`);
-      return cached;
-    }
-    throw new HubError(`${label}: no local folder of that name; cannot reach ${settings.endpoint} (${err.message}) and the model is not in the cache ` +
-      `(${cache.folder}): check the network or HF_ENDPOINT; once the files are cached, HF_HUB_OFFLINE=1 skips the network`);
-  }
-  if (sha !== revision) cache.writeRef(revision, sha);
+  const opened = await openRepo(repo, settings, {
+    offline: settings.offline || options.localFilesOnly === true,
+    why: settings.offline ? 'HF_HUB_OFFLINE is set' : 'localFilesOnly is set',
+    log: options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); }),
+    usable: (cache, sha) => isComplete(cache, sha, only),
+  });
+  const { cache, sha } = opened;
+  const label = repo.label;
   if (isComplete(cache, sha, only)) return cache.snapshotDir(sha);
 
-  const files = await listRepoFiles(id, sha, settings, fetchHub, label);
+  const files = await listRepoFiles(opened);
   // The file isComplete() looks for goes last, so a snapshot that has it is whole.
   const last = (f: ListFileEntry) => (f.path === 'tokenizer.json' ? 2 : f.path === 'vocab.txt' ? 1 : 0);
   const wanted = files.filter((f) => CONFIG_FILES.test(f.path)).sort((a, b) => last(a) - last(b));
   if (only === 'tokenizer') {
     if (!wanted.some((f) => last(f) > 0)) throw new HubError(`${label}: the repo has no tokenizer.json or vocab.txt: no tokenizer rrnative can read`);
-    await downloadAll(cache, id, sha, wanted, settings, fetchHub, label, log);
+    await downloadAll(opened, wanted);
     return cache.snapshotDir(sha);
   }
   const weights = files.find((f) => f.path === WEIGHTS);
@@ -110,107 +85,12 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
       ' (convert with transformers\' save_pretrained(safe_serialization=True), or pick a revision that has it)');
   }
   if (!wanted.some((f) => f.path === 'config.json')) throw new HubError(`${label}: the repo has no config.json: not a transformers model`);
-  await downloadAll(cache, id, sha, [...wanted, weights], settings, fetchHub, label, log);
+  await downloadAll(opened, [...wanted, weights]);
   return cache.snapshotDir(sha);
-}
-
-async function downloadAll(cache: RepoCache, id: string, sha: string, files: ListFileEntry[], settings: HubSettings, fetchHub: HubFetch,
-  label: string, log: (line: string) => void): Promise<void> {
-  const progress = new DownloadProgress(label, log);
-  try {
-    for (const file of files) await downloadToCache(cache, id, sha, file, settings, fetchHub, progress, label);
-  } finally {
-    progress.finish(cache.folder);
-  }
 }
 
 /** A snapshot rrnative can load: the files fetched last are there (the weights; for a tokenizer, its main file). */
 function isComplete(cache: RepoCache, sha: string, only: 'model' | 'tokenizer'): boolean {
   if (only === 'tokenizer') return cache.has(sha, 'tokenizer.json') || cache.has(sha, 'vocab.txt');
   return cache.has(sha, 'config.json') && cache.has(sha, WEIGHTS);
-}
-
-class NetworkError extends Error {}
-
-async function request(fetchHub: HubFetch, url: string, init?: RequestInit): Promise<Response> {
-  try {
-    return await fetchHub(url, init);
-  } catch (err) {
-    throw new NetworkError(describeCause(err));
-  }
-}
-
-// The Hub's answer to a refused request, as one line (X-Error-Code: RepoNotFound, RevisionNotFound, GatedRepo, …).
-async function refusal(response: Response, label: string, revision: string, settings: HubSettings): Promise<HubError> {
-  const code = response.headers.get('x-error-code') ?? '';
-  const message = response.headers.get('x-error-message') ?? '';
-  await response.body?.cancel();
-  const page = `${settings.endpoint}/${label.split('@')[0]}`;
-  if (code === 'GatedRepo') {
-    return new HubError(settings.token
-      ? `${label}: a gated model, and the token has no access to it: accept its conditions at ${page} with the token's account`
-      : `${label}: a gated model: accept its conditions at ${page}, then set HF_TOKEN to a token of that account`);
-  }
-  if (code === 'RevisionNotFound') return new HubError(`${label}: no revision "${revision}" (a branch, tag or commit of the repo)`);
-  if (response.status === 401 && settings.token && code !== 'RepoNotFound') {
-    return new HubError(`${label}: the Hub refused the token (HF_TOKEN, or the token file)${message ? `: ${message}` : ''}: check it, or unset it for public models`);
-  }
-  if (code === 'RepoNotFound' || response.status === 404 || response.status === 401) {
-    return new HubError(`${label}: no local folder of that name, and no such model on ${settings.endpoint}` +
-      (settings.token ? ' (or this token cannot see it)' : ' (or it is private: set HF_TOKEN)'));
-  }
-  return new HubError(`${label}: the Hub answered ${response.status}${message ? ` (${message})` : ''} at ${response.url}`);
-}
-
-async function resolveRevision(id: string, revision: string, label: string, settings: HubSettings, fetchHub: HubFetch): Promise<string> {
-  const response = await request(fetchHub, `${settings.endpoint}/api/models/${id}/revision/${encodeURIComponent(revision)}`, { headers: { accept: 'application/json' } });
-  if (!response.ok) throw await refusal(response, label, revision, settings);
-  const info = await response.json() as { sha?: unknown };
-  if (typeof info.sha !== 'string' || !COMMIT.test(info.sha)) throw new HubError(`${label}: the Hub's revision answer has no commit sha`);
-  return info.sha;
-}
-
-async function listRepoFiles(id: string, sha: string, settings: HubSettings, fetchHub: HubFetch, label: string): Promise<ListFileEntry[]> {
-  const files: ListFileEntry[] = [];
-  try {
-    for await (const entry of listFiles({ repo: { type: 'model', name: id }, revision: sha, recursive: true, hubUrl: settings.endpoint, fetch: fetchHub })) {
-      if (entry.type === 'file') files.push(entry);
-    }
-  } catch (err) {
-    throw new HubError(`${label}: listing the repo's files failed: ${(err as Error).message}`);
-  }
-  return files;
-}
-
-async function downloadToCache(cache: RepoCache, id: string, sha: string, file: ListFileEntry, settings: HubSettings, fetchHub: HubFetch,
-  progress: DownloadProgress, label: string): Promise<void> {
-  if (cache.has(sha, file.path)) return;
-  const etag = file.lfs?.oid ?? file.oid;
-  if (!etag) throw new HubError(`${label}: the Hub gave no id (oid) for ${file.path}`);
-  const blob = cache.blobPath(etag);
-  if (!fs.existsSync(blob)) {
-    fs.mkdirSync(path.dirname(blob), { recursive: true });
-    const incomplete = `${blob}.incomplete`;
-    const have = fs.existsSync(incomplete) ? fs.statSync(incomplete).size : 0;
-    try {
-      const remote = await downloadFile({ repo: { type: 'model', name: id }, path: file.path, revision: sha, hubUrl: settings.endpoint, fetch: fetchHub, xet: false });
-      if (!remote) throw new HubError(`${label}: ${file.path} is listed but cannot be downloaded (EntryNotFound)`);
-      // A download cut short resumes where it stopped (Python's .incomplete, the same way).
-      const start = have > 0 && have < remote.size ? have : 0;
-      await progress.write(file.path, remote.size, start, (start > 0 ? remote.slice(start) : remote).stream(), incomplete);
-      const size = fs.statSync(incomplete).size;
-      if (size !== remote.size) throw new HubError(`${label}: ${file.path} came ${size} of ${remote.size} bytes: run again to resume`);
-    } catch (err) {
-      if (err instanceof HubError) throw err;
-      throw new HubError(`${label}: downloading ${file.path} failed (${describeCause(err)}): run again to resume`);
-    }
-    fs.renameSync(incomplete, blob);
-  }
-  cache.link(sha, file.path, etag);
-}
-
-// fetch's errors say only "fetch failed": the reason (ECONNREFUSED, …) is in their cause.
-function describeCause(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
 }
