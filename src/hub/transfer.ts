@@ -42,7 +42,7 @@ export interface OpenedRepo {
 /**
  * The commit to read `repo` at. Offline (HF_HUB_OFFLINE, localFilesOnly) it comes from refs/ alone, and `usable`
  * says whether the cached snapshot of it will do; online the Hub is asked, and a cached snapshot that is `usable`
- * serves when the Hub cannot be reached. `whatIsMissing` ends the offline message.
+ * serves when the Hub cannot be reached. `why` names the offline switch in its message.
  */
 export async function openRepo(repo: Repo, settings: HubSettings, options: {
   offline: boolean; why: string; log: (line: string) => void; usable: (cache: RepoCache, sha: string) => boolean;
