@@ -1,4 +1,5 @@
-// The shipped configs validate, and the MS MARCO one trains on samples of the official file formats.
+// The shipped configs validate, and the MS MARCO TSV one trains on samples of the official file formats (the guide's
+// configs/msmarco.yaml, by Hub names, runs end to end against the Hub imitation in hub-datasets.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ const configs = path.join(repoRoot, 'configs');
 
 test('every config under configs/ validates', () => {
   const files = fs.readdirSync(configs).filter((f) => f.endsWith('.yaml'));
-  assert.ok(files.includes('quickstart.yaml') && files.includes('msmarco.yaml') && files.includes('debdesc.yaml'));
+  for (const name of ['quickstart.yaml', 'msmarco.yaml', 'msmarco-tsv.yaml', 'msmarco-distill.yaml', 'debdesc.yaml']) assert.ok(files.includes(name), name);
   for (const f of files) assert.doesNotThrow(() => loadConfig(path.join(configs, f)), f);
   const quickstart = loadConfig(path.join(configs, 'quickstart.yaml'));
   assert.equal(quickstart.loss.name, 'listwise_ce');
@@ -27,10 +28,21 @@ test('npm run quickstart prepares the vocabulary and negatives before it trains 
   assert.deepEqual([...order].sort((a, b) => a - b), order, 'vocabulary, mining, training, evaluation, in that order');
 });
 
-test('configs/msmarco.yaml trains and evaluates on MS MARCO-format samples', async () => {
+test('configs/msmarco.yaml names the guide\'s model and dataset on the Hub; the distillation stage starts from its output', () => {
+  const guide = loadConfig(path.join(configs, 'msmarco.yaml'));
+  assert.equal(guide.model.path, 'google/bert_uncased_L-4_H-512_A-8', 'kept a Hub id, not made a path');
+  assert.deepEqual({ ...guide.data.train, format: undefined }, { hub: 'ms_marco', config: 'v2.1', split: 'train', max_records: 10000, format: undefined });
+  assert.equal(guide.data.eval?.split, 'validation');
+  assert.deepEqual([guide.training.learning_rate, guide.training.per_device_train_batch_size, guide.training.num_train_epochs], [2e-5, 16, 3]);
+  const distill = loadConfig(path.join(configs, 'msmarco-distill.yaml'));
+  assert.equal(distill.model.path, path.resolve(guide.training.output_dir), 'the first stage\'s folder, as a path');
+  assert.equal(distill.loss.name, 'margin_mse');
+});
+
+test('configs/msmarco-tsv.yaml trains and evaluates on MS MARCO-format samples', async () => {
   const samples = path.join(repoRoot, 'test', 'data', 'samples', 'msmarco');
   const dir = tempDir();
-  const config = loadConfig(path.join(configs, 'msmarco.yaml'), [
+  const config = loadConfig(path.join(configs, 'msmarco-tsv.yaml'), [
     `model.path=${bertMiniDir}`, 'model.max_length=64',
     `data.train.triples=${path.join(samples, 'triples.train.small.tsv')}`,
     `data.eval.top1000=${path.join(samples, 'top1000.dev.tsv')}`, `data.eval.qrels=${path.join(samples, 'qrels.dev.tsv')}`,

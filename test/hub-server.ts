@@ -2,7 +2,8 @@
 // real clients use (@huggingface/hub 2.17.5, Python's huggingface_hub): the revision API, the recursive tree with
 // Link pagination, paths-info, resolve with Range and ETag / X-Repo-Commit / X-Linked-* headers, LFS files
 // redirected to a "CDN" on another origin, and the Hub's refusals (X-Error-Code RepoNotFound, RevisionNotFound,
-// EntryNotFound, GatedRepo; 401 for a bad token). Every request is logged, with its Authorization header.
+// EntryNotFound, GatedRepo; 401 for a bad token), and a renamed repo's old name answered with a 307 to the new one
+// (the Hub's redirect for `ms_marco` → `microsoft/ms_marco`). Every request is logged, with its Authorization header.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -55,7 +56,11 @@ const isLfs = (file: string, body: Buffer) => /\.(safetensors|bin|parquet|h5|onn
 const gitOid = (body: Buffer) => crypto.createHash('sha1').update(`blob ${body.length}\0`).update(body).digest('hex');
 const sha256 = (body: Buffer) => crypto.createHash('sha256').update(body).digest('hex');
 
-export async function startFakeHub(repos: FakeRepo[], options: { pageSize?: number } = {}): Promise<FakeHub> {
+export async function startFakeHub(repos: FakeRepo[], options: {
+  pageSize?: number;
+  /** Old names of renamed repos: "dataset/ms_marco" → "microsoft/ms_marco". */
+  renamed?: Record<string, string>;
+} = {}): Promise<FakeHub> {
   const pageSize = options.pageSize ?? 4;
   const requests: LoggedRequest[] = [];
   const tokens = new Map<string, { access: Set<string> }>();
@@ -136,6 +141,13 @@ export async function startFakeHub(repos: FakeRepo[], options: { pageSize?: numb
       file = decodeURIComponent(file);
     }
     revision = decodeURIComponent(revision);
+    const newName = options.renamed?.[`${type}/${id}`];
+    if (newName) {
+      // The same path with the new name, as the Hub answers requests for a repo by its old name.
+      const prefix = url.pathname.startsWith('/api/') ? `/api/${type}s/` : type === 'dataset' ? '/datasets/' : '/';
+      const location = prefix + newName + url.pathname.slice(prefix.length + id.length) + url.search;
+      return send(res, 307, { location, 'content-type': 'application/json' }, JSON.stringify({ message: 'Temporary Redirect', url: location }));
+    }
     const repo = byKey.get(`${type}/${id}`);
     const mayUse = repo && (repo.access ?? 'public') !== 'public' && token !== null && tokens.get(token)!.access.has(id);
     if (!repo || (repo.access === 'private' && !mayUse)) {

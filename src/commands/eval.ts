@@ -4,6 +4,7 @@ import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
 import type { DataSourceConfig } from '../config/schema';
 import { Reranker, type DeviceRequest } from '../model';
+import { describeDataSource } from '../data/formats';
 import { evaluate, loadEvalSet } from '../train/evaluate';
 import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
 import type { NativeDtype } from '../native';
@@ -61,7 +62,7 @@ export const evalCommand: CommandModule<object, Args> = {
     const model = await Reranker.load(modelDir, { maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype });
     try {
       const metrics = await evaluate(model, queries, argv['batch-size']);
-      console.log(`model ${modelDir} on ${source.path ?? 'msmarco files'} (${queries.length} queries)`);
+      console.log(`model ${modelDir} on ${describeDataSource(source)} (${queries.length} queries)`);
       for (const [k, v] of Object.entries(metrics)) console.log(`  ${k.padEnd(10)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
     } finally {
       model.dispose();

@@ -1,18 +1,28 @@
 // The training config (YAML) schema. `training` uses Hugging Face TrainingArguments names and defaults.
 import { z } from 'zod';
+import { DATA_FORMATS, RECORD_FIELDS } from '../data/records';
+import { looksLikeHubId } from '../hub/models';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
 const dataSourceSchema = z.strictObject({
+  /** A local .jsonl(.gz) or .parquet file. */
   path: z.string().min(1).optional(),
-  format: z.enum(['auto', 'pairs', 'grouped', 'hf_msmarco', 'msmarco']).default('auto'),
+  /** Or a Hugging Face dataset by name (microsoft/ms_marco, ms_marco, org/name@revision), read from its Parquet files. */
+  hub: z.string().min(1).refine(looksLikeHubId, 'not a Hugging Face dataset id (org/name or name, optional @revision)').optional(),
+  config: z.string().min(1).optional(),
+  split: z.string().min(1).optional(),
+  revision: z.string().min(1).optional(),
+  /** rrnative's field → the dataset's column, e.g. { query: question, document: answer, label: score }. */
+  columns: z.partialRecord(z.enum(RECORD_FIELDS), z.string().min(1)).optional(),
+  format: z.enum(DATA_FORMATS).default('auto'),
   collection: z.string().min(1).optional(),
   queries: z.string().min(1).optional(),
   qrels: z.string().min(1).optional(),
   triples: z.string().min(1).optional(),
   top1000: z.string().min(1).optional(),
-  /** Read at most this many records (quick runs, subsampled evals). */
+  /** Training: read at most this many source rows (the guide's select(range(N))); evaluation: this many queries. */
   max_records: positiveInt.optional(),
 });
 

@@ -1,10 +1,15 @@
-// The JSONL formats (pairs, grouped, Hugging Face ms_marco rows), format detection, and the two entry
-// points the trainer uses: readTrainRecords and readEvalQueries.
+// The record formats (pairs, grouped, triplets, lists, Hugging Face ms_marco rows), format detection, and the two
+// entry points the trainer uses: readTrainRecords and readEvalQueries.
 //
-// Lines come from readTextLines (records.ts: a byte-level '\n' splitter over a streamed, gunzipped-on-the-fly
-// file, so every bad record gets an exact file:line) and are JSON.parse'd one at a time; nothing holds a
-// whole file in memory.
+// Rows come from three kinds of source, each streamed: JSON Lines (readTextLines in records.ts: a byte-level '\n'
+// splitter over a gunzipped-on-the-fly file, so every bad record gets an exact file:line), local Parquet files and
+// a Hugging Face dataset's Parquet shards (parquet.ts: one row group at a time; hub/datasets.ts: each shard fetched
+// as reading reaches it). Every row, whichever its source, is then renamed by the `columns` mapping and validated
+// against its format here; nothing holds a whole file in memory.
 import path from 'node:path';
+import { resolveDatasetSplit, type DatasetSplit } from '../hub/datasets';
+import { looksLikeHubId } from '../hub/models';
+import { ParquetFile } from './parquet';
 import {
   DATA_FORMATS,
   MSMARCO_KEYS,
@@ -19,6 +24,7 @@ import {
   type GroupRecord,
   type Located,
   type PairRecord,
+  type RecordField,
   type TrainRecord,
 } from './records';
 import { readMsmarcoEval, readMsmarcoTrain } from './msmarco';
@@ -37,32 +43,58 @@ export type {
 } from './records';
 export { BadRecordError, DATA_FORMATS, MAX_BAD_EXAMPLES, newBadRecordReport } from './records';
 
-export type JsonlFormat = 'pairs' | 'grouped' | 'hf_msmarco';
+/** The formats of one record per row (JSON Lines or Parquet). */
+export type RecordFormat = 'pairs' | 'grouped' | 'triplets' | 'lists' | 'hf_msmarco';
 
-/** What a DataSource resolves to: one JSONL file in a known (or still to be sniffed) format, or MS MARCO TSVs. */
+/** rrnative's field → the source's column. */
+export type Columns = Partial<Record<RecordField, string>>;
+
+/** A table file: `name` as messages show it; `local()` its path on disk (a Hub file is downloaded then). */
+export interface TableFile {
+  name: string;
+  local(): Promise<string>;
+}
+
+/** What a DataSource resolves to: rows in a known (or still to be sniffed) format, or MS MARCO's TSV files. */
 export type ResolvedSource =
-  | { kind: 'jsonl'; file: string; format: JsonlFormat | 'auto' }
+  | { kind: 'jsonl'; file: string; format: RecordFormat | 'auto'; columns: Columns }
+  | { kind: 'parquet'; files: TableFile[]; format: RecordFormat | 'auto'; columns: Columns; dataset?: DatasetSplit }
   | { kind: 'msmarco'; source: DataSource };
 
+const HUB_KEYS = ['config', 'split', 'revision'] as const;
+
 /**
- * Checks a data source without reading records: the format name, which keys are set, that the files exist.
+ * Checks a local data source without reading records: the format name, which keys are set, that the files exist.
  * Detection rules for format 'auto' (the default):
  *  - any of collection/queries/qrels/triples/top1000 set (and no path) → 'msmarco';
  *  - path ending in .tsv / .tsv.gz whose file name contains "triples" → 'msmarco' triples read from path;
  *    any other .tsv path is an error (name the MS MARCO files by their keys);
- *  - otherwise path is JSON Lines and the first valid record decides (see sniffJsonlFormat).
+ *  - path ending in .parquet → a Parquet file, whose columns decide (see sniffFormat);
+ *  - otherwise path is JSON Lines and the first valid record decides (see sniffFormat).
+ * A Hub dataset (`hub`) is resolved by openDataSource, which asks the Hub (or its cache).
  */
 export function resolveDataSource(source: DataSource, purpose: 'train' | 'eval'): ResolvedSource {
   const format = source.format ?? 'auto';
-  if (!DATA_FORMATS.includes(format)) {
+  if (!(DATA_FORMATS as readonly string[]).includes(format)) {
     throw new Error(`data source: unknown format ${JSON.stringify(format)} (expected one of ${DATA_FORMATS.join(', ')})`);
   }
   const msKeys = MSMARCO_KEYS.filter((k) => source[k] !== undefined && source[k] !== '');
   const hasPath = source.path !== undefined && source.path !== '';
+  const hubKeys = HUB_KEYS.filter((k) => source[k] !== undefined);
+  if (source.hub !== undefined) {
+    if (hasPath) throw new Error('data source: both "path" and "hub" are set: a local file or a Hugging Face dataset, not both');
+    if (msKeys.length) throw new Error(`data source: "hub" reads a dataset's Parquet files, but ${msKeys.join(', ')} ${msKeys.length > 1 ? 'are' : 'is'} set`);
+    if (format === 'msmarco') throw new Error('data source: format "msmarco" reads MS MARCO\'s TSV files; for the Hub\'s ms_marco use format hf_msmarco (or auto)');
+    throw new Error(`data source: the Hugging Face dataset ${source.hub} is opened with openDataSource()`);
+  }
+  if (hubKeys.length) {
+    throw new Error(`data source: ${hubKeys.map((k) => `"${k}"`).join(', ')} ${hubKeys.length > 1 ? 'go' : 'goes'} with "hub" (a Hugging Face dataset), which is not set`);
+  }
   if (format === 'msmarco' || (format === 'auto' && msKeys.length > 0)) {
     if (hasPath && msKeys.length > 0) {
       throw new Error(`data source: both "path" and MS MARCO files (${msKeys.join(', ')}) are set: use one or the other`);
     }
+    if (source.columns) throw new Error('data source: "columns" maps the columns of JSON Lines or Parquet records, not of MS MARCO\'s TSV files');
     if (hasPath) {
       if (isTriplesPath(source.path!)) return resolveMsmarco({ format: 'msmarco', triples: source.path }, purpose);
       throw new Error(
@@ -71,7 +103,7 @@ export function resolveDataSource(source: DataSource, purpose: 'train' | 'eval')
     }
     return resolveMsmarco(source, purpose);
   }
-  if (!hasPath) throw new Error(`data source: "path" is not set (format ${JSON.stringify(format)} reads one JSONL file)`);
+  if (!hasPath) throw new Error(`data source: neither "path" nor "hub" is set (format ${JSON.stringify(format)} reads a JSONL or Parquet file, or a Hugging Face dataset)`);
   if (msKeys.length > 0) {
     throw new Error(`data source: format ${JSON.stringify(format)} reads only "path", but ${msKeys.join(', ')} ${msKeys.length > 1 ? 'are' : 'is'} set`);
   }
@@ -83,7 +115,27 @@ export function resolveDataSource(source: DataSource, purpose: 'train' | 'eval')
     );
   }
   checkFile('path', file);
-  return { kind: 'jsonl', file, format: format as JsonlFormat | 'auto' };
+  const columns = source.columns ?? {};
+  const rowFormat = format as RecordFormat | 'auto';
+  if (/\.parquet$/i.test(file)) return { kind: 'parquet', files: [{ name: file, local: async () => file }], format: rowFormat, columns };
+  return { kind: 'jsonl', file, format: rowFormat, columns };
+}
+
+/**
+ * resolveDataSource, and for a Hugging Face dataset (`hub`) its split's Parquet files, listed (by the Hub, or
+ * offline from the cache) but downloaded only as reading reaches each.
+ */
+export async function openDataSource(source: DataSource, purpose: 'train' | 'eval', log?: (line: string) => void): Promise<ResolvedSource> {
+  if (source.hub === undefined) return resolveDataSource(source, purpose);
+  if (!looksLikeHubId(source.hub)) throw new Error(`data source "hub": ${JSON.stringify(source.hub)} is not a Hugging Face dataset id (org/name or name, optional @revision)`);
+  try {
+    resolveDataSource(source, purpose);
+  } catch (err) {
+    if (!/is opened with openDataSource/.test((err as Error).message)) throw err;
+  }
+  const dataset = await resolveDatasetSplit({ hub: source.hub, config: source.config, split: source.split, revision: source.revision },
+    { log, defaultSplit: purpose === 'train' ? 'train' : undefined });
+  return { kind: 'parquet', files: dataset.files, format: (source.format ?? 'auto') as RecordFormat | 'auto', columns: source.columns ?? {}, dataset };
 }
 
 function isTriplesPath(file: string): boolean {
@@ -120,51 +172,65 @@ function resolveMsmarco(source: DataSource, purpose: 'train' | 'eval'): Resolved
 // Entry points
 
 /**
- * Streams training records from a data source. Bad records throw ('file:line: reason') under policy 'error'
- * and are counted in `report` under 'skip'. Missing files, unknown formats and inconsistent keys throw on the
- * first next() whatever the policy (resolveDataSource checks them eagerly).
+ * Streams training records from a data source (opened already, or opened here). Bad records throw
+ * ('file:line: reason', 'file: row N: reason') under policy 'error' and are counted in `report` under 'skip'.
+ * Missing files, unknown formats and inconsistent keys throw on the first next() whatever the policy.
+ * `max_records` counts source rows, kept or not (the guide's select(range(N))); for MS MARCO's TSVs, records.
  */
 export async function* readTrainRecords(
   source: DataSource,
   policy: BadRecordPolicy,
   report: BadRecordReport,
+  opened?: ResolvedSource,
 ): AsyncGenerator<Located<TrainRecord>> {
-  const resolved = resolveDataSource(source, 'train');
+  const resolved = opened ?? await openDataSource(source, 'train');
   if (resolved.kind === 'msmarco') {
-    yield* readMsmarcoTrain(resolved.source, policy, report);
+    let records = 0;
+    for await (const located of readMsmarcoTrain(resolved.source, policy, report)) {
+      yield located;
+      if (source.max_records !== undefined && ++records >= source.max_records) return;
+    }
     return;
   }
-  for await (const { value, line } of readJsonlRecords(resolved.file, resolved.format, policy, report)) {
-    const record = value.kind === 'hf_msmarco' ? hfRowToGroup(value.row) : value.record;
-    // hf_msmarco rows with no selected passage carry no training signal. They are common in that data set
-    // (queries answered "No Answer Present."), so they are dropped silently, not reported as bad records.
+  for await (const { value, file, line } of readRecords(resolved, 'train', policy, report, source.max_records)) {
+    const record = value.kind === 'hf_msmarco' ? hfRowToGroup(value.row) : value.kind === 'list' ? listToGroup(value.list) : value.record;
+    // Rows with no relevant passage carry no training signal. They are common (hf_msmarco's queries answered
+    // "No Answer Present."), so they are dropped silently, not reported as bad records.
     if (record === null) continue;
-    yield { record, file: resolved.file, line };
+    yield { record, file, line };
   }
 }
 
 /**
- * Streams evaluation queries: grouped → documents = positives ++ negatives with relevance 1/0; pairs →
- * consecutive records with an identical query form one EvalQuery (relevance = label); hf_msmarco →
- * relevance = is_selected (rows with nothing selected are kept: a query with no relevant item);
- * msmarco → top1000 + qrels (see msmarco.ts).
+ * Streams evaluation queries: grouped and triplets → documents = positives ++ negatives with relevance 1/0; lists →
+ * docs with their (graded) labels; pairs → consecutive records with an identical query form one EvalQuery
+ * (relevance = label); hf_msmarco → relevance = is_selected (rows with nothing selected are kept: a query with
+ * no relevant item); msmarco → top1000 + qrels (see msmarco.ts).
  */
 export async function* readEvalQueries(
   source: DataSource,
   policy: BadRecordPolicy,
   report: BadRecordReport,
+  opened?: ResolvedSource,
 ): AsyncGenerator<EvalQuery> {
-  const resolved = resolveDataSource(source, 'eval');
+  const resolved = opened ?? await openDataSource(source, 'eval');
   if (resolved.kind === 'msmarco') {
     yield* readMsmarcoEval(resolved.source, policy, report);
     return;
   }
   let pending: EvalQuery | null = null; // pairs: the query being accumulated
-  for await (const { value } of readJsonlRecords(resolved.file, resolved.format, policy, report)) {
+  for await (const { value } of readRecords(resolved, 'eval', policy, report)) {
     if (value.kind === 'hf_msmarco') {
       const row = value.row;
       const q: EvalQuery = { query: row.query, documents: row.texts, relevance: row.selected };
       if (row.qid !== undefined) q.qid = row.qid;
+      yield q;
+      continue;
+    }
+    if (value.kind === 'list') {
+      const { list } = value;
+      const q: EvalQuery = { query: list.query, documents: list.docs, relevance: list.labels };
+      if (list.qid !== undefined) q.qid = list.qid;
       yield q;
       continue;
     }
@@ -191,7 +257,7 @@ export async function* readEvalQueries(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// JSONL reading and validation
+// Rows: read, renamed, validated
 
 /** A Hugging Face ms_marco v2.1 row, validated. */
 export interface HfMsmarcoRow {
@@ -202,25 +268,105 @@ export interface HfMsmarcoRow {
   selected: number[];
 }
 
-type JsonlValue =
-  | { kind: 'record'; record: TrainRecord; qid?: string }
-  | { kind: 'hf_msmarco'; row: HfMsmarcoRow };
+/** A lists row, validated: one label per document. */
+export interface ListRow {
+  query: string;
+  qid?: string;
+  docs: string[];
+  labels: number[];
+}
 
-/** A validation failure: the reason goes after 'file:line: '. */
+type RowValue =
+  | { kind: 'record'; record: TrainRecord; qid?: string }
+  | { kind: 'hf_msmarco'; row: HfMsmarcoRow }
+  | { kind: 'list'; list: ListRow };
+
+/** A validation failure: the reason goes after 'file:line: ' (or 'file: row N: '). */
 class Invalid extends Error {}
 
+/** One source row: its fields (or why it could not be read), and where it is. */
+interface SourceRow {
+  fields: Record<string, unknown> | Invalid;
+  file: string;
+  line: number;
+  unit: 'line' | 'row';
+}
+
+/** Each format's fields: those it needs (any one name of each group), then those it may read. */
+const FORMAT_FIELDS: Record<RecordFormat, { needs: RecordField[][]; reads: RecordField[] }> = {
+  pairs: { needs: [['query'], ['document'], ['label']], reads: [] },
+  grouped: { needs: [['query'], ['positives', 'pos'], ['negatives', 'neg']], reads: ['pos_scores', 'neg_scores', 'qid', 'query_id'] },
+  triplets: { needs: [['query'], ['positive'], ['negative']], reads: [] },
+  lists: { needs: [['query'], ['docs'], ['labels']], reads: ['qid', 'query_id'] },
+  hf_msmarco: { needs: [['query'], ['passages']], reads: ['query_id'] },
+};
+
 /**
- * Streams a JSONL file and validates each record against `format`; with 'auto', the first record that is a
- * JSON object decides the format for the whole file (sniffJsonlFormat).
+ * Streams a source's rows validated against its format; with 'auto', the first JSONL record that is a JSON object,
+ * or a Parquet file's columns, decide the format. `limit` stops after that many rows, good or bad.
  */
-export async function* readJsonlRecords(
-  file: string,
-  format: JsonlFormat | 'auto',
+async function* readRecords(
+  resolved: Extract<ResolvedSource, { kind: 'jsonl' | 'parquet' }>,
+  purpose: 'train' | 'eval',
   policy: BadRecordPolicy,
   report: BadRecordReport,
-): AsyncGenerator<{ value: JsonlValue; line: number }> {
-  let current: JsonlFormat | null = format === 'auto' ? null : format;
+  limit?: number,
+): AsyncGenerator<{ value: RowValue; file: string; line: number }> {
+  let format: RecordFormat | null = resolved.format === 'auto' ? null : resolved.format;
+  const rows = resolved.kind === 'jsonl'
+    ? readJsonlRows(resolved.file, resolved.columns)
+    : readParquetRows(resolved.files, resolved.columns, resolved.format, (f) => { format ??= f; });
+  let count = 0;
+  for await (const batch of rows) {
+    for (const { fields, file, line, unit } of batch) {
+      if (limit !== undefined && count++ >= limit) return;
+      let value: RowValue;
+      try {
+        if (fields instanceof Invalid) throw fields;
+        format ??= sniffFormat(fields);
+        value = parseRow(fields, format, purpose);
+      } catch (err) {
+        if (!(err instanceof Invalid)) throw err;
+        badRecord(policy, report, file, line, err.message, unit);
+        continue;
+      }
+      yield { value, file, line };
+    }
+  }
+}
+
+function parseRow(fields: Record<string, unknown>, format: RecordFormat, purpose: 'train' | 'eval'): RowValue {
+  switch (format) {
+    case 'pairs':
+      return { kind: 'record', record: parsePair(fields) };
+    case 'triplets':
+      return { kind: 'record', record: parseTriplet(fields) };
+    case 'grouped': {
+      const record = parseGroup(fields);
+      const qid = optionalId(fields, ['qid', 'query_id']);
+      return qid === undefined ? { kind: 'record', record } : { kind: 'record', record, qid };
+    }
+    case 'lists':
+      return { kind: 'list', list: parseList(fields, purpose) };
+    case 'hf_msmarco':
+      return { kind: 'hf_msmarco', row: parseHfMsmarcoRow(fields) };
+  }
+}
+
+// A JSONL record renamed by the mapping: each mapped field takes its column's value, and the column's own name goes.
+function renamed(record: Record<string, unknown>, columns: Columns): Record<string, unknown> {
+  const mapping = Object.entries(columns) as [RecordField, string][];
+  if (mapping.length === 0) return record;
+  const sources = new Set(mapping.map(([, column]) => column));
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) if (!sources.has(key)) out[key] = value;
+  for (const [field, column] of mapping) if (column in record) out[field] = record[column];
+  return out;
+}
+
+async function* readJsonlRows(file: string, columns: Columns): AsyncGenerator<SourceRow[]> {
   let first = true;
+  let batch: SourceRow[] = [];
   for await (const { text, line } of readTextLines(file)) {
     if (first) {
       first = false;
@@ -228,46 +374,82 @@ export async function* readJsonlRecords(
         throw new Error(`${file}:${line}: this is a JSON array, not JSON Lines: write one JSON object per line`);
       }
     }
-    let json: unknown;
+    let fields: Record<string, unknown> | Invalid;
     try {
-      json = JSON.parse(text);
+      const json: unknown = JSON.parse(text);
+      fields = isObject(json) ? renamed(json, columns) : new Invalid(`record must be a JSON object, got ${describeType(json)}`);
     } catch (err) {
-      badRecord(policy, report, file, line, `invalid JSON (${(err as Error).message})`);
-      continue;
+      fields = new Invalid(`invalid JSON (${(err as Error).message})`);
     }
-    let value: JsonlValue;
-    try {
-      if (!isObject(json)) throw new Invalid(`record must be a JSON object, got ${describeType(json)}`);
-      if (current === null) current = sniffJsonlFormat(json);
-      if (current === 'pairs') {
-        value = { kind: 'record', record: parsePair(json) };
-      } else if (current === 'grouped') {
-        const record = parseGroup(json);
-        const qid = optionalId(json, ['qid', 'query_id']);
-        value = qid === undefined ? { kind: 'record', record } : { kind: 'record', record, qid };
-      } else {
-        value = { kind: 'hf_msmarco', row: parseHfMsmarcoRow(json) };
+    batch.push({ fields, file, line, unit: 'line' });
+    if (batch.length === 256) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+// Parquet: each file's columns are checked against the mapping and the format before a row is read, and only the
+// columns the format reads are decoded, one row group at a time.
+async function* readParquetRows(files: TableFile[], columns: Columns, format: RecordFormat | 'auto',
+  onFormat: (format: RecordFormat) => void): AsyncGenerator<SourceRow[]> {
+  let known: RecordFormat | null = format === 'auto' ? null : format;
+  for (const table of files) {
+    const parquet = await ParquetFile.open(await table.local());
+    const listed = parquet.columns.join(', ');
+    for (const [field, column] of Object.entries(columns)) {
+      if (!parquet.columns.includes(column)) throw new Error(`${table.name}: columns.${field}: no column "${column}" (its columns: ${listed})`);
+    }
+    // Field name → column name, for every column of the file (a mapped column goes by its field's name).
+    const byField = new Map<string, string>(parquet.columns.map((c) => [c, c]));
+    for (const [field, column] of Object.entries(columns)) {
+      byField.delete(column);
+      byField.set(field, column);
+    }
+    if (known === null) {
+      try {
+        known = sniffFormat(Object.fromEntries([...byField.keys()].map((k) => [k, true])));
+      } catch (err) {
+        if (!(err instanceof Invalid)) throw err;
+        throw new Error(`${table.name}: ${err.message.replace("this record's keys", 'its columns')}`);
       }
-    } catch (err) {
-      if (!(err instanceof Invalid)) throw err;
-      badRecord(policy, report, file, line, err.message);
-      continue;
+      onFormat(known);
     }
-    yield { value, line };
+    const { needs, reads } = FORMAT_FIELDS[known];
+    for (const names of needs) {
+      if (!names.some((n) => byField.has(n))) {
+        throw new Error(`${table.name}: format "${known}" needs a column "${names[0]}" (its columns: ${listed}): ` +
+          `name the column that holds it with columns: { ${names[0]}: <column> }`);
+      }
+    }
+    const fields = [...needs.flat(), ...reads].filter((f) => byField.has(f));
+    const wanted = fields.map((f) => byField.get(f)!);
+    for await (const { first, rows } of parquet.readRowGroups(wanted)) {
+      yield rows.map((row, i) => {
+        const out: Record<string, unknown> = {};
+        fields.forEach((f, j) => { out[f] = row[wanted[j]]; });
+        return { fields: out, file: table.name, line: first + i + 1, unit: 'row' as const };
+      });
+    }
   }
 }
 
 /**
- * Which JSONL format a record is in: `passages` → hf_msmarco; `positives`/`pos`/`negatives`/`neg` → grouped;
- * `document` or `label` → pairs. Anything else is a bad record (set the format explicitly).
+ * Which format a record (or a table's columns) is in: `passages` → hf_msmarco; `positive` + `negative` → triplets;
+ * `docs` → lists; `positives`/`pos`/`negatives`/`neg` → grouped; `document` or `label` → pairs. Anything else is a
+ * bad record (set the format explicitly).
  */
-export function sniffJsonlFormat(json: Record<string, unknown>): JsonlFormat {
+export function sniffFormat(json: Record<string, unknown>): RecordFormat {
   if ('passages' in json) return 'hf_msmarco';
+  if ('positive' in json && 'negative' in json) return 'triplets';
+  if ('docs' in json) return 'lists';
   if ('positives' in json || 'pos' in json || 'negatives' in json || 'neg' in json) return 'grouped';
   if ('document' in json || 'label' in json) return 'pairs';
   const keys = Object.keys(json).slice(0, 10).map((k) => JSON.stringify(k)).join(', ');
   throw new Invalid(
-    `cannot tell the format from this record's keys (${keys || 'none'}): expected query+document+label (pairs), query+pos+neg (grouped) or query+passages (hf_msmarco); or set "format"`,
+    `cannot tell the format from this record's keys (${keys || 'none'}): expected query+document+label (pairs), query+pos+neg (grouped), ` +
+    'query+positive+negative (triplets), query+docs+labels (lists) or query+passages (hf_msmarco); or set "format" (and "columns" for other names)',
   );
 }
 
@@ -431,4 +613,51 @@ export function hfRowToGroup(row: HfMsmarcoRow): GroupRecord | null {
   row.texts.forEach((t, i) => (row.selected[i] ? positives : negatives).push(t));
   if (positives.length === 0) return null;
   return { kind: 'group', query: row.query, positives, negatives };
+}
+
+/** triplets: {query, positive, negative} → a group of one positive and one negative. */
+export function parseTriplet(obj: Record<string, unknown>): GroupRecord {
+  const query = requireQuery(obj);
+  return { kind: 'group', query, positives: [requireString(obj, 'positive')], negatives: [requireString(obj, 'negative')] };
+}
+
+/**
+ * lists: {query, docs[], labels[]}, one label (a finite number >= 0) per document. Training reads them as a group
+ * (label 1: positive, 0: negative), so graded labels are for evaluation (or, one row per document, format pairs).
+ */
+export function parseList(obj: Record<string, unknown>, purpose: 'train' | 'eval'): ListRow {
+  const query = requireQuery(obj);
+  if (!has(obj, 'docs')) throw new Invalid('"docs" is missing');
+  if (!has(obj, 'labels')) throw new Invalid('"labels" is missing');
+  const docs = stringArray(obj.docs, 'docs');
+  const labels = numberArray(obj.labels, 'labels');
+  if (labels.length !== docs.length) throw new Invalid(`"labels" has ${labels.length} labels but "docs" has ${docs.length} documents`);
+  labels.forEach((label, i) => {
+    if (label < 0) throw new Invalid(`"labels[${i}]" must be >= 0, got ${label}`);
+    if (purpose === 'train' && label !== 0 && label !== 1) {
+      throw new Invalid(`"labels[${i}]" is ${label}: training reads a list as positives (1) and negatives (0); ` +
+        'for graded labels use format pairs (one record per document and its label)');
+    }
+  });
+  const row: ListRow = { query, docs, labels };
+  const qid = optionalId(obj, ['qid', 'query_id']);
+  if (qid !== undefined) row.qid = qid;
+  return row;
+}
+
+/** A training group from a lists row: label 1 positive, 0 negative; null when no document is relevant. */
+export function listToGroup(list: ListRow): GroupRecord | null {
+  const positives = list.docs.filter((_, i) => list.labels[i] > 0);
+  if (positives.length === 0) return null;
+  return { kind: 'group', query: list.query, positives, negatives: list.docs.filter((_, i) => list.labels[i] === 0) };
+}
+
+/** A data source as messages and model cards show it: its file(s), or the Hub dataset with its config and split. */
+export function describeDataSource(source: DataSource, shown: (file: string) => string = (f) => f): string {
+  if (source.hub !== undefined) {
+    const detail = [source.config, source.split].filter(Boolean).join(', ');
+    return `${source.hub}${source.revision ? `@${source.revision}` : ''}${detail ? ` (${detail})` : ''}`;
+  }
+  if (source.path) return shown(source.path);
+  return MSMARCO_KEYS.map((k) => source[k]).filter((f): f is string => Boolean(f)).map(shown).join(', ') || '(no files)';
 }

@@ -33,13 +33,30 @@ export interface EvalQuery {
   qid?: string;
 }
 
-export type DataFormat = 'auto' | 'pairs' | 'grouped' | 'hf_msmarco' | 'msmarco';
+export const DATA_FORMATS = ['auto', 'pairs', 'grouped', 'triplets', 'lists', 'hf_msmarco', 'msmarco'] as const;
 
-export const DATA_FORMATS: readonly DataFormat[] = ['auto', 'pairs', 'grouped', 'hf_msmarco', 'msmarco'];
+export type DataFormat = (typeof DATA_FORMATS)[number];
+
+/** The fields a `columns` mapping can name (rrnative's field → the dataset's column). */
+export const RECORD_FIELDS = ['query', 'document', 'label', 'positive', 'negative', 'docs', 'labels', 'pos', 'neg',
+  'positives', 'negatives', 'pos_scores', 'neg_scores', 'passages', 'qid', 'query_id'] as const;
+export type RecordField = (typeof RECORD_FIELDS)[number];
 
 export interface DataSource {
-  /** A .jsonl / .jsonl.gz / .json file (pairs, grouped, hf_msmarco); unused for msmarco. */
+  /** A .jsonl / .jsonl.gz / .json or .parquet file (pairs, grouped, triplets, lists, hf_msmarco); unused for msmarco. */
   path?: string;
+  /** Or a Hugging Face dataset by name (`microsoft/ms_marco`, `ms_marco`; `@revision` allowed), read from its Parquet files. */
+  hub?: string;
+  /** The dataset's config (subset), e.g. "v2.1"; default: the README's default one, else the only one. */
+  config?: string;
+  /** The split, e.g. "train", "validation". */
+  split?: string;
+  /** A branch, tag or commit of the dataset (default main). */
+  revision?: string;
+  /** rrnative's field → the dataset's column, for datasets whose columns have other names. */
+  columns?: Partial<Record<RecordField, string>>;
+  /** Training: at most this many source rows (as the guide's select(range(N))); evaluation: this many queries. */
+  max_records?: number;
   /** 'auto' (default) sniffs from the first record / file names. */
   format?: DataFormat;
   /** MS MARCO collection.tsv: pid \t passage (must be uncompressed: passages are read by byte offset). */
@@ -87,9 +104,13 @@ export class BadRecordError extends Error {
   }
 }
 
-/** Applies the policy to one bad record: throws under 'error', counts (and keeps the first few) under 'skip'. */
-export function badRecord(policy: BadRecordPolicy, report: BadRecordReport, file: string, line: number, reason: string): void {
-  const message = `${file}:${line}: ${reason}`;
+/**
+ * Applies the policy to one bad record: throws under 'error', counts (and keeps the first few) under 'skip'. Text
+ * files say 'file:line: reason'; tables (Parquet) 'file: row N: reason'.
+ */
+export function badRecord(policy: BadRecordPolicy, report: BadRecordReport, file: string, line: number, reason: string,
+  unit: 'line' | 'row' = 'line'): void {
+  const message = unit === 'line' ? `${file}:${line}: ${reason}` : `${file}: row ${line}: ${reason}`;
   if (policy.onBadRecord !== 'skip') throw new BadRecordError(message, file, line);
   report.skipped++;
   if (report.examples.length < MAX_BAD_EXAMPLES) report.examples.push(message);

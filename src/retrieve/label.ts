@@ -1,8 +1,9 @@
 // Teacher labelling for distillation: adds a cross-encoder's raw logits as `pos_scores` / `neg_scores` to
-// grouped JSONL ({query, positives|pos, negatives|neg, …}). Streamed in chunks; records keep their order,
+// grouped JSONL ({query, positives|pos, negatives|neg, …}), or writes grouped JSONL with them from any training
+// source (a Hub dataset such as ms_marco, Parquet, triplets, lists). Streamed in chunks; records keep their order,
 // their other keys and their key names; scores already present are replaced. Output is written atomically.
-import { parseGroup } from '../data/formats';
-import { parseJsonObjectLine, readTextLines } from '../data/records';
+import { parseGroup, readTrainRecords } from '../data/formats';
+import { newBadRecordReport, parseJsonObjectLine, readTextLines, type DataSource } from '../data/records';
 import type { Reranker, ScoreOptions } from '../model';
 import { checkReadable } from './corpus';
 import { AtomicLineWriter } from './output';
@@ -32,8 +33,46 @@ interface Pending {
 
 /** Adds pos_scores/neg_scores from `teacher` to every record of `input`, writing `output`. */
 export async function labelGrouped(teacher: Reranker, input: string, output: string, options: LabelOptions = {}): Promise<LabelStats> {
-  const start = process.hrtime.bigint();
   checkReadable(input, 'input');
+  return labelRecords(teacher, groupedLines(input), output, options);
+}
+
+/**
+ * Writes the training groups of `source` as grouped JSONL {query, pos, neg, pos_scores, neg_scores}, scored by
+ * `teacher`: the input of a distillation stage (margin_mse, distill_mse) from a dataset that has no such file.
+ */
+export async function labelDataSource(teacher: Reranker, source: DataSource, output: string, options: LabelOptions = {}): Promise<LabelStats> {
+  async function* groups(): AsyncGenerator<Pending> {
+    for await (const { record, file, line } of readTrainRecords(source, { onBadRecord: 'error' }, newBadRecordReport())) {
+      if (record.kind !== 'group') {
+        throw new Error(`${file}:${line}: a (query, document, label) pair: distillation scores groups of a query's positives and negatives (pairs, triplets' groups, lists, hf_msmarco)`);
+      }
+      yield { obj: { query: record.query, pos: record.positives, neg: record.negatives }, query: record.query, positives: record.positives, negatives: record.negatives };
+    }
+  }
+  return labelRecords(teacher, groups(), output, options);
+}
+
+async function* groupedLines(input: string): AsyncGenerator<Pending> {
+  for await (const { text, line } of readTextLines(input)) {
+    const where = `${input}:${line}`;
+    const record = parseJsonObjectLine(text, where, 'a grouped record must be a JSON object {query, positives, negatives}');
+    // Existing teacher scores are replaced, so they are not validated against the passages.
+    const bare = { ...record };
+    delete bare.pos_scores;
+    delete bare.neg_scores;
+    let group;
+    try {
+      group = parseGroup(bare);
+    } catch (err) {
+      throw new Error(`${where}: ${(err as Error).message}`);
+    }
+    yield { obj: record, query: group.query, positives: group.positives, negatives: group.negatives };
+  }
+}
+
+async function labelRecords(teacher: Reranker, records: AsyncIterable<Pending>, output: string, options: LabelOptions): Promise<LabelStats> {
+  const start = process.hrtime.bigint();
   const chunkPairs = options.chunkPairs ?? 4096;
   const scoreOptions: ScoreOptions = { batchSize: options.batchSize ?? 64 };
   if (options.label !== undefined) scoreOptions.label = options.label;
@@ -66,21 +105,9 @@ export async function labelGrouped(teacher: Reranker, input: string, output: str
     options.onProgress?.({ records: stats.records, pairs: stats.pairs });
   };
   try {
-    for await (const { text, line } of readTextLines(input)) {
-      const where = `${input}:${line}`;
-      const record = parseJsonObjectLine(text, where, 'a grouped record must be a JSON object {query, positives, negatives}');
-      // Existing teacher scores are replaced, so they are not validated against the passages.
-      const bare = { ...record };
-      delete bare.pos_scores;
-      delete bare.neg_scores;
-      let group;
-      try {
-        group = parseGroup(bare);
-      } catch (err) {
-        throw new Error(`${where}: ${(err as Error).message}`);
-      }
-      pending.push({ obj: record, query: group.query, positives: group.positives, negatives: group.negatives });
-      pendingPairs += group.positives.length + group.negatives.length;
+    for await (const record of records) {
+      pending.push(record);
+      pendingPairs += record.positives.length + record.negatives.length;
       if (pendingPairs >= chunkPairs) await flush();
     }
     if (pending.length) await flush();

@@ -7,14 +7,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { readTrainRecords } from '../data/formats';
+import { describeDataSource, openDataSource, readTrainRecords, type ResolvedSource } from '../data/formats';
 import { newBadRecordReport, type BadRecordReport, type DataSource, type Located, type TrainRecord } from '../data/records';
 import type { NativeTokenBatch } from '../native';
 import type { PairTokenizer } from '../tokenize';
 import { TokenizePool, tokenizeWorkersFor } from '../tokenize-pool';
 import { GrowableArray, writeFileAtomic } from '../util';
 
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;  // 2: max_records counts source rows
 const TOKENIZE_CHUNK = 512;  // records tokenized per round trip to the Rust tokenizer
 
 export interface CacheMeta {
@@ -82,18 +82,20 @@ export class TokenCache {
 
   /** Opens the cache for (source, tokenizer, maxLength), building it first when it does not exist. */
   static async open(
-    source: DataSource & { max_records?: number },
+    source: DataSource,
     tokenizer: PairTokenizer,
     maxLength: number,
     cacheDir: string,
     onBadRecord: 'error' | 'skip',
     log: (line: string) => void,
   ): Promise<TokenCache> {
-    const key = cacheKey(source, tokenizer, maxLength, onBadRecord);
+    // A Hub dataset is listed here (by the Hub, or offline from the cache); its files download only if tokenized.
+    const resolved = await openDataSource(source, 'train', log);
+    const key = cacheKey(source, resolved, tokenizer, maxLength, onBadRecord);
     const dir = path.join(cacheDir, key.slice(0, 24));
     if (!fs.existsSync(path.join(dir, 'meta.json'))) {
-      log(`tokenizing ${describeSource(source)} into ${dir}`);
-      await build(dir, key, source, tokenizer, maxLength, onBadRecord);
+      log(`tokenizing ${describeDataSource(source)} into ${dir}`);
+      await build(dir, key, source, resolved, tokenizer, maxLength, onBadRecord);
     } else {
       log(`using cached token ids from ${dir}`);
     }
@@ -120,10 +122,15 @@ export class TokenCache {
   }
 }
 
-function cacheKey(source: DataSource & { max_records?: number }, tokenizer: PairTokenizer, maxLength: number, onBadRecord: string): string {
+// A local file is known by its content; a Hub dataset by its commit, config, split and files (a commit never changes).
+function cacheKey(source: DataSource, resolved: ResolvedSource, tokenizer: PairTokenizer, maxLength: number, onBadRecord: string): string {
   const hash = crypto.createHash('sha256');
   hash.update(JSON.stringify({ version: CACHE_VERSION, tokenizer: tokenizer.fingerprint(), maxLength, truncation: true,
-    format: source.format ?? 'auto', maxRecords: source.max_records ?? null, onBadRecord }));
+    format: source.format ?? 'auto', maxRecords: source.max_records ?? null, onBadRecord, columns: source.columns ?? {} }));
+  if (resolved.kind === 'parquet' && resolved.dataset) {
+    const { id, sha, config, split, files } = resolved.dataset;
+    hash.update(JSON.stringify({ hub: id, sha, config, split, files: files.map((f) => f.path) }));
+  }
   for (const key of ['path', 'collection', 'queries', 'qrels', 'triples', 'top1000'] as const) {
     const file = source[key];
     if (file) hash.update(key).update(fileHash(file));
@@ -176,12 +183,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function describeSource(source: DataSource): string {
-  return source.path ?? [source.triples, source.queries, source.qrels].filter(Boolean).join(', ');
-}
-
 async function build(
-  dir: string, key: string, source: DataSource & { max_records?: number }, tokenizer: PairTokenizer, maxLength: number,
+  dir: string, key: string, source: DataSource, resolved: ResolvedSource, tokenizer: PairTokenizer, maxLength: number,
   onBadRecord: 'error' | 'skip',
 ): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
@@ -237,17 +240,16 @@ async function build(
 
   try {
     let chunk: Located<TrainRecord>[] = [];
-    for await (const located of readTrainRecords(source, { onBadRecord }, report)) {
+    for await (const located of readTrainRecords(source, { onBadRecord }, report, resolved)) {
       chunk.push(located);
       records++;
       if (chunk.length === TOKENIZE_CHUNK) {
         await flush(chunk);
         chunk = [];
       }
-      if (source.max_records !== undefined && records >= source.max_records) break;
     }
     if (chunk.length) await flush(chunk);
-    if (records === 0) throw new Error(`${describeSource(source)}: no training records`);
+    if (records === 0) throw new Error(`${describeDataSource(source)}: no training records`);
     fs.fsyncSync(tokensFd);
   } catch (err) {
     fs.closeSync(tokensFd);
@@ -260,7 +262,7 @@ async function build(
   writeFileAtomic(path.join(tmp, 'index.bin'), Buffer.concat([pairOffset, pairLength, pairTypeStart, pairLabel, pairTeacher,
     recordFirst, recordPos, recordNeg].map((c) => c.bytes())));
   const meta: CacheMeta = { version: CACHE_VERSION, key, pairs: pairLength.length, records, tokens, groups, withTeacher,
-    badRecords: report, sources: [describeSource(source)] };
+    badRecords: report, sources: [describeDataSource(source)] };
   writeFileAtomic(path.join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(tmp, dir);

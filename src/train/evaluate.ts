@@ -1,20 +1,20 @@
 // Evaluation of a reranker on a labelled set: per-query ranking metrics and, for binary labels,
 // classification metrics (threshold 0 on the logit, i.e. 0.5 after a sigmoid).
-import { readEvalQueries } from '../data/formats';
+import { describeDataSource, readEvalQueries } from '../data/formats';
 import { newBadRecordReport, type DataSource, type EvalQuery } from '../data/records';
 import { classificationMetrics, rankingMetrics } from '../eval/metrics';
 import type { Reranker } from '../model';
 
 export type EvalMetrics = Record<string, number>;
 
-export async function loadEvalSet(source: DataSource & { max_records?: number }, onBadRecord: 'error' | 'skip'): Promise<EvalQuery[]> {
+export async function loadEvalSet(source: DataSource, onBadRecord: 'error' | 'skip'): Promise<EvalQuery[]> {
   const queries: EvalQuery[] = [];
   for await (const q of readEvalQueries(source, { onBadRecord }, newBadRecordReport())) {
     if (q.documents.length === 0) continue;
     queries.push(q);
     if (source.max_records !== undefined && queries.length >= source.max_records) break;
   }
-  if (queries.length === 0) throw new Error(`${source.path ?? source.top1000 ?? 'eval data'}: no evaluation queries`);
+  if (queries.length === 0) throw new Error(`${describeDataSource(source)}: no evaluation queries`);
   return queries;
 }
 

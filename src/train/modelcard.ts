@@ -1,6 +1,7 @@
 // The model card (README.md) written next to a trained model: base model, data, loss, hyperparameters, metrics.
 import path from 'node:path';
 import type { DataConfig, LossName, RunConfig, TrainingArgs } from '../config/schema';
+import { describeDataSource } from '../data/formats';
 import { looksLikeHubId } from '../hub/models';
 import { writeFileAtomic } from '../util';
 import type { EvalMetrics } from './evaluate';
@@ -19,7 +20,7 @@ const HYPERPARAMETERS: (keyof TrainingArgs)[] = [
 
 export function writeModelCard(dir: string, config: RunConfig, stages: StageSummary[], metrics: EvalMetrics | null): void {
   // Paths relative to the model folder: the card reads the same on another machine (config paths are absolute here).
-  const shown = (p: string | undefined) => (p && path.isAbsolute(p) ? path.relative(dir, p).split(path.sep).join('/') || '.' : p);
+  const shown = <T extends string | undefined>(p: T): T => (p && path.isAbsolute(p) ? path.relative(dir, p).split(path.sep).join('/') || '.' : p) as T;
   const base = config.model.path ? `\`${shown(config.model.path)}\`` : 'a new model (random initialisation)';
   const lines = [
     '---',
@@ -28,6 +29,8 @@ export function writeModelCard(dir: string, config: RunConfig, stages: StageSumm
     'tags: [cross-encoder, reranker, rrnative]',
     // base_model is Hub metadata: a Hub id, not a folder on this machine.
     ...(config.model.path && !path.isAbsolute(config.model.path) && looksLikeHubId(config.model.path) ? [`base_model: ${config.model.path.split('@')[0]}`] : []),
+    // datasets: Hub metadata too, the Hub datasets the stages trained on.
+    ...hubDatasets(stages).map((d, i) => `${i === 0 ? 'datasets:\n' : ''}- ${d}`),
     '---',
     '',
     '# Cross-encoder reranker',
@@ -40,12 +43,12 @@ export function writeModelCard(dir: string, config: RunConfig, stages: StageSumm
     `- max_length: ${config.model.max_length}`,
   ];
   for (const s of stages) {
-    lines.push('', `### Stage ${s.name}`, '', `- data: ${shown(s.data.train?.path ?? s.data.train?.triples) ?? '(msmarco files)'} (format ${s.data.train?.format ?? 'auto'})`,
+    lines.push('', `### Stage ${s.name}`, '', `- data: ${s.data.train ? describeDataSource(s.data.train, shown) : '(none)'} (format ${s.data.train?.format ?? 'auto'})`,
       `- loss: ${s.loss}${s.data.train_group_size > 1 ? ` (train_group_size ${s.data.train_group_size})` : ''}`, '', '| hyperparameter | value |', '| --- | --- |');
     for (const key of HYPERPARAMETERS) lines.push(`| ${key} | ${String(s.args[key])} |`);
   }
   if (metrics) {
-    lines.push('', '## Evaluation', '', `On ${shown(stages.at(-1)?.data.eval?.path ?? stages.at(-1)?.data.eval?.top1000) ?? 'the eval set'}:`, '', '| metric | value |', '| --- | --- |');
+    lines.push('', '## Evaluation', '', `On ${stages.at(-1)?.data.eval ? describeDataSource(stages.at(-1)!.data.eval!, shown) : 'the eval set'}:`, '', '| metric | value |', '| --- | --- |');
     for (const [k, v] of Object.entries(metrics)) lines.push(`| ${k} | ${Number.isInteger(v) ? v : v.toFixed(4)} |`);
   }
   // The folder as the run's caller names it (output_dir is taken from the working directory); one outside it by its name.
@@ -63,4 +66,9 @@ export function writeModelCard(dir: string, config: RunConfig, stages: StageSumm
     'from sentence_transformers import CrossEncoder', '', `model = CrossEncoder("${folder}", max_length=${maxLength})`,
     'scores = model.predict([("query", "document")])', '```', '');
   writeFileAtomic(path.join(dir, 'README.md'), lines.join('\n'));
+}
+
+function hubDatasets(stages: StageSummary[]): string[] {
+  const ids = stages.flatMap((s) => [s.data.train?.hub, s.data.eval?.hub]).filter((h): h is string => Boolean(h)).map((h) => h.split('@')[0]);
+  return [...new Set(ids)];
 }
