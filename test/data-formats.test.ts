@@ -551,10 +551,10 @@ test('missing files and inconsistent sources: errors naming the key and the path
   await assert.rejects(train({ path: sample('pairs.jsonl'), qrels: ms('qrels.train.tsv') }), /both "path" and MS MARCO files/);
   await assert.rejects(train({ path: ms('queries.train.tsv') }), /cannot tell the format of .*queries\.train\.tsv/);
   await assert.rejects(train({ path: sample('pairs.jsonl'), format: 'csv' as never }), /unknown format "csv"/);
-  await assert.rejects(train({}), /"path" is not set/);
+  await assert.rejects(train({}), /neither "path" nor "hub" is set/);
   // resolveDataSource checks eagerly (for config validation before training starts).
   assert.throws(() => resolveDataSource({ path: missing }, 'train'), /file not found/);
-  assert.deepEqual(resolveDataSource({ path: sample('pairs.jsonl') }, 'eval'), { kind: 'jsonl', file: sample('pairs.jsonl'), format: 'auto' });
+  assert.deepEqual(resolveDataSource({ path: sample('pairs.jsonl') }, 'eval'), { kind: 'jsonl', file: sample('pairs.jsonl'), format: 'auto', columns: {} });
 });
 
 test('breaking out of a reader early is fine (the stream is released)', async () => {
