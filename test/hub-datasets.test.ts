@@ -133,9 +133,15 @@ test('errors: unknown config or split (listing the available), no Parquet at all
   await assert.rejects(trainRows({ hub: 'ms_marco', path: 'x.parquet' }), /both "path" and "hub" are set/);
   await assert.rejects(trainRows({ path: 'x.parquet', split: 'train' }), /"split" goes with "hub"/);
   process.env.HF_HUB_OFFLINE = '1';
+  hub.requests.length = 0;
+  // The README is cached by now (the calls above), a train shard is not.
+  await assert.rejects(resolveDatasetSplit({ hub: 'ms_marco', config: 'v2.1', split: 'train' }, quiet),
+    /^HubError: ms_marco \(v2\.1\): split "train" is not in the cache \(.*datasets--ms_marco\): run once with the network$/);
+  cache = tempDir('rrnative-hf-cache-');
+  process.env.HF_HUB_CACHE = cache;
   await assert.rejects(resolveDatasetSplit({ hub: 'ms_marco', config: 'v2.1', split: 'train' }, quiet), new RegExp(
     `^HubError: ms_marco: no local file of that name, not in the Hugging Face cache \\(${path.join(cache, 'datasets--ms_marco').replace(/[.]/g, '\\.')}\\), and HF_HUB_OFFLINE is set`));
-  assert.equal(hub.requests.length, 0);
+  assert.equal(hub.requests.length, 0, 'offline: no request');
 });
 
 async function rrtrain(args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
