@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { newBadRecordReport, readEvalQueries, readTrainRecords, type DataSource } from '../src/data/formats';
 import { resolveDatasetSplit } from '../src/hub/datasets';
 import { bertMiniDir, repoRoot, tempDir } from './helpers';
-import { filesOf, startFakeHub, type FakeHub } from './hub-server';
+import { filesOf, startFakeHub, useFakeHub, type FakeHub } from './hub-server';
 
 const parquetDir = path.join(repoRoot, 'test', 'fixtures', 'parquet');
 const msmarco = filesOf(path.join(parquetDir, 'ms_marco'));
@@ -46,10 +46,7 @@ after(async () => {
 });
 
 beforeEach(() => {
-  cache = tempDir('rrnative-hf-cache-');
-  process.env = { ...saved, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: path.join(cache, 'home') };
-  for (const key of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE']) delete process.env[key];
-  hub.requests.length = 0;
+  cache = useFakeHub(hub, saved);
 });
 
 const quiet = { log: () => {} };

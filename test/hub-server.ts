@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { tempDir } from './helpers';
 
 export interface FakeRepo {
   type: 'model' | 'dataset';
@@ -37,6 +38,18 @@ export interface FakeHub {
   cutNext: Map<string, number>;
   sha(id: string, revision: string): string;
   close(): Promise<void>;
+}
+
+/**
+ * Points this process at `hub` with a fresh, empty Hugging Face cache (returned), starting from the `saved`
+ * environment without a token or an offline switch, and clears the request log: each test starts clean.
+ */
+export function useFakeHub(hub: FakeHub, saved: NodeJS.ProcessEnv): string {
+  const cache = tempDir('rrnative-hf-cache-');
+  process.env = { ...saved, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: path.join(cache, 'home') };
+  for (const key of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE']) delete process.env[key];
+  hub.requests.length = 0;
+  return cache;
 }
 
 export function filesOf(dir: string, skip: string[] = ['fixture.json']): Record<string, Buffer> {

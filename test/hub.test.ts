@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import * as rr from '../src/index';
 import { parseConfig } from '../src/config/load';
 import { bertMiniDir, column, loadFixture, repoRoot, tempDir } from './helpers';
-import { filesOf, startFakeHub, type FakeHub } from './hub-server';
+import { filesOf, startFakeHub, useFakeHub, type FakeHub } from './hub-server';
 
 const fixture = loadFixture(bertMiniDir);
 const pairs = fixture.eval.pairs.slice(0, 4);
@@ -42,10 +42,7 @@ after(async () => {
 });
 
 beforeEach(() => {
-  cache = tempDir('rrnative-hf-cache-');
-  process.env = { ...saved, HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: path.join(cache, 'home') };
-  for (const key of ['HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE']) delete process.env[key];
-  hub.requests.length = 0;
+  cache = useFakeHub(hub, saved);
 });
 
 /** A port nothing listens on (the kernel's pick, released). */

@@ -74,17 +74,12 @@ const HUB_KEYS = ['config', 'split', 'revision'] as const;
  * A Hub dataset (`hub`) is resolved by openDataSource, which asks the Hub (or its cache).
  */
 export function resolveDataSource(source: DataSource, purpose: 'train' | 'eval'): ResolvedSource {
-  const format = source.format ?? 'auto';
-  if (!(DATA_FORMATS as readonly string[]).includes(format)) {
-    throw new Error(`data source: unknown format ${JSON.stringify(format)} (expected one of ${DATA_FORMATS.join(', ')})`);
-  }
+  const format = checkFormatName(source);
   const msKeys = MSMARCO_KEYS.filter((k) => source[k] !== undefined && source[k] !== '');
   const hasPath = source.path !== undefined && source.path !== '';
   const hubKeys = HUB_KEYS.filter((k) => source[k] !== undefined);
   if (source.hub !== undefined) {
-    if (hasPath) throw new Error('data source: both "path" and "hub" are set: a local file or a Hugging Face dataset, not both');
-    if (msKeys.length) throw new Error(`data source: "hub" reads a dataset's Parquet files, but ${msKeys.join(', ')} ${msKeys.length > 1 ? 'are' : 'is'} set`);
-    if (format === 'msmarco') throw new Error('data source: format "msmarco" reads MS MARCO\'s TSV files; for the Hub\'s ms_marco use format hf_msmarco (or auto)');
+    checkHubSource(source);
     throw new Error(`data source: the Hugging Face dataset ${source.hub} is opened with openDataSource()`);
   }
   if (hubKeys.length) {
@@ -127,15 +122,28 @@ export function resolveDataSource(source: DataSource, purpose: 'train' | 'eval')
  */
 export async function openDataSource(source: DataSource, purpose: 'train' | 'eval', log?: (line: string) => void): Promise<ResolvedSource> {
   if (source.hub === undefined) return resolveDataSource(source, purpose);
-  if (!looksLikeHubId(source.hub)) throw new Error(`data source "hub": ${JSON.stringify(source.hub)} is not a Hugging Face dataset id (org/name or name, optional @revision)`);
-  try {
-    resolveDataSource(source, purpose);
-  } catch (err) {
-    if (!/is opened with openDataSource/.test((err as Error).message)) throw err;
-  }
+  checkHubSource(source);
   const dataset = await resolveDatasetSplit({ hub: source.hub, config: source.config, split: source.split, revision: source.revision },
     { log, defaultSplit: purpose === 'train' ? 'train' : undefined });
   return { kind: 'parquet', files: dataset.files, format: (source.format ?? 'auto') as RecordFormat | 'auto', columns: source.columns ?? {}, dataset };
+}
+
+function checkFormatName(source: DataSource): DataSource['format'] & string {
+  const format = source.format ?? 'auto';
+  if (!(DATA_FORMATS as readonly string[]).includes(format)) {
+    throw new Error(`data source: unknown format ${JSON.stringify(format)} (expected one of ${DATA_FORMATS.join(', ')})`);
+  }
+  return format;
+}
+
+// The keys a Hub dataset source may not have beside `hub`, and the id itself.
+function checkHubSource(source: DataSource): void {
+  checkFormatName(source);
+  const msKeys = MSMARCO_KEYS.filter((k) => source[k] !== undefined && source[k] !== '');
+  if (source.path !== undefined && source.path !== '') throw new Error('data source: both "path" and "hub" are set: a local file or a Hugging Face dataset, not both');
+  if (msKeys.length) throw new Error(`data source: "hub" reads a dataset's Parquet files, but ${msKeys.join(', ')} ${msKeys.length > 1 ? 'are' : 'is'} set`);
+  if (source.format === 'msmarco') throw new Error('data source: format "msmarco" reads MS MARCO\'s TSV files; for the Hub\'s ms_marco use format hf_msmarco (or auto)');
+  if (!looksLikeHubId(source.hub!)) throw new Error(`data source "hub": ${JSON.stringify(source.hub)} is not a Hugging Face dataset id (org/name or name, optional @revision)`);
 }
 
 function isTriplesPath(file: string): boolean {

@@ -9,7 +9,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { RepoCache } from './cache';
 import { parseHubId } from './models';
 import { hubSettings, type HubSettings } from './settings';
 import { HubError, downloadAll, listRepoFiles, openRepo, repoOf, type ListFileEntry, type OpenedRepo } from './transfer';
@@ -55,10 +54,8 @@ const SHARD = /^(.*)-(\d{5})-of-(\d{5})\.parquet$/;
 export async function resolveDatasetSplit(source: HubDatasetSource, options: DatasetOptions = {}): Promise<DatasetSplit> {
   const settings = options.settings ?? hubSettings();
   const { id, revision } = parseHubId(source.hub, source.revision);
-  const offline = settings.offline || options.localFilesOnly === true;
   const open = (rev: string) => openRepo(repoOf('dataset', id, rev), settings, {
-    offline, why: settings.offline ? 'HF_HUB_OFFLINE is set' : 'localFilesOnly is set',
-    log: options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); }),
+    localFilesOnly: options.localFilesOnly, log: options.log,
     usable: (cache, sha) => fs.existsSync(cache.snapshotDir(sha)),
   });
   const split = source.split ?? options.defaultSplit;
@@ -247,7 +244,7 @@ function splitOf(opened: OpenedRepo, listing: Listing, config: string, split: st
   const files = paths.map((p): DatasetFile => ({
     name: `hf://datasets/${repo.label}/${p}`,
     path: p,
-    local: () => localFile(opened, listing, p, cache),
+    local: () => localFile(opened, listing, p),
   }));
   return { label: repo.label, id: repo.id, sha, revision: repo.revision, config, split, files };
 }
@@ -264,7 +261,8 @@ function withMissingShards(paths: string[]): string[] {
   return [...all];
 }
 
-async function localFile(opened: OpenedRepo, listing: Listing, file: string, cache: RepoCache): Promise<string> {
+async function localFile(opened: OpenedRepo, listing: Listing, file: string): Promise<string> {
+  const { cache } = opened;
   const local = path.join(cache.snapshotDir(opened.sha), file);
   if (cache.has(opened.sha, file)) return local;
   const entry = listing.entries.get(file);

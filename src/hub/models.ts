@@ -59,9 +59,7 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
   const repo = repoOf('model', id, revision);
   const only = options.files ?? 'model';
   const opened = await openRepo(repo, settings, {
-    offline: settings.offline || options.localFilesOnly === true,
-    why: settings.offline ? 'HF_HUB_OFFLINE is set' : 'localFilesOnly is set',
-    log: options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); }),
+    localFilesOnly: options.localFilesOnly, log: options.log,
     usable: (cache, sha) => isComplete(cache, sha, only),
   });
   const { cache, sha } = opened;

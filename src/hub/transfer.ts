@@ -40,22 +40,25 @@ export interface OpenedRepo {
 }
 
 /**
- * The commit to read `repo` at. Offline (HF_HUB_OFFLINE, localFilesOnly) it comes from refs/ alone, and `usable`
+ * The commit to read `repo` at. Offline (HF_HUB_OFFLINE, or `localFilesOnly`) it comes from refs/ alone, and `usable`
  * says whether the cached snapshot of it will do; online the Hub is asked, and a cached snapshot that is `usable`
- * serves when the Hub cannot be reached. `why` names the offline switch in its message.
+ * serves when the Hub cannot be reached. Progress goes to `log` (default: stderr).
  */
 export async function openRepo(repo: Repo, settings: HubSettings, options: {
-  offline: boolean; why: string; log: (line: string) => void; usable: (cache: RepoCache, sha: string) => boolean;
+  localFilesOnly?: boolean; log?: (line: string) => void; usable: (cache: RepoCache, sha: string) => boolean;
 }): Promise<OpenedRepo> {
+  const offline = settings.offline || options.localFilesOnly === true;
+  const why = settings.offline ? 'HF_HUB_OFFLINE is set' : 'localFilesOnly is set';
+  const log = options.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
   const cache = new RepoCache(settings.cacheDir, repo.type, repo.id);
   const fetchHub = hubFetch(settings.endpoint, settings.token);
   const cachedSha = COMMIT.test(repo.revision) ? repo.revision : cache.readRef(repo.revision);
   const cached = cachedSha && options.usable(cache, cachedSha) ? cachedSha : null;
-  const opened = (sha: string, online: boolean): OpenedRepo => ({ repo, cache, sha, online, settings, fetchHub, log: options.log });
-  if (options.offline) {
+  const opened = (sha: string, online: boolean): OpenedRepo => ({ repo, cache, sha, online, settings, fetchHub, log });
+  if (offline) {
     if (cached) return opened(cached, false);
     throw new HubError(`${repo.label}: no local ${repo.type === 'model' ? 'folder' : 'file'} of that name, not in the Hugging Face cache (${cache.folder}), ` +
-      `and ${options.why}: run once with the network, or copy the ${repo.type} there (Python's huggingface_hub uses the same folder)`);
+      `and ${why}: run once with the network, or copy the ${repo.type} there (Python's huggingface_hub uses the same folder)`);
   }
   let sha: string;
   try {
@@ -63,7 +66,7 @@ export async function openRepo(repo: Repo, settings: HubSettings, options: {
   } catch (err) {
     if (!(err instanceof NetworkError)) throw err;
     if (cached) {
-      options.log(`${repo.label}: ${settings.endpoint} cannot be reached (${err.message}); using the cached snapshot ${cached}`);
+      log(`${repo.label}: ${settings.endpoint} cannot be reached (${err.message}); using the cached snapshot ${cached}`);
       return opened(cached, false);
     }
     throw new HubError(`${repo.label}: no local ${repo.type === 'model' ? 'folder' : 'file'} of that name; cannot reach ${settings.endpoint} (${err.message}) ` +
