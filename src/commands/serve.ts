@@ -37,8 +37,9 @@ export const serveCommand: CommandModule<object, Args> = {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) {
+          // A second signal: exit now, non-zero (128 + the signal's number, as a shell reports it).
           log.warn(`${signal} again: exiting now`);
-          process.exit(1);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
         }
         stopping = true;
         console.log(`rrtrain serve: ${signal}: finishing the requests in flight, then exiting`);
@@ -47,8 +48,8 @@ export const serveCommand: CommandModule<object, Args> = {
           process.exit(1);
         });
       };
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
     });
     console.log('rrtrain serve: stopped');
   },

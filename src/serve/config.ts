@@ -30,6 +30,11 @@ export const SERVE_SETTINGS = {
   max_queue_pairs: ['int', 'pairs waiting before requests get 429 (default 8192)'],
   max_inflight: ['int', 'forward passes at once (default 1)'],
   timeout_ms: ['int', 'per-request deadline in ms; past it, 503 and the work is dropped (default 30000)'],
+  headers_timeout_ms: ['int', 'time for a request\'s headers to arrive, ms; past it 408 and the connection is closed (default 10000)'],
+  request_timeout_ms: ['int', 'time for a whole request (headers and body) to arrive, ms; past it 408 and closed (default 30000)'],
+  keep_alive_timeout_ms: ['int', 'an idle keep-alive connection is closed after this many ms (default 5000)'],
+  max_connections: ['int', 'open connections at most; beyond it a new connection gets 503 and is closed (default 1024)'],
+  drain_timeout_ms: ['int', 'on SIGTERM/SIGINT, requests being scored get this long to finish, ms (default 30000)'],
   log_level: ['string', 'fatal, error, warn, info (default), debug, trace or silent'],
 } as const satisfies Record<string, readonly [Kind, string]>;
 
@@ -60,6 +65,11 @@ const settingsSchema = z.strictObject({
   max_queue_pairs: positive.optional(),
   max_inflight: positive.optional(),
   timeout_ms: positive.optional(),
+  headers_timeout_ms: positive.optional(),
+  request_timeout_ms: positive.optional(),
+  keep_alive_timeout_ms: positive.optional(),
+  max_connections: positive.optional(),
+  drain_timeout_ms: positive.optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 });
 
@@ -118,6 +128,11 @@ export function toServeOptions(s: ServeSettings): ServeOptions {
     maxQueuePairs: s.max_queue_pairs,
     maxInflight: s.max_inflight,
     timeoutMs: s.timeout_ms,
+    headersTimeoutMs: s.headers_timeout_ms,
+    requestTimeoutMs: s.request_timeout_ms,
+    keepAliveTimeoutMs: s.keep_alive_timeout_ms,
+    maxConnections: s.max_connections,
+    drainTimeoutMs: s.drain_timeout_ms,
     logLevel: s.log_level ?? 'info',
   };
 }

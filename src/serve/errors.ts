@@ -12,8 +12,10 @@ export type ErrorType =
   | 'payload_too_large'      // 413: the body is over the size limit
   | 'unsupported_media_type' // 415: the body is not application/json
   | 'input_too_long'         // 422: a pair is over max_length and the client turned truncation off
-  | 'overloaded'             // 429: the queue is full; see Retry-After
+  | 'overloaded'             // 429: the queue is full, or 503: too many connections; see Retry-After
   | 'header_too_large'       // 431: the request headers are too large
+  | 'request_timeout'        // 408: the request (headers or body) did not arrive in time
+  | 'expectation_failed'     // 417: an Expect header other than 100-continue
   | 'timeout'                // 503: the request's deadline passed before it was scored
   | 'shutting_down'          // 503: the server is stopping
   | 'internal_error';        // 500: a bug; the message is generic
@@ -44,8 +46,9 @@ export class HttpError extends Error {
 export const badRequest = (message: string): HttpError => new HttpError(400, 'invalid_request', message);
 
 /** A raw HTTP/1.1 response with an error body, for sockets the HTTP parser gave up on. */
-export function rawErrorResponse(status: number, reason: string, type: ErrorType, message: string): string {
+export function rawErrorResponse(status: number, reason: string, type: ErrorType, message: string, headers: Record<string, string> = {}): string {
   const body = JSON.stringify({ error: message, type } satisfies ErrorBody);
-  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n${extra}` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }

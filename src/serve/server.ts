@@ -3,12 +3,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
+import zlib from 'node:zlib';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import { Reranker, resolveDevice, type DeviceRequest } from '../model';
 import type { NativeDtype } from '../native';
 import { ApiKeyCheck } from './auth';
 import { Batcher, DEFAULT_BATCHER_OPTIONS, DEVICE_BATCH_DEFAULTS, rerankerBackend, type BatcherHooks, type BatcherOptions } from './batcher';
+import { ConnectionGuard } from './connections';
 import { HttpError, rawErrorResponse, type ErrorType } from './errors';
 import { ServeMetrics } from './metrics';
 import { ROUTE_METHODS, registerRoutes, type RouteLimits } from './routes';
@@ -38,6 +40,16 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   logLevel?: string;
   /** Export process metrics (CPU, memory, event loop) on /metrics too (default false). */
   processMetrics?: boolean;
+  /** Time for a request's headers to arrive, ms (default 10000; past it, 408 and closed). */
+  headersTimeoutMs?: number;
+  /** Time for a whole request, headers and body, to arrive, ms (default 30000; past it, 408 and closed). */
+  requestTimeoutMs?: number;
+  /** An idle keep-alive connection is closed after this many ms (default 5000). */
+  keepAliveTimeoutMs?: number;
+  /** Open connections at most; beyond it a new connection gets 503 and is closed (default 1024). */
+  maxConnections?: number;
+  /** On close(), requests being scored get this long to finish, ms (default 30000); then every connection is closed. */
+  drainTimeoutMs?: number;
   /** Test instrumentation for the batcher. */
   hooks?: BatcherHooks;
 }
@@ -48,6 +60,14 @@ export const DEFAULT_LIMITS: RouteLimits = {
   maxQueryChars: 4_000,
   bodyLimit: 4 * 1024 * 1024,
 };
+
+export const DEFAULT_CONNECTION_LIMITS = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 1024,
+  drainTimeoutMs: 30_000,
+} as const;
 
 /** JSON bodies nested deeper than this are refused before parsing (valid bodies need 3 levels). */
 export const MAX_JSON_DEPTH = 32;
@@ -98,6 +118,18 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
   for (const [key, value] of Object.entries(limits)) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
   }
+  const connectionLimits = {
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.requestTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
+    maxConnections: options.maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.drainTimeoutMs,
+  };
+  for (const [key, value] of Object.entries(connectionLimits)) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+  }
+  // Node checks the headers and request deadlines on an interval: check often enough that they hold to ~1 s.
+  const headersTimeout = Math.min(connectionLimits.headersTimeoutMs, connectionLimits.requestTimeoutMs);
   const budget = DEVICE_BATCH_DEFAULTS[model.device];
   const batcherOptions: BatcherOptions = {
     maxBatchTokens: options.maxBatchTokens ?? Math.max(budget.maxBatchTokens, model.maxLength),
@@ -123,6 +155,14 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     bodyLimit: limits.bodyLimit,
     return503OnClosing: false,          // answered below, in the stable error shape
     forceCloseConnections: 'idle',
+    requestTimeout: connectionLimits.requestTimeoutMs,
+    keepAliveTimeout: connectionLimits.keepAliveTimeoutMs,
+    http: {
+      headersTimeout,
+      requestTimeout: connectionLimits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
+      requireHostHeader: false,         // checked in onRequest, so that the answer has the error shape
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     clientErrorHandler: clientError,
     frameworkErrors: (err, _request, reply) => {
@@ -130,11 +170,29 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     },
   });
 
-  // JSON bodies: strict UTF-8, bounded nesting, then fastify's parser (which refuses __proto__ / constructor keys).
+  const guard = new ConnectionGuard(app.server, connectionLimits.maxConnections);
+  // Expectations other than 100-continue: Node would answer 417 with an empty body.
+  app.server.on('checkExpectation', (req, res) => {
+    const body = JSON.stringify(new HttpError(417, 'expectation_failed', `Expect: ${clip(String(req.headers.expect), 100)} is not supported (only 100-continue)`).body());
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
+    res.end(body);
+  });
+
+  // JSON bodies: UTF-8 only, gzip/deflate decoded (the body limit applies to the decoded size), strict UTF-8,
+  // bounded nesting, then fastify's parser (which refuses __proto__ / constructor keys).
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    const buf = body as Buffer;
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(String(request.headers['content-type'] ?? ''))?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      return done(new HttpError(415, 'unsupported_media_type', `charset=${clip(charset, 40)} is not supported: send the JSON body in UTF-8`), undefined);
+    }
+    let buf: Buffer;
+    try {
+      buf = decodeBody(body as Buffer, request.headers['content-encoding'], limits.bodyLimit);
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
     if (buf.length === 0) return done(new HttpError(400, 'invalid_json', 'the body is empty: send a JSON object'), undefined);
     if (!isUtf8(buf)) return done(new HttpError(400, 'invalid_json', 'the body is not valid UTF-8'), undefined);
     if (tooDeep(buf, MAX_JSON_DEPTH)) {
@@ -148,6 +206,9 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
 
   app.addHook('onRequest', async (request, reply) => {
     if (closing) throw new HttpError(503, 'shutting_down', 'the server is shutting down');
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') {
+      throw new HttpError(400, 'bad_request', 'the request has no Host header (HTTP/1.1 requires one)');
+    }
     if (auth && !(request.url === '/health' || request.url.startsWith('/health?'))) auth.check(request.headers.authorization);
   });
 
@@ -156,6 +217,26 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     if (closing) reply.header('Connection', 'close');
     return payload;
   });
+
+  // Optional fields sent as null mean "not set" (Cohere's and TEI's clients send them so).
+  app.addHook('preValidation', async (request) => {
+    const body = request.body;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return;
+    const required = new Set<string>((request.routeOptions.schema?.body as { required?: string[] } | undefined)?.required ?? []);
+    for (const [key, value] of Object.entries(body)) if (value === null && !required.has(key)) delete (body as Record<string, unknown>)[key];
+  });
+
+  // From here the request's body is in: shutdown lets it finish (within the drain deadline).
+  const handling = new WeakSet<object>();
+  app.addHook('preHandler', async (request) => {
+    handling.add(request);
+    guard.started(request.raw.socket);
+  });
+  const handled = async (request: { raw: { socket: Socket } }) => {
+    if (handling.delete(request)) guard.finished(request.raw.socket);
+  };
+  app.addHook('onResponse', handled);
+  app.addHook('onRequestAbort', handled);
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.is404 ? 'unmatched' : (request.routeOptions.url ?? 'unmatched');
@@ -200,6 +281,11 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
       max_json_depth: MAX_JSON_DEPTH,
       timeout_ms: batcherOptions.timeoutMs,
       max_queue_pairs: batcherOptions.maxQueuePairs,
+      headers_timeout_ms: connectionLimits.headersTimeoutMs,
+      request_timeout_ms: connectionLimits.requestTimeoutMs,
+      keep_alive_timeout_ms: connectionLimits.keepAliveTimeoutMs,
+      max_connections: connectionLimits.maxConnections,
+      drain_timeout_ms: connectionLimits.drainTimeoutMs,
     },
     batching: {
       max_batch_tokens: batcherOptions.maxBatchTokens,
@@ -228,9 +314,15 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     close() {
       closed ??= (async () => {
         closing = true;
-        // Stops accepting and waits for the requests in flight (their handlers wait on the batcher).
-        await app.close();
+        // Stops accepting; closes idle connections and those still sending a request; waits for the requests
+        // being scored (their handlers wait on the batcher), up to the drain deadline.
+        const deadline = setTimeout(() => guard.closeAll(), connectionLimits.drainTimeoutMs);
+        deadline.unref();
+        const stopped = app.close();
+        guard.closeIdle();
+        await stopped;
         await batcher.drain();
+        clearTimeout(deadline);
         if (ownsModel) model.dispose();
       })();
       return closed;
@@ -275,9 +367,28 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
   }
   const [status, reason, type, message]: [number, string, ErrorType, string] =
     err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'header_too_large', 'the request headers are too large']
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'bad_request', 'the request took too long to arrive']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request_timeout', 'the request (headers and body) did not arrive in time: closed']
         : [400, 'Bad Request', 'bad_request', `malformed HTTP request (${err.code ?? 'parse error'})`];
   socket.end(rawErrorResponse(status, reason, type, message));
+}
+
+// The body as sent, decoded per Content-Encoding; a decoded body over the limit (a zip bomb) is a 413.
+function decodeBody(raw: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === '' || name === 'identity') return raw;
+  const tooLarge = () => new HttpError(413, 'payload_too_large', `the ${name}-decoded body is over the limit of ${limit} bytes (body_limit)`);
+  const decode = (fn: (b: Buffer, o: zlib.ZlibOptions) => Buffer): Buffer => {
+    try {
+      return fn(raw, { maxOutputLength: limit });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge();
+      throw new HttpError(400, 'invalid_json', `the body is not valid ${name} data (Content-Encoding: ${name}): ${(err as Error).message}`);
+    }
+  };
+  if (name === 'gzip' || name === 'x-gzip') return decode(zlib.gunzipSync);
+  // HTTP's deflate is zlib-wrapped; some clients send raw deflate.
+  if (name === 'deflate') return raw[0] === 0x78 ? decode(zlib.inflateSync) : decode(zlib.inflateRawSync);
+  throw new HttpError(415, 'unsupported_media_type', `Content-Encoding: ${clip(name, 40)} is not supported: send identity, gzip or deflate`);
 }
 
 // True when JSON text nests arrays/objects deeper than `max` (brackets inside strings do not count).
