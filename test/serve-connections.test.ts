@@ -62,23 +62,32 @@ describe('serve: connections', () => {
     });
   });
 
-  test('beyond max_connections a new connection gets a fast 503; the others keep being served', { timeout: 30_000 }, async () => {
-    await withServer({ maxConnections: 3 }, async (server, port) => {
-      const stalled = await Promise.all([1, 2].map(() => connect(port, stalledBody)));
-      const ok = await fetch(`${server.url}/health`, { headers: { connection: 'close' } });
+  test('at max_connections a new connection replaces the oldest stalled one; 503 only when all are being answered', { timeout: 30_000 }, async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let holding = false;
+    await withServer({ maxConnections: 2, hooks: { beforeForward: () => (holding ? held : undefined) } }, async (server, port) => {
+      const first = await connect(port, stalledBody);
+      const second = await connect(port, stalledBody);
+      // Two stalled connections fill the cap: a normal client is still answered, in place of the oldest.
+      const ok = await post(server.url!, '/rerank', JSON.stringify({ query: 'cat', documents: ['a cat'] }), { connection: 'close' });
       assert.equal(ok.status, 200);
-      await ok.text();
-      const third = await connect(port, stalledBody);
+      await first.closed;
+      second.socket.destroy();
+      await second.closed;
+
+      // Two requests being scored (the model held busy) fill it: a new connection gets a fast 503 {error, type}.
+      holding = true;
+      const body = JSON.stringify({ query: 'cat', documents: ['a cat', 'a dog'] });
+      const busy = [0, 1].map(() => post(server.url!, '/rerank', body, { connection: 'close' }));
+      while (server.batcher.stats().activeRequests < 2) await new Promise((r) => setTimeout(r, 10));
       const refused = await connect(port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
       const res = parseRaw((await refused.closed).text);
       assert.equal(res.status, 503);
       assert.equal(res.body.type, 'overloaded');
       assert.match(res.body.error, /max_connections/);
-      for (const s of [...stalled, third]) s.socket.destroy();
-      await Promise.all([...stalled, third].map((s) => s.closed));
-      await new Promise((r) => setTimeout(r, 50));
-      const again = await fetch(`${server.url}/health`);
-      assert.equal(again.status, 200);
+      release();
+      for (const r of await Promise.all(busy)) assert.equal(r.status, 200);
     });
   });
 

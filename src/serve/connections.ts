@@ -1,5 +1,7 @@
-// The server's connections: a cap on how many are open (beyond it a new connection gets a fast 503 and is closed,
-// rather than the process running out of file descriptors), and shutdown that never waits on a client: idle
+// The server's connections: a cap on how many are open, so that the process never runs out of file descriptors.
+// At the cap a new connection takes the place of the oldest one that is not being answered (idle keep-alive, or
+// still sending its request: what slow clients hold), so stalled clients cannot lock others out; only when every
+// open connection has a request being scored does a new one get a fast 503. And shutdown that never waits on a client: idle
 // keep-alive connections and connections still sending a request (slow headers, a stalled body) are closed at once;
 // connections whose request is being scored get until the drain deadline.
 import type { Server } from 'node:http';
@@ -17,6 +19,7 @@ export class ConnectionGuard {
     const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
     server.removeAllListeners('connection');
     server.on('connection', (socket: Socket) => {
+      if (!this.closing && this.open.size >= this.maxConnections) this.evictOldestWaiting();
       if (this.closing || this.open.size >= this.maxConnections) {
         const message = this.closing
           ? 'the server is shutting down'
@@ -35,6 +38,20 @@ export class ConnectionGuard {
     });
   }
 
+  /** Evictions so far: connections closed at the cap to make room. */
+  evicted = 0;
+
+  private evictOldestWaiting(): void {
+    for (const socket of this.open) {   // insertion order, refreshed on each answer: longest without one first
+      if (this.handling.has(socket)) continue;
+      this.open.delete(socket);
+      this.handling.delete(socket);
+      socket.destroy();
+      this.evicted++;
+      return;
+    }
+  }
+
   get size(): number {
     return this.open.size;
   }
@@ -45,6 +62,8 @@ export class ConnectionGuard {
   }
 
   finished(socket: Socket): void {
+    // Answered: it moves to the back of the eviction order (a client that just got an answer is not stalling).
+    if (this.open.delete(socket)) this.open.add(socket);
     const n = (this.handling.get(socket) ?? 1) - 1;
     if (n > 0) this.handling.set(socket, n);
     else this.handling.delete(socket);

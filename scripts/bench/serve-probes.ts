@@ -1,0 +1,110 @@
+// Hostile-client probes of `rrtrain serve` (the fixture model, a child process, default settings unless given):
+//   1. one stalled body (headers + Content-Length: 100000, then nothing): when is it answered and closed;
+//   2. N stalled connections (default 10000) held open while a normal client keeps sending small /rerank
+//      requests: how many of those are answered, and their latency;
+//   3. SIGTERM with stalled, slow-header and idle keep-alive connections open: time to exit, exit code.
+//
+//   npx tsc -p . && node dist/scripts/bench/serve-probes.js [--stalled 10000] [--server-args "--request-timeout-ms 30000"]
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { stalled: { type: 'string', default: '10000' }, 'server-args': { type: 'string', default: '' } } });
+const root = path.resolve(__dirname, '..', '..', '..');
+const cli = path.join(root, 'dist', 'src', 'cli.js');
+const model = path.join(root, 'test', 'fixtures', 'hf', 'bert-mini-a');
+const stalledBody = 'POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"query":';
+
+async function serve() {
+  const args = [cli, 'serve', '--model', model, '--port', '0', '--log-level', 'warn', ...values['server-args']!.split(' ').filter(Boolean)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = line.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve(m[1]);
+    });
+  });
+  return { child, exited, url, port: Number(new URL(url).port) };
+}
+
+function open(port: number, data: string): Promise<{ socket: net.Socket; closed: Promise<{ at: number; status: number }> }> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => { text += d.toString(); });
+    socket.on('error', () => undefined);
+    const closed = new Promise<{ at: number; status: number }>((done) => socket.on('close', () => done({ at: Date.now(), status: Number(text.split(' ')[1]) || 0 })));
+    socket.once('connect', () => { socket.write(data); resolve({ socket, closed }); });
+    socket.once('error', () => resolve({ socket, closed }));
+  });
+}
+
+async function smallRequest(url: string): Promise<{ ok: boolean; ms: number }> {
+  const started = performance.now();
+  try {
+    const res = await fetch(`${url}/rerank`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'cat', documents: ['a cat sat on the mat', 'stock markets fell'] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.text();
+    return { ok: res.status === 200, ms: performance.now() - started };
+  } catch {
+    return { ok: false, ms: performance.now() - started };
+  }
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+
+async function main(): Promise<void> {
+  const server = await serve();
+  console.log(`server ${server.url}, args: ${values['server-args'] || '(defaults)'}`);
+
+  // 1. One stalled body.
+  const t0 = Date.now();
+  const one = await open(server.port, stalledBody);
+  const { at, status } = await one.closed;
+  console.log(`1. stalled body: answered ${status} and closed after ${((at - t0) / 1000).toFixed(1)} s`);
+
+  // 2. Many stalled connections while a normal client keeps going.
+  const n = Number(values.stalled);
+  const latencies: number[] = [];
+  let failed = 0;
+  let stop = false;
+  const client = (async () => {
+    while (!stop) {
+      const r = await smallRequest(server.url);
+      if (r.ok) latencies.push(r.ms);
+      else failed++;
+    }
+  })();
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < n; i += 200) {
+    const batch = await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => open(server.port, stalledBody)));
+    for (const b of batch) sockets.push(b.socket);
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  stop = true;
+  await client;
+  console.log(`2. ${n} stalled connections opened: the normal client got ${latencies.length} answers, ${failed} failures; ` +
+    `latency p50 ${pct(latencies, 0.5)?.toFixed(1)} ms, p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
+  for (const s of sockets) s.destroy();
+
+  // 3. SIGTERM with a stalled body, slow headers and an idle keep-alive connection open.
+  await open(server.port, stalledBody);
+  await open(server.port, 'GET /health HTTP/1.1\r\nHost: x\r\n');
+  await open(server.port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 200));
+  const t1 = Date.now();
+  server.child.kill('SIGTERM');
+  const code = await server.exited;
+  console.log(`3. SIGTERM with stalled, slow-header and idle connections open: exited ${code} after ${Date.now() - t1} ms`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
