@@ -61,13 +61,14 @@ export const DEFAULT_LIMITS: RouteLimits = {
   bodyLimit: 4 * 1024 * 1024,
 };
 
-export const DEFAULT_CONNECTION_LIMITS = {
+export const DEFAULT_CONNECTION_LIMITS: Required<Pick<ServeOptions,
+  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'drainTimeoutMs'>> = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
   maxConnections: 1024,
   drainTimeoutMs: 30_000,
-} as const;
+};
 
 /** JSON bodies nested deeper than this are refused before parsing (valid bodies need 3 levels). */
 export const MAX_JSON_DEPTH = 32;
@@ -109,25 +110,8 @@ export async function startServer(options: ServeOptions): Promise<RerankServer> 
 }
 
 function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions): RerankServer {
-  const limits: RouteLimits = {
-    maxDocuments: options.maxDocuments ?? DEFAULT_LIMITS.maxDocuments,
-    maxDocumentChars: options.maxDocumentChars ?? DEFAULT_LIMITS.maxDocumentChars,
-    maxQueryChars: options.maxQueryChars ?? DEFAULT_LIMITS.maxQueryChars,
-    bodyLimit: options.bodyLimit ?? DEFAULT_LIMITS.bodyLimit,
-  };
-  for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
-  }
-  const connectionLimits = {
-    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.headersTimeoutMs,
-    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.requestTimeoutMs,
-    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.keepAliveTimeoutMs,
-    maxConnections: options.maxConnections ?? DEFAULT_CONNECTION_LIMITS.maxConnections,
-    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_CONNECTION_LIMITS.drainTimeoutMs,
-  };
-  for (const [key, value] of Object.entries(connectionLimits)) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
-  }
+  const limits: RouteLimits = positiveSettings(DEFAULT_LIMITS, options);
+  const connectionLimits = positiveSettings(DEFAULT_CONNECTION_LIMITS, options);
   // Node checks the headers and request deadlines on an interval: check often enough that they hold to ~1 s.
   const headersTimeout = Math.min(connectionLimits.headersTimeoutMs, connectionLimits.requestTimeoutMs);
   const budget = DEVICE_BATCH_DEFAULTS[model.device];
@@ -328,6 +312,17 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
       return closed;
     },
   };
+}
+
+// Each key of `defaults` from `options` when set there, else the default; every one a positive integer.
+function positiveSettings<T extends object>(defaults: T, options: Partial<T>): T {
+  const out = {} as Record<string, unknown>;
+  for (const [key, fallback] of Object.entries(defaults)) {
+    const value = (options as Record<string, unknown>)[key] ?? fallback;
+    if (!Number.isInteger(value) || (value as number) < 1) throw new RangeError(`${key} must be a positive integer, got ${value}`);
+    out[key] = value;
+  }
+  return out as T;
 }
 
 function sendError(reply: FastifyReply, error: HttpError): void {
