@@ -5,7 +5,10 @@ import { resolveModelFolder } from './hub/models';
 import path from 'node:path';
 import { addon, type NativeCrossEncoder, type NativeDtype, type NativeTokenBatch } from './native';
 import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
-import { PairTokenizer, padBatch, type EncodedPair } from './tokenize';
+import {
+  DEFAULT_CHUNK_OVERLAP, DEFAULT_MAX_CHUNKS, PairTokenizer, padBatch, type ChunkAggregate, type EncodedPair, type LongDocuments,
+  type TruncationDirection,
+} from './tokenize';
 import { TokenizePool, tokenizeWorkersFor } from './tokenize-pool';
 import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type Pair } from './validate';
 import { fsyncPath, writeFileAtomic } from './util';
@@ -67,6 +70,68 @@ export interface ScoreOptions {
   label?: number | string;
   /** bf16 autocast (CUDA models only; about 2-3× the fp32 throughput, scores within ~1e-2). Default false. */
   bf16?: boolean;
+  /**
+   * A pair longer than maxLength: 'truncate' (default) cuts it; 'chunk' splits the document into overlapping
+   * windows of tokens, each scored after the query, and the document gets their aggregate.
+   */
+  longDocuments?: LongDocuments;
+  /** Chunking: windows per document at most (default 10; the rest of a longer document is not read). */
+  maxChunks?: number;
+  /** Chunking: tokens a window shares with the one before (default 32; at most half a window). */
+  chunkOverlap?: number;
+  /** Chunking: 'max' (default, MaxP: the best chunk's logits), 'first' or 'mean' (the chunks' mean logits). */
+  aggregate?: ChunkAggregate;
+  /** Truncating: which end of the pair is cut, 'right' (default, as transformers) or 'left'. */
+  truncationDirection?: TruncationDirection;
+}
+
+/** The long-document options, checked, with their defaults. */
+export interface LongDocumentOptions {
+  longDocuments: LongDocuments;
+  maxChunks: number;
+  chunkOverlap: number;
+  aggregate: ChunkAggregate;
+  truncationDirection: TruncationDirection;
+}
+
+/** Checks the long-document options of `options` (named `prefix`.key in errors) and fills in the defaults. */
+export function checkLongDocumentOptions(options: Partial<LongDocumentOptions> & { chunkAggregate?: ChunkAggregate }, prefix = 'options'): LongDocumentOptions {
+  const aggregate = options.aggregate ?? options.chunkAggregate;
+  return {
+    longDocuments: options.longDocuments === undefined ? 'truncate' : checkOneOf(options.longDocuments, `${prefix}.longDocuments`, ['truncate', 'chunk']),
+    maxChunks: options.maxChunks === undefined ? DEFAULT_MAX_CHUNKS : checkPositiveInt(options.maxChunks, `${prefix}.maxChunks`),
+    chunkOverlap: options.chunkOverlap === undefined ? DEFAULT_CHUNK_OVERLAP : checkNonNegativeInt(options.chunkOverlap, `${prefix}.chunkOverlap`),
+    aggregate: aggregate === undefined ? 'max' : checkOneOf(aggregate, `${prefix}.aggregate`, ['max', 'first', 'mean']),
+    truncationDirection: options.truncationDirection === undefined ? 'right'
+      : checkOneOf(options.truncationDirection, `${prefix}.truncationDirection`, ['right', 'left']),
+  };
+}
+
+function checkNonNegativeInt(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new TypeError(`${name} must be a non-negative integer, got ${describe(value)}`);
+  return value;
+}
+
+/**
+ * Chunked documents' logits, one row per document: 'max' the row of the chunk highest in `column` (MaxP; the
+ * first of equals), 'first' the first chunk's, 'mean' the rows' mean. A document with one pair keeps its row.
+ */
+export function aggregateRows(rows: readonly number[][], owners: readonly number[], documents: number, aggregate: ChunkAggregate, column: number): number[][] {
+  const out: number[][] = new Array(documents);
+  const counts = new Array<number>(documents).fill(0);
+  for (let p = 0; p < rows.length; p++) {
+    const d = owners[p];
+    const row = rows[p];
+    const seen = counts[d]++;
+    if (seen === 0) out[d] = aggregate === 'mean' ? [...row] : row;
+    else if (aggregate === 'max') {
+      if (row[column] > out[d][column]) out[d] = row;
+    } else if (aggregate === 'mean') {
+      for (let k = 0; k < row.length; k++) out[d][k] += row[k];
+    }
+  }
+  if (aggregate === 'mean') for (let d = 0; d < documents; d++) if (counts[d] > 1) out[d] = out[d].map((v) => v / counts[d]);
+  return out;
 }
 
 export interface RankOptions extends ScoreOptions {
@@ -177,7 +242,7 @@ export class Reranker {
     this.checkLive();
     const column = this.labelColumn(options.label);
     const activation = options.activation === undefined ? 'none' : checkOneOf(options.activation, 'options.activation', ['none', 'sigmoid']);
-    const rows = await this.logits(pairs, options);
+    const rows = await this.logits(pairs, { ...options, label: column });
     return rows.map((row) => (activation === 'sigmoid' ? sigmoid(row[column]) : row[column]));
   }
 
@@ -189,7 +254,11 @@ export class Reranker {
     const truncation = options.truncation ?? true;
     if (typeof truncation !== 'boolean') throw new TypeError(`options.truncation must be a boolean, got ${describe(truncation)}`);
     const bf16 = this.checkBf16(options.bf16);
+    const long = checkLongDocumentOptions(options);
     if (checked.length === 0) return [];
+    if (long.longDocuments === 'chunk' || long.truncationDirection === 'left') {
+      return this.logitsByDocument(checked, long, truncation, batchSize, bf16, this.labelColumn(options.label));
+    }
     // On a GPU, tokenized in chunks: the next chunk's tokenization (on the thread pool) overlaps the model's work
     // on this one, which would otherwise wait for every pair to be tokenized first. On the CPU both compete for
     // the same cores and sorting fewer pairs by length pads more (measured 10% slower), so one chunk.
@@ -214,6 +283,34 @@ export class Reranker {
     await Promise.all(forwards);
     if (failure !== undefined) throw failure;
     return out;
+  }
+
+  // Pairs grouped by query, each group's documents cut or chunked by PairTokenizer.encodeDocuments; rows of
+  // chunks are aggregated back into one per pair.
+  private async logitsByDocument(
+    pairs: ReadonlyArray<readonly [string, string]>, long: LongDocumentOptions, truncate: boolean, batchSize: number, bf16: boolean, column: number,
+  ): Promise<number[][]> {
+    const groups = new Map<string, number[]>();
+    pairs.forEach(([query], i) => {
+      const group = groups.get(query);
+      if (group) group.push(i);
+      else groups.set(query, [i]);
+    });
+    const encoded: EncodedPair[] = [];
+    const owners: number[] = [];
+    for (const [query, indexes] of groups) {
+      const docs = await this.tokenizer.encodeDocuments(query, indexes.map((i) => pairs[i][1]), {
+        maxLength: this.maxLength, longDocuments: long.longDocuments, truncate, direction: long.truncationDirection,
+        maxChunks: long.maxChunks, chunkOverlap: long.chunkOverlap,
+      }, indexes);
+      for (let p = 0; p < docs.pairs.length; p++) {
+        encoded.push(docs.pairs[p]);
+        owners.push(indexes[docs.owners[p]]);
+      }
+    }
+    const rows: number[][] = new Array(encoded.length);
+    await Promise.all(this.forwardSorted(encoded, encoded.map((_, i) => i), batchSize, bf16, rows));
+    return aggregateRows(rows, owners, pairs.length, long.aggregate, column);
   }
 
   /** Documents ordered by score, best first. */

@@ -10,6 +10,7 @@ import path from 'node:path';
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, os.availableParallelism()));
 
 import {
+  Encoding,
   Tokenizer,
   WordPiece,
   bertNormalizer,
@@ -25,11 +26,59 @@ export interface EncodedPair {
   typeIds: number[];
 }
 
+/** What is done with a document longer than the model's window after the query. */
+export type LongDocuments = 'truncate' | 'chunk';
+/** How a chunked document's score comes from its chunks' (MaxP, FirstP, MeanP). */
+export type ChunkAggregate = 'max' | 'first' | 'mean';
+export type TruncationDirection = 'right' | 'left';
+
+export interface DocumentEncodeOptions {
+  /** The pair limit in tokens (query, document and special tokens). */
+  maxLength: number;
+  /** 'truncate' (default): cut to the limit. 'chunk': overlapping windows of the document, each after the query. */
+  longDocuments?: LongDocuments;
+  /** truncate: off, a pair over the limit is a RangeError naming it (default true). */
+  truncate?: boolean;
+  /** truncate: which end is cut (default 'right', as transformers' truncation_side). */
+  direction?: TruncationDirection;
+  /** chunk: windows per document at most (default 10, Cohere's max_chunks_per_doc). */
+  maxChunks?: number;
+  /** chunk: tokens each window shares with the one before (default 32; at most half a window). */
+  chunkOverlap?: number;
+  /** The document's tokens looked at, at most (Cohere v2's max_tokens_per_doc): its first ones. */
+  maxDocumentTokens?: number;
+}
+
+export interface EncodedDocuments {
+  /** One pair per window: a document alone, or each of its chunks. */
+  pairs: EncodedPair[];
+  /** For each pair, the index of its document. */
+  owners: number[];
+  /** Documents with tokens that no pair holds (cut, or past the last chunk). */
+  truncated: number;
+  /** Documents split into two or more chunks. */
+  chunked: number;
+  /** The query's tokens, and the special tokens of a pair: the length of a pair with an empty document. */
+  queryTokens: number;
+  specialTokens: number;
+}
+
+export const DEFAULT_MAX_CHUNKS = 10;
+export const DEFAULT_CHUNK_OVERLAP = 32;
+
+// A long document is cut to a prefix before it is tokenized, so that a 20,000-character document costs what the
+// tokens it can use cost (the Rust tokenizer encodes the whole text and only then truncates, holding every token's
+// offsets and strings). The prefix ends before a whitespace, so its tokens are the whole text's first tokens; it
+// is sized at this many characters per token needed, and grown when a text packs more characters per token.
+const PREFIX_CHARS_PER_TOKEN = 8;
+
 /** Files that make up a tokenizer in a HF model folder, copied along when a model is saved. */
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'added_tokens.json'];
 
 export class PairTokenizer {
-  private truncationLength: number | null = null;
+  private truncation: { maxLength: number; direction: TruncationDirection } | null = null;
+  /** Special tokens the post-processor adds to a pair ([CLS] q [SEP] d [SEP]: 3). */
+  private pairSpecials: number | undefined;
   private queue: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -78,7 +127,7 @@ export class PairTokenizer {
   async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0): Promise<EncodedPair[]> {
     // Truncation is a setting of the shared Rust tokenizer, read when each encode runs: calls take turns.
     const turn = this.queue.then(async () => {
-      this.setTruncation(truncate ? maxLength : null);
+      this.setTruncation(truncate ? { maxLength, direction: 'right' } : null);
       return Promise.all(pairs.map(([query, document]) => this.tokenizer.encode(query, document)));
     });
     this.queue = turn.then(() => undefined, () => undefined);
@@ -115,18 +164,159 @@ export class PairTokenizer {
         fs.copyFileSync(from, path.join(dir, name));
       }
     }
-    const previous = this.truncationLength;
+    const previous = this.truncation;
     this.setTruncation(null);  // tokenizer.json is saved without our runtime truncation, as HF folders ship it
     this.tokenizer.save(path.join(dir, 'tokenizer.json'));
     this.setTruncation(previous);
   }
 
-  private setTruncation(maxLength: number | null): void {
-    if (maxLength === this.truncationLength) return;
-    if (maxLength === null) this.tokenizer.disableTruncation();
-    else this.tokenizer.setTruncation(maxLength, { strategy: 'LongestFirst' as never });
-    this.truncationLength = maxLength;
+  /**
+   * Encodes one query with each of its documents for scoring. A long document is tokenized only as far as a pair
+   * can use (see PREFIX_CHARS_PER_TOKEN), and a truncated pair is token for token what encodePairs gives. With
+   * longDocuments 'chunk', a document that does not fit after the query becomes overlapping windows, each after
+   * the query (the query cut to half the room when it is longer), put together by the tokenizer's post-processor.
+   * `indexes`: the documents' indexes in the caller's list, which an error names (default: their own).
+   */
+  async encodeDocuments(query: string, documents: readonly string[], options: DocumentEncodeOptions, indexes?: readonly number[]): Promise<EncodedDocuments> {
+    const { maxLength } = options;
+    const mode = options.longDocuments ?? 'truncate';
+    const direction = options.direction ?? 'right';
+    const truncate = options.truncate ?? true;
+    const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS;
+    const plain = { addSpecialTokens: false };
+    const turn = this.queue.then(async () => {
+      // Truncation is the tokenizer's setting, read as each encode runs: off while texts are counted.
+      this.setTruncation(null);
+      const empty = await this.tokenizer.encode('', null, plain);
+      const specials = (this.pairSpecials ??= this.tokenizer.postProcess(empty, empty, true).getLength());
+      const room = maxLength - specials;  // tokens for the query and the document
+      if (room < 2) throw new RangeError(`maxLength ${maxLength} leaves no room for a query and a document after ${specials} special tokens`);
+      const queryEncoding = await this.tokenizer.encode(query, null, plain);
+      const queryTokens = queryEncoding.getLength();
+      const result: EncodedDocuments = { pairs: [], owners: [], truncated: 0, chunked: 0, queryTokens, specialTokens: specials };
+      if (mode === 'chunk') {
+        await this.chunkDocuments(query, queryEncoding, documents, room, maxChunks, options, result);
+      } else {
+        await this.truncateDocuments(query, queryTokens, documents, maxLength, room, truncate, direction, indexes, result);
+      }
+      return result;
+    });
+    this.queue = turn.then(() => undefined, () => undefined);
+    return turn;
   }
+
+  private async truncateDocuments(
+    query: string, queryTokens: number, documents: readonly string[], maxLength: number, room: number, truncate: boolean,
+    direction: TruncationDirection, indexes: readonly number[] | undefined, out: EncodedDocuments,
+  ): Promise<void> {
+    // LongestFirst cuts the longer text first: a part of a document keeps the whole one's result when it is over
+    // the room and longer than the query, as the whole one is.
+    const needed = Math.max(room, queryTokens) + 1;
+    const parts = await Promise.all(documents.map((d) => (d.length > needed * PREFIX_CHARS_PER_TOKEN ? this.encodeEnd(d, needed, direction) : null)));
+    const texts = documents.map((d, i) => parts[i]?.text ?? d);
+    if (!truncate) {
+      const encoded = await Promise.all(texts.map((t) => this.tokenizer.encode(query, t)));
+      for (let i = 0; i < encoded.length; i++) {
+        if (encoded[i].getLength() > maxLength) {
+          const whole = parts[i]?.cut ? (await this.tokenizer.encode(query, documents[i])).getLength() : encoded[i].getLength();
+          throw new RangeError(`pairs[${indexes?.[i] ?? i}] is ${whole} tokens long, over maxLength ${maxLength}, and truncation is off`);
+        }
+        out.pairs.push({ ids: encoded[i].getIds(), typeIds: encoded[i].getTypeIds() });
+        out.owners.push(i);
+      }
+      return;
+    }
+    this.setTruncation({ maxLength, direction });
+    const encoded = await Promise.all(texts.map((t) => this.tokenizer.encode(query, t)));
+    // A whole document whose pair came out at the limit may have been cut: count its tokens.
+    const atLimit = encoded.flatMap((e, i) => (e.getLength() >= maxLength && !parts[i]?.cut ? [i] : []));
+    this.setTruncation(null);
+    const counts = await Promise.all(atLimit.map((i) => this.tokenizer.encode(documents[i], null, { addSpecialTokens: false })));
+    const over = new Set(atLimit.filter((i, j) => queryTokens + counts[j].getLength() > room));
+    for (let i = 0; i < encoded.length; i++) {
+      out.pairs.push({ ids: encoded[i].getIds(), typeIds: encoded[i].getTypeIds() });
+      out.owners.push(i);
+      if (parts[i]?.cut || over.has(i)) out.truncated++;
+    }
+  }
+
+  private async chunkDocuments(
+    query: string, queryEncoding: Encoding, documents: readonly string[], room: number, maxChunks: number,
+    options: DocumentEncodeOptions, out: EncodedDocuments,
+  ): Promise<void> {
+    const queryTokens = queryEncoding.getLength();
+    const chunkQuery = await this.tokenizer.encode(query, null, { addSpecialTokens: false });
+    const chunkQueryTokens = Math.min(queryTokens, Math.floor(room / 2));
+    chunkQuery.truncate(chunkQueryTokens, 0, 'right');
+    const window = room - chunkQueryTokens;
+    const overlap = Math.min(options.chunkOverlap ?? DEFAULT_CHUNK_OVERLAP, Math.floor(window / 2));
+    const docCap = options.maxDocumentTokens ?? Infinity;
+    const needed = Math.min(docCap, window + (maxChunks - 1) * (window - overlap)) + 1;
+    const docs = await Promise.all(documents.map((d) => this.encodeEnd(d, needed, 'right')));
+    // Nothing is cut from here on: every pair fits, and a window fills the room exactly.
+    for (let i = 0; i < docs.length; i++) {
+      const { encoding: doc, cut } = docs[i];
+      const capped = doc.getLength() > docCap;
+      if (capped) doc.truncate(docCap, 0, 'right');
+      const take = (e: Encoding) => {
+        out.pairs.push({ ids: e.getIds(), typeIds: e.getTypeIds() });
+        out.owners.push(i);
+      };
+      if (queryTokens + doc.getLength() <= room) {
+        take(this.tokenizer.postProcess(queryEncoding, doc, true));
+        if (capped || cut) out.truncated++;
+        continue;
+      }
+      doc.truncate(window, overlap, 'right');
+      const windows = [doc, ...doc.getOverflowing()];
+      for (const w of windows.slice(0, maxChunks)) take(this.tokenizer.postProcess(chunkQuery, w, true));
+      if (windows.length > 1 && maxChunks > 1) out.chunked++;
+      if (windows.length > maxChunks || capped || cut) out.truncated++;
+    }
+  }
+
+  // Tokenizes a text without special tokens, or only the end of it (`side`) that holds at least `needed` tokens.
+  // `cut`: the text is longer than `text`, the part tokenized, and so has more tokens than `needed`.
+  private async encodeEnd(text: string, needed: number, side: TruncationDirection): Promise<{ encoding: Encoding; text: string; cut: boolean }> {
+    const plain = { addSpecialTokens: false };
+    for (let chars = needed * PREFIX_CHARS_PER_TOKEN; chars < text.length; chars *= 4) {
+      const part = side === 'right' ? prefixAtSpace(text, chars) : suffixAtSpace(text, chars);
+      if (part === null) break;
+      const encoding = await this.tokenizer.encode(part, null, plain);
+      if (encoding.getLength() >= needed) return { encoding, text: part, cut: true };
+    }
+    return { encoding: await this.tokenizer.encode(text, null, plain), text, cut: false };
+  }
+
+  private setTruncation(truncation: { maxLength: number; direction: TruncationDirection } | null): void {
+    const now = this.truncation;
+    if (truncation?.maxLength === now?.maxLength && truncation?.direction === now?.direction) return;
+    if (truncation === null) this.tokenizer.disableTruncation();
+    else {
+      this.tokenizer.setTruncation(truncation.maxLength, {
+        strategy: 'LongestFirst' as never, direction: truncation.direction as never,  // the binding takes 'left' / 'right'
+      });
+    }
+    this.truncation = truncation;
+  }
+}
+
+// The text up to the last whitespace at or before `chars` (its last word whole, so tokenized alone it gives the
+// whole text's first tokens); null when there is none.
+function prefixAtSpace(text: string, chars: number): string | null {
+  for (let i = chars; i > 0; i--) if (isSpace(text.charCodeAt(i))) return text.slice(0, i);
+  return null;
+}
+
+// The text from the first whitespace at or after length - chars (kept, so that the first word reads as it does
+// after a space); null when there is none.
+function suffixAtSpace(text: string, chars: number): string | null {
+  for (let i = text.length - chars; i < text.length; i++) if (isSpace(text.charCodeAt(i))) return i > 0 ? text.slice(i) : null;
+  return null;
+}
+
+function isSpace(code: number): boolean {
+  return code === 32 || code === 10 || code === 9 || code === 13;
 }
 
 async function wordPieceFromVocab(dir: string, config: Record<string, unknown>): Promise<Tokenizer> {

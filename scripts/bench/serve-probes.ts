@@ -3,15 +3,28 @@
 //   2. N stalled connections (default 10000) held open while a normal client keeps sending small /rerank
 //      requests: how many of those are answered, and their latency;
 //   3. SIGTERM with stalled, slow-header and idle keep-alive connections open: time to exit, exit code.
+//   4. eight concurrent maximum-size bodies (209 documents x 20,000 characters, 4.2 MB each) while a small
+//      client keeps sending: the small requests' latency, the big ones' statuses and times, the server's peak RSS.
+// The stalled connections are held by child processes of at most 10,000 sockets each (the open-file limit).
 //
-//   npx tsc -p . && node dist/scripts/bench/serve-probes.js [--stalled 10000] [--server-args "--request-timeout-ms 30000"]
-import { spawn } from 'node:child_process';
+//   npx tsc -p . && node dist/scripts/bench/serve-probes.js [--stalled 20000] [--only 1,2,3,4] [--server-args "--request-timeout-ms 30000"]
+import { fork, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { stalled: { type: 'string', default: '10000' }, 'server-args': { type: 'string', default: '' } } });
+const { values } = parseArgs({
+  options: {
+    stalled: { type: 'string', default: '20000' },
+    only: { type: 'string', default: '1,2,3,4' },
+    'server-args': { type: 'string', default: '' },
+    hold: { type: 'string' },  // internal: a child that opens this many stalled connections to --port
+    port: { type: 'string' },
+  },
+});
+const probes = new Set(values.only!.split(',').map(Number));
 const root = path.resolve(__dirname, '..', '..', '..');
 const cli = path.join(root, 'dist', 'src', 'cli.js');
 const model = path.join(root, 'test', 'fixtures', 'hf', 'bert-mini-a');
@@ -57,19 +70,90 @@ async function smallRequest(url: string): Promise<{ ok: boolean; ms: number }> {
   }
 }
 
+// A child process that opens `count` stalled connections, reports "held", and keeps them until killed.
+async function holdStalled(port: number, count: number): Promise<void> {
+  const sockets: net.Socket[] = [];
+  for (let i = 0; i < count; i += 200) {
+    const batch = await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => open(port, stalledBody)));
+    for (const b of batch) sockets.push(b.socket);
+  }
+  process.send!('held');
+  setInterval(() => undefined, 1 << 30);
+}
+
+function peakRssMb(pid: number): number {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function rssMb(pid: number): number {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// Words from the bundled data, so that documents tokenize like text.
+function bigDocuments(count: number, chars: number): string[] {
+  const words = fs.readFileSync(path.join(root, 'README.md'), 'utf8').split(/\s+/).filter((w) => /^[a-z]+$/i.test(w));
+  let seed = 1;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  return Array.from({ length: count }, () => {
+    let doc = '';
+    while (doc.length < chars) doc += `${words[next() % words.length]} `;
+    return doc.slice(0, chars);
+  });
+}
+
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
 
 async function main(): Promise<void> {
+  if (values.hold) return holdStalled(Number(values.port), Number(values.hold));
   const server = await serve();
   console.log(`server ${server.url}, args: ${values['server-args'] || '(defaults)'}`);
 
   // 1. One stalled body.
-  const t0 = Date.now();
-  const one = await open(server.port, stalledBody);
-  const { at, status } = await one.closed;
-  console.log(`1. stalled body: answered ${status} and closed after ${((at - t0) / 1000).toFixed(1)} s`);
+  if (probes.has(1)) {
+    const t0 = Date.now();
+    const one = await open(server.port, stalledBody);
+    const { at, status } = await one.closed;
+    console.log(`1. stalled body: answered ${status} and closed after ${((at - t0) / 1000).toFixed(1)} s`);
+  }
+
+  // 4. Eight maximum-size bodies at once while a small client keeps going.
+  if (probes.has(4)) {
+    const documents = bigDocuments(209, 20_000);
+    const body = JSON.stringify({ query: 'how do I configure the server', documents });
+    console.log(`4. body of ${documents.length} documents x 20,000 characters: ${(Buffer.byteLength(body) / 1e6).toFixed(2)} MB; server RSS before ${rssMb(server.child.pid!).toFixed(0)} MB`);
+    const latencies: number[] = [];
+    let failed = 0;
+    let stop = false;
+    const client = (async () => {
+      while (!stop) {
+        const r = await smallRequest(server.url);
+        if (r.ok) latencies.push(r.ms);
+        else failed++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    const started = performance.now();
+    const big = await Promise.all(Array.from({ length: 8 }, async () => {
+      const res = await fetch(`${server.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.arrayBuffer();
+      return { status: res.status, s: (performance.now() - started) / 1000 };
+    }));
+    stop = true;
+    await client;
+    console.log(`   big requests: ${big.map((b) => `${b.status} in ${b.s.toFixed(1)} s`).join(', ')}`);
+    console.log(`   small requests meanwhile: ${latencies.length} answered, ${failed} failed; latency p50 ${pct(latencies, 0.5)?.toFixed(1)} ms, ` +
+      `p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; server peak RSS ${peakRssMb(server.child.pid!).toFixed(0)} MB`);
+  }
 
   // 2. Many stalled connections while a normal client keeps going.
+  if (probes.has(2)) await stalledProbe(server);
+  if (probes.has(3)) await shutdownProbe(server);
+  else server.child.kill('SIGKILL');
+}
+
+async function stalledProbe(server: Awaited<ReturnType<typeof serve>>): Promise<void> {
   const n = Number(values.stalled);
   const latencies: number[] = [];
   let failed = 0;
@@ -81,18 +165,21 @@ async function main(): Promise<void> {
       else failed++;
     }
   })();
-  const sockets: net.Socket[] = [];
-  for (let i = 0; i < n; i += 200) {
-    const batch = await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => open(server.port, stalledBody)));
-    for (const b of batch) sockets.push(b.socket);
+  const holders = [];
+  for (let left = n; left > 0; left -= 10_000) {
+    const child = fork(__filename, ['--hold', String(Math.min(10_000, left)), '--port', String(server.port)], { stdio: 'inherit' });
+    holders.push(child);
+    await new Promise((resolve) => child.once('message', resolve));
   }
   await new Promise((r) => setTimeout(r, 3000));
   stop = true;
   await client;
   console.log(`2. ${n} stalled connections opened: the normal client got ${latencies.length} answers, ${failed} failures; ` +
     `latency p50 ${pct(latencies, 0.5)?.toFixed(1)} ms, p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
-  for (const s of sockets) s.destroy();
+  for (const h of holders) h.kill('SIGKILL');
+}
 
+async function shutdownProbe(server: Awaited<ReturnType<typeof serve>>): Promise<void> {
   // 3. SIGTERM with a stalled body, slow headers and an idle keep-alive connection open.
   await open(server.port, stalledBody);
   await open(server.port, 'GET /health HTTP/1.1\r\nHost: x\r\n');

@@ -1,17 +1,20 @@
-// Dynamic batching across concurrent requests.
+// Dynamic batching across concurrent requests, scheduled fairly by tokens.
 //
-// A request is admitted (or refused at once with 429 when the queue is full), tokenized, and its pairs join one
-// queue shared by all requests. While a forward pass runs (at most `maxInflight`, 1 by default), the queue fills;
-// when the model is free and the current plan is spent, the batcher takes a window from the head of the queue
-// (oldest first, about WINDOW_BUDGETS batches' worth, from however many requests), sorts it by length, and cuts it
-// into batches that fit the padded-token budget (pairs x longest <= maxBatchTokens) and the pair cap; those run
-// one after another. Sorting across requests is what cuts the padding; the FIFO window keeps it fair. Rows come
-// back to their requests by index, so each request gets its own scores in its own order, whichever batches its
-// pairs rode in. A request past its deadline (or whose client went away) fails with 503 at once and its pairs
-// that are still queued or planned are dropped, never scored.
+// A request is admitted (or refused at once with 429 when the queue is full), tokenized (its documents cut to
+// what a pair can use, or split into chunks), and its pairs wait in its own queue, longest first. Each time the
+// model is free (at most `maxInflight` forward passes, 1 by default), one batch is formed: requests are taken in
+// order of the tokens scored for them so far, fewest first (least attained service), each giving pairs until the
+// padded-token budget (pairs x longest <= maxBatchTokens) or the pair cap is reached. So a request that has just
+// arrived rides in the next batch whatever is queued before it, large requests alternate batch by batch, and a
+// request's pairs sorted by length keep padding low. Rows come back to their requests by index (a chunked
+// document's rows are aggregated into one), so each request gets its own scores in its own order. A request past
+// its deadline (or whose client went away) fails with 503 at once and its queued pairs are dropped, never scored.
 import type { NativeTokenBatch } from '../native';
-import type { Reranker } from '../model';
-import { padBatch, type EncodedPair } from '../tokenize';
+import { aggregateRows, type Reranker } from '../model';
+import {
+  padBatch, type ChunkAggregate, type DocumentEncodeOptions, type EncodedDocuments, type EncodedPair, type LongDocuments,
+  type TruncationDirection,
+} from '../tokenize';
 import { HttpError } from './errors';
 import type { ServeMetrics } from './metrics';
 
@@ -20,7 +23,7 @@ export interface ScoringBackend {
   readonly maxLength: number;
   readonly numLabels: number;
   readonly padTokenId: number;
-  encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean): Promise<EncodedPair[]>;
+  encodeDocuments(query: string, documents: readonly string[], options: DocumentEncodeOptions, indexes?: readonly number[]): Promise<EncodedDocuments>;
   forward(batch: NativeTokenBatch): Promise<Float32Array>;
 }
 
@@ -31,7 +34,7 @@ export function rerankerBackend(model: Reranker): ScoringBackend {
     maxLength: model.maxLength,
     numLabels: model.numLabels,
     padTokenId: tokenizer.padTokenId,
-    encodePairs: (pairs, maxLength, truncate) => tokenizer.encodePairs(pairs, maxLength, truncate),
+    encodeDocuments: (query, documents, options, indexes) => tokenizer.encodeDocuments(query, documents, options, indexes),
     forward: (batch) => native.forward(batch),
   };
 }
@@ -82,8 +85,21 @@ export interface ScoreRequest {
   documents: readonly string[];
   /** Cut pairs to the limit (default true); off, a longer pair is a 422. */
   truncate: boolean;
-  /** Cohere's max_tokens_per_doc: the pair limit becomes min(max length, query pair overhead + this). */
+  /** 'truncate' (default) or 'chunk': a document over the window is scored by its chunks' aggregate. */
+  longDocuments?: LongDocuments;
+  /** truncate: the end cut (TEI's truncation_direction; default right). */
+  direction?: TruncationDirection;
+  /** chunk: windows per document at most, the tokens they share, and how their scores make the document's. */
+  maxChunks?: number;
+  chunkOverlap?: number;
+  aggregate?: ChunkAggregate;
+  /**
+   * Cohere's max_tokens_per_doc, the document's tokens looked at: truncating, the pair limit becomes
+   * min(max length, query pair overhead + this); chunking, the chunks cover at most this many.
+   */
   maxTokensPerDoc?: number;
+  /** The logits column whose value picks a chunked document's best chunk (aggregate 'max'). */
+  scoreColumn?: number;
   /** Aborts the request (the client went away): its queued pairs are dropped. */
   signal?: AbortSignal;
   /** The documents' field name in error messages (default "documents"). */
@@ -93,8 +109,11 @@ export interface ScoreRequest {
 export interface ScoreResult {
   /** One logits row per document, in request order. */
   rows: number[][];
-  /** Pairs cut to the limit. */
+  /** Documents with tokens no pair held (cut to the limit, or past the last chunk). */
   truncated: number;
+  /** Documents split into two or more chunks, and the pairs scored in all. */
+  chunked: number;
+  pairs: number;
   /** Real tokens of the request's pairs (after truncation). */
   tokens: number;
   /** The pair limit applied. */
@@ -120,31 +139,40 @@ export interface BatcherStats {
 
 interface Item {
   job: Job;
+  /** The pair's index in its request (a chunk's, when documents were chunked). */
   index: number;
   enc: EncodedPair;
 }
-
-// How much of the queue's head is sorted by length and cut into batches at once, in padded-token budgets.
-const WINDOW_BUDGETS = 8;
 
 class Job {
   done = false;
   /** Pairs counted against the queue bound: admitted, not yet taken into a forward pass. */
   reserved: number;
+  /** Pairs not yet scored. */
   remaining: number;
-  rows: number[][];
+  /** One logits row per pair. */
+  rows: number[][] = [];
+  /** For each pair, its document; set when documents were chunked. */
+  owners: number[] | null = null;
+  /** This request's pairs waiting for a batch, longest first, and the next one to go. */
+  items: Item[] = [];
+  next = 0;
+  /** Real tokens scored for this request so far: the scheduler's priority, fewest first. */
+  served = 0;
   truncated = 0;
+  chunked = 0;
   tokens = 0;
   limit = 0;
+  aggregate: ChunkAggregate = 'max';
+  scoreColumn = 0;
   timer: NodeJS.Timeout | undefined;
   readonly promise: Promise<ScoreResult>;
   private resolveFn!: (r: ScoreResult) => void;
   private rejectFn!: (e: Error) => void;
 
-  constructor(readonly size: number) {
+  constructor(readonly size: number, readonly arrival: number) {
     this.reserved = size;
     this.remaining = size;
-    this.rows = new Array(size);
     this.promise = new Promise<ScoreResult>((resolve, reject) => {
       this.resolveFn = resolve;
       this.rejectFn = reject;
@@ -155,24 +183,64 @@ class Job {
     if (this.done) return false;
     this.done = true;
     if (this.timer) clearTimeout(this.timer);
+    this.items = [];
+    this.next = 0;
     if (error) this.rejectFn(error);
-    else this.resolveFn({ rows: this.rows, truncated: this.truncated, tokens: this.tokens, limit: this.limit });
+    else {
+      const rows = this.owners ? aggregateRows(this.rows, this.owners, this.size, this.aggregate, this.scoreColumn) : this.rows;
+      this.resolveFn({ rows, truncated: this.truncated, chunked: this.chunked, pairs: this.rows.length, tokens: this.tokens, limit: this.limit });
+    }
     return true;
+  }
+}
+
+// Documents tokenized per turn on the tokenizer (16 of 20,000 characters: about 10 ms at max_length 128).
+const TOKENIZE_SLICE = 16;
+
+/** Runs one task at a time: of those waiting, the one with the lowest priority value, then the oldest. */
+class TurnTaker {
+  private busy = false;
+  private seq = 0;
+  private readonly waiting: { priority: number; seq: number; start: () => void }[] = [];
+
+  async turn<T>(priority: number, task: () => Promise<T>): Promise<T> {
+    await new Promise<void>((start) => {
+      this.waiting.push({ priority, seq: this.seq++, start });
+      this.dispatch();
+    });
+    try {
+      return await task();
+    } finally {
+      this.busy = false;
+      this.dispatch();
+    }
+  }
+
+  private dispatch(): void {
+    if (this.busy || this.waiting.length === 0) return;
+    let best = 0;
+    for (let i = 1; i < this.waiting.length; i++) {
+      const w = this.waiting[i];
+      const b = this.waiting[best];
+      if (w.priority < b.priority || (w.priority === b.priority && w.seq < b.seq)) best = i;
+    }
+    const [next] = this.waiting.splice(best, 1);
+    this.busy = true;
+    next.start();
   }
 }
 
 export class Batcher {
   readonly options: BatcherOptions;
-  private queue: Item[] = [];
-  /** Batches cut from the last window, run before the next window is taken. */
-  private planned: Item[][] = [];
-  private deadItems = 0;
+  /** Requests with tokenized pairs waiting, in arrival order. */
+  private waiting: Job[] = [];
+  private arrivals = 0;
   private queuedPairs = 0;
   private activeJobs = 0;
   private inflight = 0;
   private closing = false;
   private idleWaiters: (() => void)[] = [];
-  private tokenizerChain: Promise<unknown> = Promise.resolve();
+  private readonly tokenizeTurns = new TurnTaker();
   /** Pairs per second of forward time, smoothed: for Retry-After. */
   private pairsPerSecond = 0;
   private readonly counters = {
@@ -195,14 +263,16 @@ export class Batcher {
     const n = request.documents.length;
     if (this.closing) return this.refuse('shutting_down', new HttpError(503, 'shutting_down', 'the server is shutting down'));
     if (request.signal?.aborted) return this.refuse('aborted', new HttpError(503, 'timeout', 'the client went away'));
-    if (n === 0) return Promise.resolve({ rows: [], truncated: 0, tokens: 0, limit: this.backend.maxLength });
+    if (n === 0) return Promise.resolve({ rows: [], truncated: 0, chunked: 0, pairs: 0, tokens: 0, limit: this.backend.maxLength });
     if (this.queuedPairs + n > this.options.maxQueuePairs) {
       const retryAfter = this.retryAfterSeconds(n);
       return this.refuse('queue_full', new HttpError(429, 'overloaded',
         `the queue is full (${this.queuedPairs} pairs waiting, at most ${this.options.maxQueuePairs}): retry after ${retryAfter} s`,
         { 'Retry-After': String(retryAfter) }));
     }
-    const job = new Job(n);
+    const job = new Job(n, this.arrivals++);
+    job.aggregate = request.aggregate ?? 'max';
+    job.scoreColumn = request.scoreColumn ?? 0;
     this.queuedPairs += n;
     this.activeJobs++;
     this.gauges();
@@ -216,7 +286,15 @@ export class Batcher {
 
     this.tokenize(job, request).then((encoded) => {
       if (job.done) return;
-      for (let i = 0; i < encoded.length; i++) this.queue.push({ job, index: i, enc: encoded[i] });
+      const error = this.reserveChunks(job, encoded.pairs.length);
+      if (error) return this.fail(job, 'queue_full', error);
+      job.rows = new Array(encoded.pairs.length);
+      if (encoded.chunked) job.owners = encoded.owners;
+      const items = encoded.pairs.map((enc, index) => ({ job, index, enc }));
+      // Stable: equal lengths keep input order (one request alone is batched as Reranker.score sorts it).
+      items.sort((a, b) => b.enc.ids.length - a.enc.ids.length);
+      job.items = items;
+      this.waiting.push(job);
       this.pump();
     }, (err: Error) => {
       if (err instanceof HttpError && err.type === 'input_too_long') this.metrics?.rejected.inc({ reason: 'input_too_long' });
@@ -227,8 +305,7 @@ export class Batcher {
 
   stats(): BatcherStats {
     let live = 0;
-    for (const it of this.queue) if (!it.job.done) live++;
-    for (const batch of this.planned) for (const it of batch) if (!it.job.done) live++;
+    for (const job of this.waiting) if (!job.done) live += job.items.length - job.next;
     return {
       ...this.counters, queuedPairs: this.queuedPairs, queuedTokenized: live, activeRequests: this.activeJobs, inflight: this.inflight,
     };
@@ -246,59 +323,88 @@ export class Batcher {
     return Promise.reject(error);
   }
 
-  // Tokenizes one request at a time, so each request's passes (cut, then re-count the pairs at the limit)
-  // run back to back and the queue admits requests in arrival order.
-  private tokenize(job: Job, request: ScoreRequest): Promise<EncodedPair[]> {
-    const run = this.tokenizerChain.then(async () => {
-      if (job.done) return [];
-      const { query, documents } = request;
-      const max = this.backend.maxLength;
-      let limit = max;
-      if (request.maxTokensPerDoc !== undefined) {
-        // [CLS] query [SEP] [SEP]: the pair's length with an empty document.
-        const [overhead] = await this.backend.encodePairs([[query, '']], Number.MAX_SAFE_INTEGER, false);
-        limit = Math.min(max, overhead.ids.length + request.maxTokensPerDoc);
+  // Tokenizes a request in slices of TOKENIZE_SLICE documents. Slices of different requests take turns on the
+  // tokenizer, the request with the fewest documents done first: a small request arriving behind large ones is
+  // tokenized next, not after them.
+  private async tokenize(job: Job, request: ScoreRequest): Promise<EncodedDocuments> {
+    const { query, documents } = request;
+    const max = this.backend.maxLength;
+    const chunk = request.longDocuments === 'chunk';
+    const options: DocumentEncodeOptions = {
+      maxLength: max, longDocuments: request.longDocuments, truncate: request.truncate, direction: request.direction,
+      maxChunks: request.maxChunks, chunkOverlap: request.chunkOverlap, maxDocumentTokens: chunk ? request.maxTokensPerDoc : undefined,
+    };
+    const out: EncodedDocuments = { pairs: [], owners: [], truncated: 0, chunked: 0, queryTokens: 0, specialTokens: 0 };
+    job.limit = max;
+    try {
+      // Truncating, Cohere's max_tokens_per_doc lowers the pair limit to the query's pair plus that many tokens.
+      if (!chunk && request.maxTokensPerDoc !== undefined) {
+        const overhead = await this.tokenizeTurns.turn(0, () => this.backend.encodeDocuments(query, [], options));
+        job.limit = Math.min(max, overhead.queryTokens + overhead.specialTokens + request.maxTokensPerDoc);
+        options.maxLength = job.limit;
       }
-      job.limit = limit;
-      const pairs = documents.map((d) => [query, d] as const);
-      let encoded: EncodedPair[];
-      if (request.truncate) {
-        encoded = await this.backend.encodePairs(pairs, limit, true);
-        // A pair exactly at the limit may have been cut: encode those again, whole, to count them.
-        const atLimit = encoded.flatMap((e, i) => (e.ids.length >= limit ? [i] : []));
-        if (atLimit.length && !job.done) {
-          const whole = await this.backend.encodePairs(atLimit.map((i) => pairs[i]), Number.MAX_SAFE_INTEGER, false);
-          job.truncated = whole.filter((e) => e.ids.length > limit).length;
-          if (job.truncated) this.metrics?.truncatedPairs.inc(job.truncated);
+      for (let start = 0; start < documents.length && !job.done; start += TOKENIZE_SLICE) {
+        const indexes = Array.from({ length: Math.min(TOKENIZE_SLICE, documents.length - start) }, (_, k) => start + k);
+        const part = await this.tokenizeTurns.turn(start, () =>
+          (job.done ? Promise.resolve(out) : this.backend.encodeDocuments(query, indexes.map((i) => documents[i]), options, indexes)));
+        if (part === out) break;
+        for (let p = 0; p < part.pairs.length; p++) {
+          out.pairs.push(part.pairs[p]);
+          out.owners.push(start + part.owners[p]);
         }
-      } else {
-        encoded = await this.backend.encodePairs(pairs, Number.MAX_SAFE_INTEGER, false);
-        const over = encoded.findIndex((e) => e.ids.length > limit);
-        if (over >= 0) {
-          throw new HttpError(422, 'input_too_long',
-            `${request.field ?? 'documents'}[${over}] is ${encoded[over].ids.length} tokens long with the query, over the limit of ${limit} ` +
-            `(max_length ${max}${limit < max ? ', max_tokens_per_doc' : ''}), and truncation is off: shorten it or allow truncation`);
-        }
+        out.truncated += part.truncated;
+        out.chunked += part.chunked;
       }
-      job.tokens = encoded.reduce((s, e) => s + e.ids.length, 0);
-      return encoded;
-    });
-    this.tokenizerChain = run.catch(() => undefined);
-    return run;
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      const m = err.message.match(/^pairs\[(\d+)\] is (\d+) tokens long/);
+      if (!m) throw new HttpError(422, 'input_too_long', err.message);
+      const limit = job.limit;
+      throw new HttpError(422, 'input_too_long',
+        `${request.field ?? 'documents'}[${m[1]}] is ${m[2]} tokens long with the query, over the limit of ${limit} ` +
+        `(max_length ${max}${limit < max ? ', max_tokens_per_doc' : ''}), and truncation is off: shorten it, allow truncation or chunk long documents`);
+    }
+    job.truncated = out.truncated;
+    job.chunked = out.chunked;
+    if (job.truncated) this.metrics?.truncatedPairs.inc(job.truncated);
+    job.tokens = out.pairs.reduce((s, e) => s + e.ids.length, 0);
+    return out;
   }
 
-  private fail(job: Job, reason: 'timeout' | 'aborted' | null, error: Error): void {
+  // Chunks add pairs past the documents admitted: they count against the queue bound too. A request whose chunks
+  // alone exceed it can never be scored (413); one that would overfill the queue now gets a 429.
+  private reserveChunks(job: Job, pairs: number): HttpError | null {
+    const extra = pairs - job.size;
+    if (extra <= 0) return null;
+    const max = this.options.maxQueuePairs;
+    if (pairs > max) {
+      return new HttpError(413, 'payload_too_large',
+        `the ${job.size} documents make ${pairs} pairs when chunked, over the queue's bound of ${max} (max_queue_pairs): send fewer documents or lower max_chunks`);
+    }
+    if (this.queuedPairs + extra > max) {
+      const retryAfter = this.retryAfterSeconds(extra);
+      return new HttpError(429, 'overloaded',
+        `the queue is full (${this.queuedPairs} pairs waiting, at most ${max}; this request's chunks are ${pairs} pairs): retry after ${retryAfter} s`,
+        { 'Retry-After': String(retryAfter) });
+    }
+    this.queuedPairs += extra;
+    job.reserved += extra;
+    job.remaining += extra;
+    this.gauges();
+    return null;
+  }
+
+  private fail(job: Job, reason: 'timeout' | 'aborted' | 'queue_full' | null, error: Error): void {
     if (job.done) return;
     // Drop whatever of the job is still queued: it will not be scored.
     const dropped = job.reserved;
     this.release(job);
-    this.deadItems += dropped;
     job.settle(error);
     if (reason) {
       this.metrics?.rejected.inc({ reason });
-      if (dropped) this.metrics?.droppedPairs.inc({ reason }, dropped);
+      if (dropped && reason !== 'queue_full') this.metrics?.droppedPairs.inc({ reason }, dropped);
     }
-    this.counters.droppedPairs += dropped;
+    if (reason !== 'queue_full') this.counters.droppedPairs += dropped;
   }
 
   private release(job: Job): void {
@@ -335,60 +441,39 @@ export class Batcher {
     }
   }
 
-  // The next batch: from the current plan, else from a new plan over a window at the head of the queue (see the
-  // file comment); null when nothing is queued. Pairs of requests that failed meanwhile are dropped here.
+  // The next batch (see the file comment), or null when nothing waits. Requests that failed meanwhile leave here.
   private takeBatch(): Item[] | null {
-    for (;;) {
-      while (this.planned.length) {
-        const batch = this.planned.shift()!.filter((it) => !it.job.done);
-        if (batch.length === 0) continue;
-        for (const it of batch) {
-          it.job.reserved--;
-          this.queuedPairs--;
-        }
-        return batch;
-      }
-      if (!this.plan()) return null;
-    }
-  }
-
-  // Moves a window from the head of the queue into the plan: sorted by length, longest first, and cut into
-  // batches within the padded-token budget and the pair cap. The window holds whole requests' worth of pairs
-  // up to WINDOW_BUDGETS budgets, and pairs of at most maxBatchRequests requests when that is set.
-  private plan(): boolean {
-    if (this.deadItems) {
-      this.queue = this.queue.filter((it) => !it.job.done);
-      this.deadItems = 0;
-    }
-    if (this.queue.length === 0) return false;
+    this.waiting = this.waiting.filter((job) => !job.done && job.next < job.items.length);
+    if (this.waiting.length === 0) return null;
     const { maxBatchTokens, maxBatchPairs, maxBatchRequests } = this.options;
-    const windowTokens = maxBatchTokens * WINDOW_BUDGETS;
-    const jobs = new Set<Job>();
-    let end = 0;
-    let tokens = 0;
-    for (; end < this.queue.length; end++) {
-      const it = this.queue[end];
-      if (!jobs.has(it.job)) {
-        if (maxBatchRequests > 0 && jobs.size >= maxBatchRequests) break;
-        jobs.add(it.job);
+    const byService = [...this.waiting].sort((a, b) => a.served - b.served || a.arrival - b.arrival);
+    const batch: Item[] = [];
+    let width = 0;
+    let requests = 0;
+    for (const job of byService) {
+      if (batch.length >= maxBatchPairs || (maxBatchRequests > 0 && requests >= maxBatchRequests)) break;
+      let took = 0;
+      while (job.next < job.items.length && batch.length < maxBatchPairs) {
+        const it = job.items[job.next];
+        const w = Math.max(width, it.enc.ids.length);
+        if (batch.length && (batch.length + 1) * w > maxBatchTokens) break;
+        batch.push(it);
+        width = w;
+        job.next++;
+        job.served += it.enc.ids.length;
+        job.reserved--;
+        this.queuedPairs--;
+        took++;
       }
-      if (end > 0 && tokens + it.enc.ids.length > windowTokens && maxBatchRequests === 0) break;
-      tokens += it.enc.ids.length;
+      if (took) requests++;
     }
-    const window = this.queue.slice(0, end);
-    this.queue = this.queue.slice(end);
-    // Stable: equal lengths keep queue order (so one request alone is batched exactly as Reranker.score does).
-    window.sort((a, b) => b.enc.ids.length - a.enc.ids.length);
-    let batch: Item[] = [];
-    for (const it of window) {
-      if (batch.length && (batch.length >= maxBatchPairs || (batch.length + 1) * batch[0].enc.ids.length > maxBatchTokens)) {
-        this.planned.push(batch);
-        batch = [];
+    for (const job of byService) {
+      if (job.next >= job.items.length) {
+        job.items = [];
+        job.next = 0;
       }
-      batch.push(it);
     }
-    this.planned.push(batch);
-    return true;
+    return batch;
   }
 
   private run(items: Item[]): void {
@@ -471,3 +556,4 @@ export function checkBatcherOptions(o: BatcherOptions, maxLength: number): void 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
+

@@ -3,10 +3,10 @@
 // still sending its request: what slow clients hold), so stalled clients cannot lock others out; only when every
 // open connection has a request being scored does a new one get a fast 503. And shutdown that never waits on a client: idle
 // keep-alive connections and connections still sending a request (slow headers, a stalled body) are closed at once;
-// connections whose request is being scored get until the drain deadline.
-import type { Server } from 'node:http';
+// connections whose request is being scored get until the drain deadline. And a bound on the body bytes held.
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { rawErrorResponse } from './errors';
+import { HttpError, rawErrorResponse } from './errors';
 
 export class ConnectionGuard {
   private readonly open = new Set<Socket>();
@@ -79,5 +79,43 @@ export class ConnectionGuard {
   closeAll(): void {
     this.closing = true;
     for (const socket of this.open) socket.destroy();
+  }
+}
+
+/**
+ * Request body bytes held at once, all requests together: a request's Content-Length (or the body limit, when
+ * the body comes chunked) is reserved from its headers to its response, and past the bound it is answered 429
+ * before its body is read.
+ */
+export class BodyBudget {
+  private held = 0;
+  private readonly sizes = new WeakMap<object, number>();
+
+  constructor(private readonly maxBytes: number, private readonly bodyLimit: number) {}
+
+  reserve(request: { raw: IncomingMessage }): void {
+    const headers = request.raw.headers;
+    const length = headers['content-length'] !== undefined ? Number(headers['content-length'])
+      : headers['transfer-encoding'] !== undefined ? this.bodyLimit : 0;
+    // A declared length over the body limit is fastify's 413; only what could be read counts here.
+    const size = Number.isFinite(length) ? Math.min(Math.max(length, 0), this.bodyLimit) : this.bodyLimit;
+    if (size === 0) return;
+    if (this.held + size > this.maxBytes) {
+      throw new HttpError(429, 'overloaded',
+        `the server holds ${this.held} bytes of request bodies, at most ${this.maxBytes} (max_buffered_bytes): retry after 1 s`, { 'Retry-After': '1' });
+    }
+    this.held += size;
+    this.sizes.set(request, size);
+  }
+
+  release(request: object): void {
+    const size = this.sizes.get(request);
+    if (size === undefined) return;
+    this.sizes.delete(request);
+    this.held -= size;
+  }
+
+  get bytes(): number {
+    return this.held;
   }
 }

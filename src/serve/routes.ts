@@ -3,11 +3,13 @@
 // the scores into its own contract.
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Batcher, ScoreResult } from './batcher';
+import type { LongDocumentOptions } from '../model';
+import type { Batcher, ScoreRequest, ScoreResult } from './batcher';
 import { HttpError, badRequest } from './errors';
 import type { ServeMetrics } from './metrics';
 import {
-  cohereV1BodySchema, cohereV2BodySchema, rerankBodySchema, type CohereBody, type CohereDocument, type RerankBody,
+  cohereV1BodySchema, cohereV2BodySchema, rerankBodySchema, type CohereBody, type CohereDocument, type LongDocumentFields,
+  type RerankBody,
 } from './schemas';
 
 export interface RouteLimits {
@@ -23,6 +25,8 @@ export interface RouteContext {
   limits: RouteLimits;
   /** Truncation when the body does not say (default true). */
   truncate: boolean;
+  /** Long documents when the body does not say. */
+  longDocuments: LongDocumentOptions;
   /** The logits column that is the score. */
   column: number;
   /** Static facts for GET /info. */
@@ -63,14 +67,18 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const texts = body.texts;
       checkInput(ctx.limits, body.query, texts, 'texts');
       const activation = body.raw_scores === true ? 'none' : 'sigmoid';
-      const { scored } = await score(ctx, reply, body.query, texts, activation, body.truncate, undefined, 'texts');
+      const direction = body.truncation_direction?.toLowerCase() as 'left' | 'right' | undefined;
+      const { scored } = await score(ctx, reply, body.query, texts, activation, {
+        truncate: body.truncate, direction, ...longDocuments(ctx, body), field: 'texts',
+      });
       return topN(scored, body.top_n).map(({ index, score }) => (body.return_text ? { index, score, text: texts[index] } : { index, score }));
     }
     if (body.documents === undefined) throw badRequest('body must have documents (an array of strings), or texts for the TEI contract');
     const documents = body.documents;
     checkInput(ctx.limits, body.query, documents, 'documents');
     const activation = body.activation ?? 'none';
-    const { scored, result } = await score(ctx, reply, body.query, documents, activation, body.truncate);
+    const long = longDocuments(ctx, body);
+    const { scored, result } = await score(ctx, reply, body.query, documents, activation, { truncate: body.truncate, ...long });
     return {
       ranked_documents: topN(scored, body.top_n).map(({ index, score }) => ({ document: documents[index], score, index })),
       meta: {
@@ -79,6 +87,9 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
         truncation: body.truncate ?? ctx.truncate,
         max_length: result.limit,
         truncated: result.truncated,
+        long_documents: long.longDocuments,
+        chunked: result.chunked,
+        pairs: result.pairs,
         tokens: result.tokens,
       },
     };
@@ -91,10 +102,19 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const texts = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
     checkInput(ctx.limits, body.query, texts, 'documents');
-    const { scored, result } = await score(ctx, reply, body.query, texts, 'sigmoid', body.truncate, body.max_tokens_per_doc);
-    const warnings = result.truncated
-      ? [`${result.truncated} of ${texts.length} documents were truncated to ${result.limit} tokens (query and document together)`]
-      : undefined;
+    // v1's max_chunks_per_doc asks for chunking, as Cohere's v1 API does: each document scored by its best chunk.
+    const long = longDocuments(ctx, body);
+    if (version === 1 && body.max_chunks_per_doc !== undefined) Object.assign(long, { longDocuments: 'chunk', maxChunks: body.max_chunks_per_doc });
+    const { scored, result } = await score(ctx, reply, body.query, texts, 'sigmoid', {
+      truncate: body.truncate, maxTokensPerDoc: body.max_tokens_per_doc, ...long,
+    });
+    const warnings: string[] = [];
+    if (result.chunked) warnings.push(`${result.chunked} of ${texts.length} documents were split into chunks (${result.pairs} scored in all), each scored by its ${long.aggregate === 'max' ? 'best chunk' : `chunks' ${long.aggregate}`}`);
+    if (result.truncated) {
+      warnings.push(long.longDocuments === 'chunk'
+        ? `${result.truncated} of ${texts.length} documents were longer than their chunks cover: the rest was not read`
+        : `${result.truncated} of ${texts.length} documents were truncated to ${result.limit} tokens (query and document together)`);
+    }
     return {
       id: crypto.randomUUID(),
       results: topN(scored, body.top_n).map(({ index, score }) => ({
@@ -106,7 +126,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
         api_version: { version: String(version) },
         billed_units: { search_units: Math.ceil(texts.length / 100) },
         tokens: { input_tokens: result.tokens },
-        ...(warnings ? { warnings } : {}),
+        ...(warnings.length ? { warnings } : {}),
       },
     };
   };
@@ -137,9 +157,21 @@ function checkInput(limits: RouteLimits, query: string, documents: readonly stri
   }
 }
 
+// The request's long-document fields over the server's settings.
+function longDocuments(ctx: RouteContext, body: LongDocumentFields): Pick<ScoreRequest, 'longDocuments' | 'maxChunks' | 'chunkOverlap' | 'aggregate'> {
+  const d = ctx.longDocuments;
+  return {
+    longDocuments: body.long_documents ?? d.longDocuments,
+    maxChunks: body.max_chunks ?? d.maxChunks,
+    chunkOverlap: body.chunk_overlap ?? d.chunkOverlap,
+    aggregate: body.chunk_aggregate ?? d.aggregate,
+  };
+}
+
+type ScoreFields = Omit<ScoreRequest, 'query' | 'documents' | 'signal' | 'truncate' | 'scoreColumn'> & { truncate: boolean | undefined };
+
 async function score(
-  ctx: RouteContext, reply: FastifyReply, query: string, documents: readonly string[], activation: 'none' | 'sigmoid',
-  truncate: boolean | undefined, maxTokensPerDoc?: number, field?: string,
+  ctx: RouteContext, reply: FastifyReply, query: string, documents: readonly string[], activation: 'none' | 'sigmoid', fields: ScoreFields,
 ): Promise<{ scored: Scored[]; result: ScoreResult }> {
   // The client going away drops the request's queued pairs.
   const abort = new AbortController();
@@ -149,9 +181,10 @@ async function score(
   reply.raw.once('close', onClose);
   try {
     const result = await ctx.batcher.submit({
-      query, documents, truncate: truncate ?? ctx.truncate, maxTokensPerDoc, signal: abort.signal, field,
+      ...fields, query, documents, truncate: fields.truncate ?? ctx.truncate, signal: abort.signal, scoreColumn: ctx.column,
     });
     reply.header('x-rrnative-truncated', String(result.truncated));
+    reply.header('x-rrnative-chunked', String(result.chunked));
     reply.header('x-rrnative-max-length', String(result.limit));
     // Sorted by the score the client sees (sigmoid can make distinct logits equal), equal scores by input index.
     const scored = result.rows.map((row, index) => ({ index, score: activation === 'sigmoid' ? sigmoid(row[ctx.column]) : row[ctx.column] }));

@@ -5,6 +5,21 @@ const str = { type: 'string' } as const;
 const bool = { type: 'boolean' } as const;
 const positiveInt = { type: 'integer', minimum: 1 } as const;
 
+/** rrnative's long-document fields (the server's settings when absent). */
+const longDocumentFields = {
+  long_documents: { type: 'string', enum: ['truncate', 'chunk'] },
+  max_chunks: positiveInt,
+  chunk_overlap: { type: 'integer', minimum: 0 },
+  chunk_aggregate: { type: 'string', enum: ['max', 'first', 'mean'] },
+} as const;
+
+export interface LongDocumentFields {
+  long_documents?: 'truncate' | 'chunk';
+  max_chunks?: number;
+  chunk_overlap?: number;
+  chunk_aggregate?: 'max' | 'first' | 'mean';
+}
+
 /**
  * `POST /rerank`: the guide's body `{query, documents, top_n?}`, or TEI's `{query, texts, truncate?, raw_scores?,
  * return_text?}` when `texts` is given instead of `documents`.
@@ -21,11 +36,12 @@ export const rerankBodySchema = {
     activation: { type: 'string', enum: ['none', 'sigmoid'] },
     raw_scores: bool,
     return_text: bool,
-    truncation_direction: { type: 'string', enum: ['right', 'Right'] },
+    truncation_direction: { type: 'string', enum: ['right', 'Right', 'left', 'Left'] },
+    ...longDocumentFields,
   },
 } as const;
 
-export interface RerankBody {
+export interface RerankBody extends LongDocumentFields {
   query: string;
   documents?: string[];
   texts?: string[];
@@ -47,6 +63,7 @@ const cohereCommon = {
   return_documents: bool,
   max_tokens_per_doc: positiveInt,
   truncate: bool,
+  ...longDocumentFields,
 } as const;
 
 /** `POST /v1/rerank` (Cohere's v1 contract). */
@@ -80,7 +97,7 @@ export const cohereV2BodySchema = {
   },
 } as const;
 
-export interface CohereBody {
+export interface CohereBody extends LongDocumentFields {
   model?: string;
   query: string;
   documents: CohereDocument[];

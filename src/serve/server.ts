@@ -6,11 +6,12 @@ import { isUtf8 } from 'node:buffer';
 import zlib from 'node:zlib';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Reranker, resolveDevice, type DeviceRequest } from '../model';
+import { Reranker, checkLongDocumentOptions, resolveDevice, type DeviceRequest } from '../model';
+import type { ChunkAggregate, LongDocuments } from '../tokenize';
 import type { NativeDtype } from '../native';
 import { ApiKeyCheck } from './auth';
 import { Batcher, DEFAULT_BATCHER_OPTIONS, DEVICE_BATCH_DEFAULTS, rerankerBackend, type BatcherHooks, type BatcherOptions } from './batcher';
-import { ConnectionGuard } from './connections';
+import { BodyBudget, ConnectionGuard } from './connections';
 import { HttpError, rawErrorResponse, type ErrorType } from './errors';
 import { ServeMetrics } from './metrics';
 import { ROUTE_METHODS, registerRoutes, type RouteLimits } from './routes';
@@ -36,6 +37,14 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   modelName?: string;
   /** Truncate over-long pairs unless the request says `truncate: false` (default true). */
   truncate?: boolean;
+  /** 'truncate' (default) or 'chunk' long documents when a request does not say (see ScoreOptions.longDocuments). */
+  longDocuments?: LongDocuments;
+  /** Chunking: windows per document (default 10), tokens shared by neighbours (default 32), and the aggregate (max). */
+  maxChunks?: number;
+  chunkOverlap?: number;
+  chunkAggregate?: ChunkAggregate;
+  /** Request body bytes held at once, all requests together (default 64 MiB); past it, 429. */
+  maxBufferedBytes?: number;
   /** Fastify's logger level ('silent' default for createServer; the CLI uses 'info'). */
   logLevel?: string;
   /** Export process metrics (CPU, memory, event loop) on /metrics too (default false). */
@@ -62,7 +71,8 @@ export const DEFAULT_LIMITS: RouteLimits = {
 };
 
 export const DEFAULT_CONNECTION_LIMITS: Required<Pick<ServeOptions,
-  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'drainTimeoutMs'>> = {
+  'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxConnections' | 'drainTimeoutMs' | 'maxBufferedBytes'>> = {
+  maxBufferedBytes: 64 * 1024 * 1024,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -123,6 +133,10 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     maxInflight: options.maxInflight ?? DEFAULT_BATCHER_OPTIONS.maxInflight,
     timeoutMs: options.timeoutMs ?? DEFAULT_BATCHER_OPTIONS.timeoutMs,
   };
+  if (connectionLimits.maxBufferedBytes < limits.bodyLimit) {
+    throw new RangeError(`maxBufferedBytes (${connectionLimits.maxBufferedBytes}) must be at least bodyLimit (${limits.bodyLimit}), so that one largest body can be read`);
+  }
+  const longDocuments = checkLongDocumentOptions(options);
   if (limits.maxDocuments > batcherOptions.maxQueuePairs) {
     throw new RangeError(`maxDocuments (${limits.maxDocuments}) must not exceed maxQueuePairs (${batcherOptions.maxQueuePairs}): such a request could never be admitted`);
   }
@@ -155,6 +169,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
   });
 
   const guard = new ConnectionGuard(app.server, connectionLimits.maxConnections);
+  const bodies = new BodyBudget(connectionLimits.maxBufferedBytes, limits.bodyLimit);
   // Expectations other than 100-continue: Node would answer 417 with an empty body.
   app.server.on('checkExpectation', (req, res) => {
     const body = JSON.stringify(new HttpError(417, 'expectation_failed', `Expect: ${clip(String(req.headers.expect), 100)} is not supported (only 100-continue)`).body());
@@ -194,7 +209,10 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
       throw new HttpError(400, 'bad_request', 'the request has no Host header (HTTP/1.1 requires one)');
     }
     if (auth && !(request.url === '/health' || request.url.startsWith('/health?'))) auth.check(request.headers.authorization);
+    bodies.reserve(request);
   });
+  app.addHook('onResponse', async (request) => bodies.release(request));
+  app.addHook('onRequestAbort', async (request) => bodies.release(request));
 
   // While stopping, connections close after their response (else a kept-alive socket would hold close() open).
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -270,6 +288,10 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
       keep_alive_timeout_ms: connectionLimits.keepAliveTimeoutMs,
       max_connections: connectionLimits.maxConnections,
       drain_timeout_ms: connectionLimits.drainTimeoutMs,
+      max_buffered_bytes: connectionLimits.maxBufferedBytes,
+    },
+    long_documents: {
+      mode: longDocuments.longDocuments, max_chunks: longDocuments.maxChunks, chunk_overlap: longDocuments.chunkOverlap, aggregate: longDocuments.aggregate,
     },
     batching: {
       max_batch_tokens: batcherOptions.maxBatchTokens,
@@ -280,7 +302,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     endpoints: ['POST /rerank', 'POST /v1/rerank', 'POST /v2/rerank', 'GET /health', 'GET /info', 'GET /metrics'],
   });
 
-  registerRoutes(app, { batcher, metrics, limits, truncate, column, info });
+  registerRoutes(app, { batcher, metrics, limits, truncate, longDocuments, column, info });
 
   let url: string | undefined;
   let closed: Promise<void> | undefined;
