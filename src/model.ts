@@ -85,6 +85,9 @@ export interface ScoreOptions {
   truncationDirection?: TruncationDirection;
 }
 
+/** The long-document options of score(), which the pipeline and the retrieval eval pass on. */
+export type LongDocumentScoreOptions = Pick<ScoreOptions, 'longDocuments' | 'maxChunks' | 'chunkOverlap' | 'aggregate' | 'truncationDirection'>;
+
 /** The long-document options, checked, with their defaults. */
 export interface LongDocumentOptions {
   longDocuments: LongDocuments;

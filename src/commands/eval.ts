@@ -8,9 +8,9 @@ import { describeDataSource } from '../data/formats';
 import { evaluate, loadEvalSet } from '../train/evaluate';
 import { rerankEvalCommand, retrievalEvalOptions } from './rerank-eval';
 import type { NativeDtype } from '../native';
-import { commandDevice, deviceOption, dtypeOption } from './load-options';
+import { commandDevice, deviceOption, dtypeOption, longDocumentArgs, longDocumentOptions, type LongDocumentArgs } from './load-options';
 
-interface Args {
+interface Args extends LongDocumentArgs {
   config?: string;
   model?: string;
   data?: string;
@@ -38,6 +38,7 @@ export const evalCommand: CommandModule<object, Args> = {
     .option('max-queries', { type: 'number', describe: 'evaluate only the first N queries (with --retrieval: a seeded random sample of N)' })
     .option('max-length', { type: 'number' })
     .options(retrievalEvalOptions)
+    .options(longDocumentOptions)
     .option('device', deviceOption)
     .option('dtype', dtypeOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
@@ -61,7 +62,7 @@ export const evalCommand: CommandModule<object, Args> = {
     const queries = await loadEvalSet(source, 'error');
     const model = await Reranker.load(modelDir, { maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype });
     try {
-      const metrics = await evaluate(model, queries, argv['batch-size']);
+      const metrics = await evaluate(model, queries, argv['batch-size'], longDocumentArgs(argv));
       console.log(`model ${modelDir} on ${describeDataSource(source)} (${queries.length} queries)`);
       for (const [k, v] of Object.entries(metrics)) console.log(`  ${k.padEnd(10)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
     } finally {

@@ -4,9 +4,9 @@ import type { CommandModule } from 'yargs';
 import { formatRetrievalEval, runRetrievalEval } from '../retrieve/evaluate';
 import type { DeviceRequest } from '../model';
 import type { NativeDtype } from '../native';
-import { commandDevice, deviceOption, dtypeOption } from './load-options';
+import { commandDevice, deviceOption, dtypeOption, longDocumentArgs, longDocumentOptions, type LongDocumentArgs } from './load-options';
 
-interface Args {
+interface Args extends LongDocumentArgs {
   model?: string;
   retrieval?: string;
   'retrieval-queries'?: string;
@@ -47,6 +47,7 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
     .option('max-queries', { type: 'number', describe: 'evaluate a seeded random sample of N queries (--seed)' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
+    .options(longDocumentOptions)
     .option('device', deviceOption)
     .option('dtype', dtypeOption)
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress on stderr' }) as never,
@@ -64,6 +65,7 @@ export const rerankEvalCommand: CommandModule<object, Args> = {
       seed: argv.seed,
       fusion: argv.fusion,
       batchSize: argv['batch-size'],
+      longDocuments: longDocumentArgs(argv),
       maxLength: argv['max-length'],
       device: argv.model ? commandDevice(argv.device, argv.dtype) : 'cpu',  // BM25 alone loads no model
       dtype: argv.dtype,

@@ -4,9 +4,9 @@ import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
 import type { DeviceRequest } from '../model';
 import type { NativeDtype } from '../native';
-import { commandDevice, deviceOption, dtypeOption } from './load-options';
+import { commandDevice, deviceOption, dtypeOption, longDocumentArgs, longDocumentOptions, type LongDocumentArgs } from './load-options';
 
-interface Args {
+interface Args extends LongDocumentArgs {
   query: string[];
   model: string;
   corpus: string;
@@ -55,6 +55,7 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('b', { type: 'number' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
+    .options(longDocumentOptions)
     .option('device', deviceOption)
     .option('dtype', dtypeOption) as never,
   handler: async (argv) => {
@@ -68,6 +69,7 @@ export const searchCommand: CommandModule<object, Args> = {
       k1: argv.k1,
       b: argv.b,
       batchSize: argv['batch-size'],
+      longDocuments: longDocumentArgs(argv),
       maxLength: argv['max-length'],
       device: commandDevice(argv.device, argv.dtype),
       dtype: argv.dtype,

@@ -16,7 +16,7 @@
 // `--max-queries N` evaluates a seeded uniform sample of N queries (Rng(seed) shuffles the query positions,
 // the first N are kept, in their file order), not the first N: the debdesc files are sorted by package name.
 import { samplePositions } from '../data/rng';
-import { Reranker, type Device } from '../model';
+import { Reranker, checkLongDocumentOptions, type Device, type LongDocumentScoreOptions } from '../model';
 import type { NativeDtype } from '../native';
 import { Bm25Index } from './bm25';
 import {
@@ -44,6 +44,8 @@ export interface EvaluateRetrievalOptions {
   fusion?: Fusion;
   /** Pairs per forward pass (default 64). */
   batchSize?: number;
+  /** Documents longer than the reranker's window: truncated (default) or chunked (Reranker.score's options). */
+  longDocuments?: LongDocumentScoreOptions;
   /** A prebuilt index over the corpus; else built with k1/b. */
   index?: Bm25Index;
   k1?: number;
@@ -123,6 +125,7 @@ export async function evaluateRetrieval(
   const fusion = checkFusion(options.fusion);
   if (fusion && !options.reranker) throw new Error('fusion needs a reranker');
   const batchSize = options.batchSize ?? 64;
+  const long = checkLongDocumentOptions(options.longDocuments ?? {}, 'options.longDocuments');
   const index = options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
   const lookup = new CorpusLookup(corpus);
   const keys = metricKeys(retrieveK);
@@ -137,7 +140,7 @@ export async function evaluateRetrieval(
     let scores: number[] = [];
     if (options.reranker) {
       const pairs = chunk.flatMap((c) => c.hits.map((h) => [c.q.query, corpus.texts[h.index]] as [string, string]));
-      scores = await options.reranker.score(pairs, { batchSize });
+      scores = await options.reranker.score(pairs, { batchSize, ...long });
     }
     let o = 0;
     for (const c of chunk) {
@@ -178,6 +181,7 @@ export interface RunRetrievalEvalOptions {
   /** A Fusion or its CLI form ('linear:0.5', 'rrf'). */
   fusion?: Fusion | string;
   batchSize?: number;
+  longDocuments?: LongDocumentScoreOptions;
   maxLength?: number;
   device?: Device;
   /** Weights / products of the loaded model (LoadOptions.dtype). */
@@ -257,6 +261,7 @@ export async function runRetrievalEval(options: RunRetrievalEvalOptions): Promis
       reranker,
       fusion,
       batchSize: options.batchSize,
+      longDocuments: options.longDocuments,
       index,
       onProgress: options.onProgress,
     });

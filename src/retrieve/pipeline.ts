@@ -9,7 +9,7 @@
 //   - { method: 'rrf', k = 60 }: reciprocal rank fusion, score = 1/(k + bm25Rank) + 1/(k + rerankRank),
 //     ranks 1-based within the candidates (rerank ties broken by BM25 rank).
 // Equal final scores keep BM25's order.
-import { Reranker, type LoadOptions } from '../model';
+import { Reranker, checkLongDocumentOptions, type LoadOptions, type LongDocumentScoreOptions } from '../model';
 import { Bm25Index } from './bm25';
 import { corpusFromArray, type Corpus, type CorpusInput } from './corpus';
 
@@ -29,6 +29,8 @@ export interface PipelineOptions {
   dtype?: LoadOptions['dtype'];
   /** Pairs per forward pass (default 64). */
   batchSize?: number;
+  /** Documents longer than the reranker's window: truncated (default) or chunked (Reranker.score's options). */
+  longDocuments?: LongDocumentScoreOptions;
 }
 
 export interface PipelineSearchOptions {
@@ -142,6 +144,7 @@ export async function pipeline(options: PipelineOptions): Promise<Pipeline> {
   if (corpus.texts.length === 0) throw new RangeError('pipeline: the corpus is empty');
   const index = Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
   const batchSize = options.batchSize ?? 64;
+  const long = checkLongDocumentOptions(options.longDocuments ?? {}, 'options.longDocuments');
   let reranker: Reranker;
   let owned = false;
   if (typeof options.reranker === 'string') {
@@ -164,7 +167,7 @@ export async function pipeline(options: PipelineOptions): Promise<Pipeline> {
       checkFusion(searchOptions.fusion);
       const hits = index.search(query, retrieveK);
       if (hits.length === 0) return [];
-      const rerank = await reranker.score(hits.map((h) => [query, corpus.texts[h.index]] as const), { batchSize });
+      const rerank = await reranker.score(hits.map((h) => [query, corpus.texts[h.index]] as const), { batchSize, ...long });
       const final = fuseScores(hits.map((h) => h.score), rerank, searchOptions.fusion);
       const results: PipelineHit[] = hits.map((h, i) => {
         const id = corpus.hasIds ? { id: corpus.ids[h.index] } : {};

@@ -3,7 +3,7 @@
 import { describeDataSource, readEvalQueries } from '../data/formats';
 import { newBadRecordReport, type DataSource, type EvalQuery } from '../data/records';
 import { classificationMetrics, rankingMetrics } from '../eval/metrics';
-import type { Reranker } from '../model';
+import type { LongDocumentScoreOptions, Reranker } from '../model';
 
 export type EvalMetrics = Record<string, number>;
 
@@ -18,9 +18,9 @@ export async function loadEvalSet(source: DataSource, onBadRecord: 'error' | 'sk
   return queries;
 }
 
-/** Scores every (query, document) pair and computes the metrics. */
-export async function evaluate(model: Reranker, queries: readonly EvalQuery[], batchSize: number): Promise<EvalMetrics> {
-  return metricsFromScores(queries, await model.score(evalPairs(queries), { batchSize }));
+/** Scores every (query, document) pair and computes the metrics. `long`: how long documents are scored. */
+export async function evaluate(model: Reranker, queries: readonly EvalQuery[], batchSize: number, long: LongDocumentScoreOptions = {}): Promise<EvalMetrics> {
+  return metricsFromScores(queries, await model.score(evalPairs(queries), { batchSize, ...long }));
 }
 
 /** Every (query, document) pair of the set, query by query: the order metricsFromScores expects the scores in. */
