@@ -7,20 +7,14 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { Reranker } from '../src/model';
 import { startServer, type RerankServer, type ServeOptions } from '../src/serve/server';
+import { withServer as serveWith } from './serve-helpers';
 import { bertMiniDir } from './helpers';
 
 let model: Reranker;
 before(async () => { model = await Reranker.load(bertMiniDir); });
 after(() => model?.dispose());
 
-async function withServer(options: Partial<ServeOptions>, fn: (server: RerankServer, port: number) => Promise<void>): Promise<void> {
-  const server = await startServer({ model, host: '127.0.0.1', port: 0, ...options });
-  try {
-    await fn(server, Number(new URL(server.url!).port));
-  } finally {
-    await server.close();
-  }
-}
+const withServer = (options: Partial<ServeOptions>, fn: (server: RerankServer, port: number) => Promise<void>) => serveWith(model, options, fn);
 
 /** A raw connection: what it was sent back, and when it closed. */
 function connect(port: number, data: string): Promise<{ socket: net.Socket; closed: Promise<{ text: string; at: number }> }> {

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { Reranker } from '../src/model';
 import { sigmoid } from '../src/serve/routes';
 import { startServer, type RerankServer, type ServeOptions } from '../src/serve/server';
+import { withServer as serveWith } from './serve-helpers';
+import { waitFor as pollUntil } from './distributed-helpers';
 import { bertMiniDir } from './helpers';
 
 let model: Reranker;
@@ -17,14 +19,7 @@ const documents = ['a text editor', long, 'an image viewer', `${'filler words ab
 before(async () => { model = await Reranker.load(bertMiniDir); });
 after(() => model?.dispose());
 
-async function withServer(options: Partial<ServeOptions>, fn: (server: RerankServer) => Promise<void>): Promise<void> {
-  const server = await startServer({ model, host: '127.0.0.1', port: 0, ...options });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
+const withServer = (options: Partial<ServeOptions>, fn: (server: RerankServer, port: number) => Promise<void>) => serveWith(model, options, fn);
 
 async function post(base: string, path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, {
@@ -37,13 +32,7 @@ function close(a: number, b: number, what: string): void {
   assert.ok(Math.abs(a - b) < 1e-5, `${what}: ${a} vs ${b}`);
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = (cond: () => boolean, what: string, ms = 20_000) => pollUntil(what, cond, ms);
 
 const pairs = documents.map((d) => [query, d] as const);
 

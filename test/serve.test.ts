@@ -7,6 +7,8 @@ import { Reranker } from '../src/model';
 import { loadDebdesc } from '../src/data/debdesc';
 import { startServer, type RerankServer, type ServeOptions } from '../src/serve/server';
 import { sigmoid } from '../src/serve/routes';
+import { withServer as serveWith } from './serve-helpers';
+import { waitFor as pollUntil } from './distributed-helpers';
 import { bertMiniDir } from './helpers';
 
 const TOL = 1e-5;  // float32 rounding: a pair's logit may move by an ulp with the other pairs in its batch
@@ -24,14 +26,7 @@ before(async () => {
 
 after(() => model?.dispose());
 
-async function withServer(options: Partial<ServeOptions>, fn: (server: RerankServer) => Promise<void>): Promise<void> {
-  const server = await startServer({ model, host: '127.0.0.1', port: 0, ...options });
-  try {
-    await fn(server);
-  } finally {
-    await server.close();
-  }
-}
+const withServer = (options: Partial<ServeOptions>, fn: (server: RerankServer, port: number) => Promise<void>) => serveWith(model, options, fn);
 
 interface Res {
   status: number;
@@ -111,13 +106,7 @@ function gate() {
   };
 }
 
-async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const waitFor = (cond: () => boolean, what: string, ms = 20_000) => pollUntil(what, cond, ms);
 
 function metricValue(text: string, name: string, labels = ''): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));

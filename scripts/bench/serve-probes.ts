@@ -81,13 +81,9 @@ async function holdStalled(port: number, count: number): Promise<void> {
   setInterval(() => undefined, 1 << 30);
 }
 
-function peakRssMb(pid: number): number {
-  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function rssMb(pid: number): number {
-  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+// A process's memory from /proc: VmRSS now, VmHWM its peak.
+function memoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`));
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -101,6 +97,27 @@ function bigDocuments(count: number, chars: number): string[] {
     while (doc.length < chars) doc += `${words[next() % words.length]} `;
     return doc.slice(0, chars);
   });
+}
+
+// A client sending small requests one after another until stopped: their latencies, and the failures.
+function smallClient(url: string): { stop(): Promise<{ latencies: number[]; failed: number }> } {
+  const latencies: number[] = [];
+  let failed = 0;
+  let stopped = false;
+  const running = (async () => {
+    while (!stopped) {
+      const r = await smallRequest(url);
+      if (r.ok) latencies.push(r.ms);
+      else failed++;
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await running;
+      return { latencies, failed };
+    },
+  };
 }
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
@@ -122,17 +139,8 @@ async function main(): Promise<void> {
   if (probes.has(4)) {
     const documents = bigDocuments(209, 20_000);
     const body = JSON.stringify({ query: 'how do I configure the server', documents });
-    console.log(`4. body of ${documents.length} documents x 20,000 characters: ${(Buffer.byteLength(body) / 1e6).toFixed(2)} MB; server RSS before ${rssMb(server.child.pid!).toFixed(0)} MB`);
-    const latencies: number[] = [];
-    let failed = 0;
-    let stop = false;
-    const client = (async () => {
-      while (!stop) {
-        const r = await smallRequest(server.url);
-        if (r.ok) latencies.push(r.ms);
-        else failed++;
-      }
-    })();
+    console.log(`4. body of ${documents.length} documents x 20,000 characters: ${(Buffer.byteLength(body) / 1e6).toFixed(2)} MB; server RSS before ${memoryMb(server.child.pid!, 'VmRSS').toFixed(0)} MB`);
+    const client = smallClient(server.url);
     await new Promise((r) => setTimeout(r, 500));
     const started = performance.now();
     const big = await Promise.all(Array.from({ length: 8 }, async () => {
@@ -140,11 +148,10 @@ async function main(): Promise<void> {
       await res.arrayBuffer();
       return { status: res.status, s: (performance.now() - started) / 1000 };
     }));
-    stop = true;
-    await client;
+    const { latencies, failed } = await client.stop();
     console.log(`   big requests: ${big.map((b) => `${b.status} in ${b.s.toFixed(1)} s`).join(', ')}`);
     console.log(`   small requests meanwhile: ${latencies.length} answered, ${failed} failed; latency p50 ${pct(latencies, 0.5)?.toFixed(1)} ms, ` +
-      `p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; server peak RSS ${peakRssMb(server.child.pid!).toFixed(0)} MB`);
+      `p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms; server peak RSS ${memoryMb(server.child.pid!, 'VmHWM').toFixed(0)} MB`);
   }
 
   // 2. Many stalled connections while a normal client keeps going.
@@ -155,16 +162,7 @@ async function main(): Promise<void> {
 
 async function stalledProbe(server: Awaited<ReturnType<typeof serve>>): Promise<void> {
   const n = Number(values.stalled);
-  const latencies: number[] = [];
-  let failed = 0;
-  let stop = false;
-  const client = (async () => {
-    while (!stop) {
-      const r = await smallRequest(server.url);
-      if (r.ok) latencies.push(r.ms);
-      else failed++;
-    }
-  })();
+  const client = smallClient(server.url);
   const holders = [];
   for (let left = n; left > 0; left -= 10_000) {
     const child = fork(__filename, ['--hold', String(Math.min(10_000, left)), '--port', String(server.port)], { stdio: 'inherit' });
@@ -172,8 +170,7 @@ async function stalledProbe(server: Awaited<ReturnType<typeof serve>>): Promise<
     await new Promise((resolve) => child.once('message', resolve));
   }
   await new Promise((r) => setTimeout(r, 3000));
-  stop = true;
-  await client;
+  const { latencies, failed } = await client.stop();
   console.log(`2. ${n} stalled connections opened: the normal client got ${latencies.length} answers, ${failed} failures; ` +
     `latency p50 ${pct(latencies, 0.5)?.toFixed(1)} ms, p99 ${pct(latencies, 0.99)?.toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
   for (const h of holders) h.kill('SIGKILL');
