@@ -98,6 +98,28 @@ describe('serve: connections', () => {
     assert.ok(took < 2000, `close() took ${took} ms`);
     await Promise.all([idle.closed, slowHeaders.closed, body.closed]);
   });
+
+  test('close() lets a body that is still arriving finish and answers it; the stalled one beside it is closed', { timeout: 30_000 }, async () => {
+    const server = await startServer({ model, host: '127.0.0.1', port: 0 });
+    const port = Number(new URL(server.url!).port);
+    const json = JSON.stringify({ query: 'cat', documents: ['a cat sat on the mat', 'stock markets fell'] });
+    const head = `POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${json.length}\r\n\r\n`;
+    const arriving = await connect(port, head + json.slice(0, 5));
+    const stalled = await connect(port, stalledBody);
+    await new Promise((r) => setTimeout(r, 100));
+    const closing = server.close();
+    // The rest comes a few bytes every 300 ms: over two seconds, never a second without a byte.
+    for (let at = 5; at < json.length; at += Math.ceil(json.length / 7)) {
+      await new Promise((r) => setTimeout(r, 300));
+      arriving.socket.write(json.slice(at, at + Math.ceil(json.length / 7)));
+    }
+    const answered = await arriving.closed;
+    assert.equal(parseRaw(answered.text).status, 200, answered.text);
+    assert.equal(parseRaw(answered.text).body.ranked_documents.length, 2);
+    const cut = await stalled.closed;
+    assert.equal(cut.text, '', 'the stalled body is closed, not answered');
+    await closing;
+  });
 });
 
 describe('serve: the contract\'s edges', () => {

@@ -2,16 +2,22 @@
 // At the cap a new connection takes the place of the oldest one that is not being answered (idle keep-alive, or
 // still sending its request: what slow clients hold), so stalled clients cannot lock others out; only when every
 // open connection has a request being scored does a new one get a fast 503. And shutdown that never waits on a client: idle
-// keep-alive connections and connections still sending a request (slow headers, a stalled body) are closed at once;
-// connections whose request is being scored get until the drain deadline. And a bound on the body bytes held.
+// keep-alive connections and slow headers are closed at once, a body that stops arriving within a second (a body
+// still coming in goes on to be answered); connections whose request is being scored get until the drain
+// deadline. And a bound on the body bytes held.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError, rawErrorResponse } from './errors';
+
+/** At shutdown, a request body with no byte for this long is stalled: its connection is closed. */
+const STALL_MS = 1000;
 
 export class ConnectionGuard {
   private readonly open = new Set<Socket>();
   /** Requests past body parsing (the handler runs), per connection. */
   private readonly handling = new Map<Socket, number>();
+  /** Connections whose request's headers are in and whose body is still arriving. */
+  private readonly arriving = new Set<Socket>();
   private closing = false;
 
   constructor(server: Server, private readonly maxConnections: number) {
@@ -33,6 +39,7 @@ export class ConnectionGuard {
       socket.once('close', () => {
         this.open.delete(socket);
         this.handling.delete(socket);
+        this.arriving.delete(socket);
       });
       for (const listener of listeners) listener.call(server, socket);
     });
@@ -56,23 +63,55 @@ export class ConnectionGuard {
     return this.open.size;
   }
 
+  /** A request's headers are in; its body may still be arriving. */
+  received(socket: Socket): void {
+    this.arriving.add(socket);
+  }
+
   /** A request's handler started (its body is in): shutdown lets it finish. */
   started(socket: Socket): void {
+    this.arriving.delete(socket);
     this.handling.set(socket, (this.handling.get(socket) ?? 0) + 1);
   }
 
-  finished(socket: Socket): void {
+  /** A request was answered (or aborted); `handled`: its handler had started. */
+  finished(socket: Socket, handled: boolean): void {
+    this.arriving.delete(socket);
     // Answered: it moves to the back of the eviction order (a client that just got an answer is not stalling).
     if (this.open.delete(socket)) this.open.add(socket);
+    if (!handled) return;
     const n = (this.handling.get(socket) ?? 1) - 1;
     if (n > 0) this.handling.set(socket, n);
     else this.handling.delete(socket);
   }
 
-  /** Refuses new connections and closes every connection with no request being handled. */
+  /**
+   * Refuses new connections and closes, at once, every connection with no request in it (idle keep-alive, slow
+   * headers). A connection whose body is still arriving is closed once no byte has come for STALL_MS (a stalled
+   * body), and kept when its request reaches the handler: then it is in flight, and drains.
+   */
   closeIdle(): void {
     this.closing = true;
-    for (const socket of this.open) if (!this.handling.has(socket)) socket.destroy();
+    const watched = new Map<Socket, { bytes: number; since: number }>();
+    for (const socket of this.open) {
+      if (this.handling.has(socket)) continue;
+      if (this.arriving.has(socket)) watched.set(socket, { bytes: socket.bytesRead, since: Date.now() });
+      else socket.destroy();
+    }
+    if (watched.size === 0) return;
+    const timer = setInterval(() => {
+      const now = Date.now();
+      for (const [socket, seen] of watched) {
+        if (!this.arriving.has(socket) || socket.destroyed) watched.delete(socket);
+        else if (socket.bytesRead !== seen.bytes) watched.set(socket, { bytes: socket.bytesRead, since: now });
+        else if (now - seen.since >= STALL_MS) {
+          watched.delete(socket);
+          socket.destroy();
+        }
+      }
+      if (watched.size === 0) clearInterval(timer);
+    }, STALL_MS / 4);
+    timer.unref();
   }
 
   /** The drain deadline passed: closes everything. */

@@ -210,6 +210,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     }
     if (auth && !(request.url === '/health' || request.url.startsWith('/health?'))) auth.check(request.headers.authorization);
     bodies.reserve(request);
+    guard.received(request.raw.socket);
   });
   app.addHook('onResponse', async (request) => bodies.release(request));
   app.addHook('onRequestAbort', async (request) => bodies.release(request));
@@ -235,7 +236,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     guard.started(request.raw.socket);
   });
   const handled = async (request: { raw: { socket: Socket } }) => {
-    if (handling.delete(request)) guard.finished(request.raw.socket);
+    guard.finished(request.raw.socket, handling.delete(request));
   };
   app.addHook('onResponse', handled);
   app.addHook('onRequestAbort', handled);
@@ -320,7 +321,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     close() {
       closed ??= (async () => {
         closing = true;
-        // Stops accepting; closes idle connections and those still sending a request; waits for the requests
+        // Stops accepting; closes idle connections and stalled ones (see closeIdle); waits for the requests
         // being scored (their handlers wait on the batcher), up to the drain deadline.
         const deadline = setTimeout(() => guard.closeAll(), connectionLimits.drainTimeoutMs);
         deadline.unref();
