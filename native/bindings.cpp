@@ -4,6 +4,7 @@
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include "batching.h"
@@ -18,8 +19,10 @@
 #include "optimizer.h"
 #include "packed_attention.h"
 #include "packing.h"
+#include "pooling.h"
 #include "precision.h"
 #include "profiler.h"
+#include "vector_index.h"
 #include "weights.h"
 #include "worker.h"
 
@@ -31,6 +34,7 @@ struct AddonData {
   std::unique_ptr<TorchThread> torchThread;
   Napi::FunctionReference crossEncoderClass;
   Napi::FunctionReference processGroupClass;
+  Napi::FunctionReference vectorIndexClass;
   std::shared_ptr<DataParallelGroup> processGroup;  // at most one per process, as torch's default group
 };
 
@@ -268,6 +272,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     return DefineClass(env, "NativeCrossEncoder", {
         InstanceMethod<&CrossEncoderWrap::Forward>("forward"),
         InstanceMethod<&CrossEncoderWrap::ForwardMany>("forwardMany"),
+        InstanceMethod<&CrossEncoderWrap::EmbedMany>("embedMany"),
         InstanceMethod<&CrossEncoderWrap::LoadWeights>("loadWeights"),
         InstanceMethod<&CrossEncoderWrap::SaveWeights>("saveWeights"),
         InstanceMethod<&CrossEncoderWrap::TrainStep>("trainStep"),
@@ -363,6 +368,72 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     std::vector<HostBatch> batches;
     for (uint32_t i = 0; i < list.Length(); ++i) batches.push_back(HostBatch::FromJs(list.Get(i).As<Napi::Object>()));
     return Job::Queue(*addonData(env).torchThread, std::make_unique<ForwardJob>(env, model, std::move(batches), bf16Option(info), true));
+  }
+
+  // Sentence embeddings of batches of single texts: the base model's token states pooled (native/pooling.h),
+  // one job; float32 rows [batch, dimension] per batch.
+  struct EmbedJob : Job {
+    EmbedJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::vector<HostBatch> b, PoolingSpec p, bool bf16)
+        : Job(env), model(std::move(m)), batches(std::move(b)), pooling(std::move(p)), bf16(bf16) {}
+    void Execute() override {
+      c10::InferenceMode inference;
+      AutocastGuard autocast(bf16 && model->dtype() == torch::kFloat32, model->device());
+      IntraOpThreads threads(model->int8() ? cpuKernelThreads() : at::get_num_threads());
+      model->eval();
+      const bool cuda = model->device().is_cuda();
+      std::vector<torch::Tensor> host;
+      for (auto& batch : batches) {
+        TokenBatch tokens = batch.ToDevice(model->device());
+        auto pooled = poolTokens(model->tokenStates(tokens), tokens.attentionMask, pooling);
+        if (!cuda) {
+          host.push_back(pooled);
+          continue;
+        }
+        auto pinned = torch::empty(pooled.sizes(), torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+        pinned.copy_(pooled, /*non_blocking=*/true);
+        host.push_back(pinned);
+      }
+      if (cuda) torch::cuda::synchronize(model->device().index());
+      for (auto& t : host) results.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    }
+    Napi::Value OnOK(Napi::Env env) override {
+      Napi::Array out = Napi::Array::New(env, results.size());
+      for (size_t i = 0; i < results.size(); ++i) out.Set(static_cast<uint32_t>(i), float32Array(env, results[i].data(), results[i].size()));
+      return out;
+    }
+    std::shared_ptr<CrossEncoder> model;
+    std::vector<HostBatch> batches;
+    PoolingSpec pooling;
+    bool bf16;
+    std::vector<std::vector<float>> results;
+  };
+
+  Napi::Value EmbedMany(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto model = live(env);
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsObject())
+      throw Napi::TypeError::New(env, "embedMany takes an array of token batches and the pooling options");
+    Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<HostBatch> batches;
+    for (uint32_t i = 0; i < list.Length(); ++i) batches.push_back(HostBatch::FromJs(list.Get(i).As<Napi::Object>()));
+    Napi::Object options = info[1].As<Napi::Object>();
+    PoolingSpec pooling;
+    Napi::Value modes = options.Get("pooling");
+    if (!modes.IsArray() || modes.As<Napi::Array>().Length() == 0)
+      throw Napi::TypeError::New(env, "pooling must be a non-empty array of pooling modes");
+    for (uint32_t i = 0; i < modes.As<Napi::Array>().Length(); ++i) {
+      try {
+        pooling.modes.push_back(parsePoolingMode(modes.As<Napi::Array>().Get(i).ToString().Utf8Value()));
+      } catch (const std::invalid_argument& err) {
+        throw Napi::TypeError::New(env, err.what());
+      }
+    }
+    const double prefix = options.Has("excludedPrefix") ? numberField(options, "excludedPrefix") : 0;
+    requireWholeNumber(env, prefix, 0, 1e9, "excludedPrefix", "0 or more");
+    pooling.excludedPrefix = static_cast<int64_t>(prefix);
+    pooling.normalize = options.Get("normalize").ToBoolean();
+    const bool bf16 = options.Get("bf16").ToBoolean();
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<EmbedJob>(env, model, std::move(batches), std::move(pooling), bf16));
   }
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
@@ -999,6 +1070,158 @@ class ProcessGroupWrap : public Napi::ObjectWrap<ProcessGroupWrap> {
   std::string backend_;
 };
 
+// The exact vector index (native/vector_index.h). Its vectors live on the torch thread's side: every method is
+// a job, so adds and searches run in the order they were called.
+class VectorIndexWrap : public Napi::ObjectWrap<VectorIndexWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeVectorIndex", {
+        InstanceMethod<&VectorIndexWrap::Add>("add"),
+        InstanceMethod<&VectorIndexWrap::Search>("search"),
+        InstanceMethod<&VectorIndexWrap::Stored>("stored"),
+        InstanceMethod<&VectorIndexWrap::Dispose>("dispose"),
+        InstanceAccessor<&VectorIndexWrap::Size>("size"),
+    });
+  }
+
+  explicit VectorIndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VectorIndexWrap>(info) {
+    if (info.Length() != 1 || !info[0].IsExternal())
+      throw Napi::TypeError::New(info.Env(), "NativeVectorIndex is created by createVectorIndex(), not with new");
+    index_ = *info[0].As<Napi::External<std::shared_ptr<ExactVectorIndex>>>().Data();
+  }
+
+ private:
+  std::shared_ptr<ExactVectorIndex> live(Napi::Env env) {
+    if (!index_) throw Napi::Error::New(env, "the vector index has been disposed");
+    return index_;
+  }
+
+  // Float32Array, or Uint16Array of float16 bits (an fp16 index file read back), as rows of `dimension`.
+  static std::pair<std::vector<uint8_t>, torch::Dtype> copyRows(const Napi::Value& v, int64_t dimension, const char* what) {
+    Napi::Env env = v.Env();
+    if (!v.IsTypedArray()) throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array or a Uint16Array of float16 bits");
+    auto typed = v.As<Napi::TypedArray>();
+    const bool half = typed.TypedArrayType() == napi_uint16_array;
+    if (!half && typed.TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, std::string(what) + " must be a Float32Array or a Uint16Array of float16 bits");
+    if (typed.ElementLength() % static_cast<size_t>(dimension) != 0)
+      throw Napi::RangeError::New(env, std::string(what) + " has " + std::to_string(typed.ElementLength()) + " values, not a multiple of the dimension " + std::to_string(dimension));
+    const auto* bytes = static_cast<const uint8_t*>(typed.ArrayBuffer().Data()) + typed.ByteOffset();
+    return {std::vector<uint8_t>(bytes, bytes + typed.ByteLength()), half ? torch::kHalf : torch::kFloat32};
+  }
+
+  static torch::Tensor rowsOf(std::vector<uint8_t>& bytes, torch::Dtype dtype, int64_t dimension) {
+    const int64_t values = static_cast<int64_t>(bytes.size()) / (dtype == torch::kHalf ? 2 : 4);
+    return torch::from_blob(bytes.data(), {values / dimension, dimension}, dtype);
+  }
+
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    struct AddJob : Job {
+      AddJob(Napi::Env env, std::shared_ptr<ExactVectorIndex> i, std::pair<std::vector<uint8_t>, torch::Dtype> r)
+          : Job(env), index(std::move(i)), bytes(std::move(r.first)), dtype(r.second) {}
+      void Execute() override {
+        torch::NoGradGuard noGrad;
+        index->add(rowsOf(bytes, dtype, index->dimension()));
+        size = index->size();
+      }
+      Napi::Value OnOK(Napi::Env env) override { return Napi::Number::New(env, static_cast<double>(size)); }
+      std::shared_ptr<ExactVectorIndex> index;
+      std::vector<uint8_t> bytes;
+      torch::Dtype dtype;
+      int64_t size = 0;
+    };
+    Napi::Env env = info.Env();
+    auto index = live(env);
+    auto rows = copyRows(info[0], index->dimension(), "vectors");
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<AddJob>(env, index, std::move(rows)));
+  }
+
+  Napi::Value Search(const Napi::CallbackInfo& info) {
+    struct SearchJob : Job {
+      SearchJob(Napi::Env env, std::shared_ptr<ExactVectorIndex> i, std::vector<float> q, int64_t k)
+          : Job(env), index(std::move(i)), queries(std::move(q)), k(k) {}
+      void Execute() override {
+        torch::NoGradGuard noGrad;
+        const int64_t d = index->dimension();
+        auto found = index->search(torch::from_blob(queries.data(), {static_cast<int64_t>(queries.size()) / d, d}, torch::kFloat32), k);
+        rows = found.first.to(torch::kInt32).contiguous();
+        scores = found.second.contiguous();
+      }
+      Napi::Value OnOK(Napi::Env env) override {
+        Napi::Object out = Napi::Object::New(env);
+        auto ids = Napi::Int32Array::New(env, static_cast<size_t>(rows.numel()));
+        std::copy(rows.data_ptr<int32_t>(), rows.data_ptr<int32_t>() + rows.numel(), ids.Data());
+        out.Set("rows", ids);
+        out.Set("scores", float32Array(env, scores.data_ptr<float>(), static_cast<size_t>(scores.numel())));
+        out.Set("k", Napi::Number::New(env, static_cast<double>(rows.size(1))));
+        return out;
+      }
+      std::shared_ptr<ExactVectorIndex> index;
+      std::vector<float> queries;
+      int64_t k;
+      torch::Tensor rows, scores;
+    };
+    Napi::Env env = info.Env();
+    auto index = live(env);
+    if (!isFloat32Array(info[0])) throw Napi::TypeError::New(env, "queries must be a Float32Array");
+    auto q = info[0].As<Napi::Float32Array>();
+    if (q.ElementLength() % static_cast<size_t>(index->dimension()) != 0)
+      throw Napi::RangeError::New(env, "queries has " + std::to_string(q.ElementLength()) + " values, not a multiple of the dimension " + std::to_string(index->dimension()));
+    const double k = info[1].IsNumber() ? info[1].As<Napi::Number>().DoubleValue() : -1;
+    requireWholeNumber(env, k, 1, 1e9, "k", "1");
+    return Job::Queue(*addonData(env).torchThread,
+                      std::make_unique<SearchJob>(env, index, std::vector<float>(q.Data(), q.Data() + q.ElementLength()), static_cast<int64_t>(k)));
+  }
+
+  // The stored vectors, row-major: a Float32Array, or a Uint16Array of float16 bits for an fp16 index.
+  Napi::Value Stored(const Napi::CallbackInfo& info) {
+    struct StoredJob : Job {
+      StoredJob(Napi::Env env, std::shared_ptr<ExactVectorIndex> i) : Job(env), index(std::move(i)) {}
+      void Execute() override { vectors = index->stored(); }
+      Napi::Value OnOK(Napi::Env env) override {
+        const size_t n = static_cast<size_t>(vectors.numel());
+        if (vectors.scalar_type() == torch::kHalf) {
+          auto out = Napi::Uint16Array::New(env, n);
+          std::memcpy(out.Data(), vectors.data_ptr(), n * 2);
+          return out;
+        }
+        return float32Array(env, vectors.data_ptr<float>(), n);
+      }
+      std::shared_ptr<ExactVectorIndex> index;
+      torch::Tensor vectors;
+    };
+    Napi::Env env = info.Env();
+    return Job::Queue(*addonData(env).torchThread, std::make_unique<StoredJob>(env, live(env)));
+  }
+
+  Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), index_ ? static_cast<double>(index_->size()) : 0); }
+
+  // Drops this handle; queued jobs keep the vectors alive until they finish.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    index_.reset();
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<ExactVectorIndex> index_;
+};
+
+Napi::Value CreateVectorIndex(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "createVectorIndex takes { dimension, metric, storage, device }");
+  Napi::Object options = info[0].As<Napi::Object>();
+  const double dimension = options.Get("dimension").IsNumber() ? options.Get("dimension").As<Napi::Number>().DoubleValue() : -1;
+  requireWholeNumber(env, dimension, 1, 1 << 20, "dimension", "1 to 1048576");
+  const std::string metric = options.Get("metric").ToString().Utf8Value();
+  if (metric != "cosine" && metric != "dot") throw Napi::TypeError::New(env, "metric must be 'cosine' or 'dot', got '" + metric + "'");
+  const std::string storage = options.Get("storage").ToString().Utf8Value();
+  if (storage != "fp32" && storage != "fp16") throw Napi::TypeError::New(env, "storage must be 'fp32' or 'fp16', got '" + storage + "'");
+  const torch::Device device = parseDevice(env, options.Get("device").IsString() ? options.Get("device").ToString().Utf8Value() : "cpu");
+  auto index = std::make_shared<ExactVectorIndex>(static_cast<int64_t>(dimension), metric == "cosine" ? VectorMetric::Cosine : VectorMetric::Dot,
+                                                  storage == "fp16" ? torch::kHalf : torch::kFloat32, device);
+  auto external = Napi::External<std::shared_ptr<ExactVectorIndex>>::New(env, &index);
+  return addonData(env).vectorIndexClass.New({external});
+}
+
 Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
   struct InitJob : Job {
     InitJob(Napi::Env env, DistributedOptions o) : Job(env), options(std::move(o)) {}
@@ -1065,6 +1288,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->torchThread = std::make_unique<TorchThread>();
   data->crossEncoderClass = Napi::Persistent(CrossEncoderWrap::Define(env));
   data->processGroupClass = Napi::Persistent(ProcessGroupWrap::Define(env));
+  data->vectorIndexClass = Napi::Persistent(VectorIndexWrap::Define(env));
   env.SetInstanceData<AddonData>(data);  // deleted (thread joined) when the environment goes away
   exports.Set("createModel", Napi::Function::New(env, CreateModel));
   exports.Set("runtimeInfo", Napi::Function::New(env, RuntimeInfo));
@@ -1075,6 +1299,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("packedAttention", Napi::Function::New(env, PackedAttention));
   exports.Set("biasGelu", Napi::Function::New(env, BiasGelu));
   exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
+  exports.Set("createVectorIndex", Napi::Function::New(env, CreateVectorIndex));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));
   exports.Set("distributedBackends", Napi::Function::New(env, DistributedBackends));
   return exports;

@@ -15,7 +15,7 @@ BaseModelImpl::BaseModelImpl(const ModelConfig& cfg) : singleTokenType(cfg.typeV
   if (cfg.type == ModelType::Bert) pooler = register_module("pooler", BertPooler(cfg));
 }
 
-torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) {
+torch::Tensor BaseModelImpl::run(const TokenBatch& batch, bool everyToken) {
   // Models with a single token type (RoBERTa, XLM-R) ignore the segment ids a pair tokenizer produces.
   auto types = singleTokenType ? torch::zeros_like(batch.inputIds) : batch.tokenTypeIds;
   auto hidden = debertaEmbeddings ? debertaEmbeddings(batch.inputIds, types, batch.attentionMask)
@@ -30,8 +30,12 @@ torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) {
   const double packBelowRealShare = packedAttentionApplies(hidden) ? kAlwaysPack : kPackBelowRealShare;
   const TokenPacking packing = debertaEmbeddings ? TokenPacking() : TokenPacking::plan(batch.attentionMask, packBelowRealShare);
   if (!packing.active()) return encoder(hidden, additiveMask, packing);
-  return packing.firstTokens(encoder(packing.pack(hidden), additiveMask, packing));
+  auto packed = encoder(packing.pack(hidden), additiveMask, packing);
+  return everyToken ? packing.unpack(packed) : packing.firstTokens(packed);
 }
+
+torch::Tensor BaseModelImpl::forward(const TokenBatch& batch) { return run(batch, false); }
+torch::Tensor BaseModelImpl::tokenStates(const TokenBatch& batch) { return run(batch, true); }
 
 namespace {
 const char* prefixOf(ModelType type) {

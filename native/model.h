@@ -22,6 +22,9 @@ struct BaseModelImpl : torch::nn::Module {
   // The last hidden states the heads read (they take the first token): [batch, length, hidden], or
   // [batch, 1, hidden] when the layers ran on packed tokens.
   torch::Tensor forward(const TokenBatch& batch);
+  // Every token's last hidden state [batch, length, hidden] (zeros at padding when the layers ran packed): what
+  // an embedding model pools.
+  torch::Tensor tokenStates(const TokenBatch& batch);
   static constexpr double kPackBelowRealShare = 0.98;
   static constexpr double kAlwaysPack = 2.0;  // a real-token share no batch reaches
 
@@ -31,6 +34,9 @@ struct BaseModelImpl : torch::nn::Module {
   Encoder encoder{nullptr};
   BertPooler pooler{nullptr};                    // BERT only
   bool singleTokenType;
+
+ private:
+  torch::Tensor run(const TokenBatch& batch, bool everyToken);
 };
 TORCH_MODULE(BaseModel);
 
@@ -39,6 +45,8 @@ class CrossEncoder : public torch::nn::Module {
   CrossEncoder(const ModelConfig& cfg, uint64_t seed);
   // Logits [batch, num_labels] in float32.
   torch::Tensor forward(const TokenBatch& batch);
+  // The base model's token states, for embedding models (native/pooling.h), in the model's dtype.
+  torch::Tensor tokenStates(const TokenBatch& batch) { return base_->tokenStates(batch); }
   const ModelConfig& config() const { return cfg_; }
   torch::Device device() const { return device_; }
   void moveTo(torch::Device device);

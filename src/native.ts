@@ -112,11 +112,50 @@ export interface NativeTrainStats {
   slicedMicroBatches: number;
 }
 
+export type NativePoolingMode = 'cls' | 'max' | 'mean' | 'mean_sqrt_len' | 'weightedmean' | 'lasttoken';
+
+export interface NativePoolingOptions {
+  /** Modes whose vectors are concatenated, in this order. */
+  pooling: NativePoolingMode[];
+  /** Tokens at the start of every row left out of pooling (a prompt, with include_prompt false). */
+  excludedPrefix?: number;
+  /** L2-normalize each embedding (a Normalize module). */
+  normalize?: boolean;
+  /** bf16 autocast (CUDA). */
+  bf16?: boolean;
+}
+
+/** Exact nearest-neighbour search in the addon (native/vector_index.h). */
+export interface NativeVectorIndex {
+  /** Appends rows (Float32Array, or a Uint16Array of float16 bits) and resolves to the new size. */
+  add(vectors: Float32Array | Uint16Array): Promise<number>;
+  /** The k best rows per query, row-major [queries, k'] with k' = min(k, size), best first. */
+  search(queries: Float32Array, k: number): Promise<{ rows: Int32Array; scores: Float32Array; k: number }>;
+  /** The stored vectors (unit vectors for cosine): Float32Array for 'fp32' storage, float16 bits for 'fp16'. */
+  stored(): Promise<Float32Array | Uint16Array>;
+  /** Rows added by finished add() calls. */
+  readonly size: number;
+  dispose(): void;
+}
+
+export interface NativeVectorIndexOptions {
+  dimension: number;
+  metric: 'cosine' | 'dot';
+  storage: 'fp32' | 'fp16';
+  device: string;
+}
+
 export interface NativeCrossEncoder {
   /** Eval-mode logits, row-major [batch, numLabels]. */
   forward(batch: NativeTokenBatch, options?: { bf16?: boolean }): Promise<Float32Array>;
   /** forward() of several batches in one job; on CUDA one wait for all their logits (the host runs ahead). */
   forwardMany(batches: NativeTokenBatch[], options?: { bf16?: boolean }): Promise<Float32Array[]>;
+  /**
+   * Sentence embeddings of batches of single texts (eval mode): the base model's token states pooled as
+   * sentence-transformers' Pooling (+ Normalize) modules do (native/pooling.h). Each result is row-major
+   * [batch, hidden × pooling.length], float32.
+   */
+  embedMany(batches: NativeTokenBatch[], options: NativePoolingOptions): Promise<Float32Array[]>;
   /** Train-mode forward, loss and backward; gradients accumulate until optimizerStep. Resolves to the (unscaled) loss. */
   trainStep(batch: NativeTokenBatch, loss: NativeLossInput & { deferLoss: true }): Promise<null>;
   trainStep(batch: NativeTokenBatch, loss: NativeLossInput): Promise<number>;
@@ -229,6 +268,7 @@ export interface NativeProcessGroup {
 
 export interface NativeAddon {
   createModel(config: NativeModelConfig, options: { device: string; seed: number }): Promise<NativeCrossEncoder>;
+  createVectorIndex(options: NativeVectorIndexOptions): NativeVectorIndex;
   runtimeInfo(): NativeRuntimeInfo;
   /** Seeds torch's default generators (dropout masks). */
   manualSeed(seed: number): Promise<void>;

@@ -141,6 +141,34 @@ export class PairTokenizer {
     });
   }
 
+  /**
+   * Encodes single texts (`[CLS] text [SEP]`), as an embedding model reads them, cut to `maxLength` tokens
+   * (special tokens included), as sentence-transformers' max_seq_length. Token type ids are all 0.
+   */
+  async encodeTexts(texts: readonly string[], maxLength: number): Promise<EncodedPair[]> {
+    const turn = this.queue.then(async () => {
+      this.setTruncation({ maxLength, direction: 'right' });
+      return Promise.all(texts.map((text) => this.tokenizer.encode(text)));
+    });
+    this.queue = turn.then(() => undefined, () => undefined);
+    return (await turn).map((encoding) => ({ ids: encoding.getIds(), typeIds: encoding.getTypeIds() }));
+  }
+
+  /**
+   * A prompt's length in tokens as sentence-transformers counts it to leave the prompt out of pooling: the prompt
+   * encoded alone, less its trailing special token ([SEP], </s>) when it has one.
+   */
+  async promptLength(prompt: string): Promise<number> {
+    const turn = this.queue.then(async () => {
+      this.setTruncation(null);
+      return this.tokenizer.encode(prompt);
+    });
+    this.queue = turn.then(() => undefined, () => undefined);
+    const encoding = await turn;
+    const special = encoding.getSpecialTokensMask();
+    return encoding.getIds().length - (special.length > 0 && special[special.length - 1] === 1 ? 1 : 0);
+  }
+
   /** Number of token ids, added tokens included. */
   get vocabSize(): number {
     return this.tokenizer.getVocabSize(true);

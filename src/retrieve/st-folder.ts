@@ -24,6 +24,8 @@ const POOLING_KEYS: Record<PoolingMode, string> = {
 export type Similarity = 'cosine' | 'dot' | 'euclidean' | 'manhattan';
 
 export interface SentenceTransformerFolder {
+  /** The folder that was read (modules.json's folder, or the plain encoder's). */
+  rootDir: string;
   /** The encoder's folder (config.json, weights, tokenizer): the Transformer module's path. */
   encoderDir: string;
   /** Pooling modes, in concatenation order (one for nearly every model). */
@@ -61,7 +63,7 @@ export function readSentenceTransformerFolder(dir: string): SentenceTransformerF
   const st = readStConfig(dir);
   const modulesFile = path.join(dir, 'modules.json');
   if (!fs.existsSync(modulesFile)) {
-    return { encoderDir: dir, pooling: ['mean'], includePrompt: true, embeddingDimension: undefined, normalize: false, ...settings, ...st, fromModulesJson: false };
+    return { rootDir: dir, encoderDir: dir, pooling: ['mean'], includePrompt: true, embeddingDimension: undefined, normalize: false, ...settings, ...st, fromModulesJson: false };
   }
   const modules = readJsonFile(modulesFile);
   if (!Array.isArray(modules) || modules.length === 0) throw new Error(`${modulesFile}: expected a non-empty array of modules`);
@@ -89,7 +91,7 @@ export function readSentenceTransformerFolder(dir: string): SentenceTransformerF
     }
   });
   if (!pooling) throw new Error(`${modulesFile}: no ${MODULE_TYPES.pooling} module after the Transformer`);
-  return { encoderDir, ...pooling, normalize, ...encoderSettings, ...st, fromModulesJson: true };
+  return { rootDir: dir, encoderDir, ...pooling, normalize, ...encoderSettings, ...st, fromModulesJson: true };
 }
 
 function readSentenceBertConfig(dir: string): Pick<SentenceTransformerFolder, 'maxSeqLength' | 'doLowerCase'> {

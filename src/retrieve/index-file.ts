@@ -1,0 +1,187 @@
+// An index folder on disk (`rrtrain index`): the corpus's embeddings and what they were made from, so a later
+// search knows them to be current. A stale index (another corpus, another embedder, other prompts) is refused
+// with a message saying what changed, never silently searched.
+//
+//   index.json          format, embedder (name, fingerprint, prompt, max length), corpus (name, fingerprint,
+//                       documents), metric, storage, dimension, the approximate index kept (if any)
+//   vectors.safetensors one tensor "vectors" [documents, dimension], F32 or F16 (readable by the safetensors
+//                       library); unit vectors for cosine
+//   ids.json            the document ids, in row order
+//   usearch.index       usearch's HNSW graph over the same rows (with --ann usearch)
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../util';
+import type { Corpus } from './corpus';
+import type { Embedder } from './embedder';
+import { ExactIndex, UsearchIndex, type VectorStorage } from './vector-index';
+import type { VectorMetric } from './vector-store';
+
+export const INDEX_FORMAT = 'rrnative-vector-index';
+export const INDEX_VERSION = 1;
+
+export interface IndexMetadata {
+  format: typeof INDEX_FORMAT;
+  version: number;
+  embedder: { name: string; fingerprint: string; documentPrompt: string; maxLength: number };
+  corpus: { name: string; fingerprint: string; documents: number };
+  metric: VectorMetric;
+  storage: VectorStorage;
+  dimension: number;
+  /** 'usearch' when usearch.index is kept beside the vectors. */
+  ann: 'usearch' | null;
+  usearch?: { connectivity: number; expansionAdd: number; expansionSearch: number };
+  created: string;
+}
+
+/** A hash of the corpus's ids and texts, in order. */
+export function corpusFingerprint(corpus: Corpus): string {
+  const hash = crypto.createHash('sha256');
+  corpus.texts.forEach((text, i) => hash.update(corpus.ids[i]).update('\u0000').update(text).update('\u0001'));
+  return hash.digest('hex');
+}
+
+const EMBEDDER_FILES = ['modules.json', 'sentence_bert_config.json', 'config_sentence_transformers.json', '1_Pooling/config.json', 'config.json', 'tokenizer.json', 'vocab.txt', 'model.safetensors'];
+const fingerprints = new Map<string, string>();
+
+/** A hash of the embedder's weights, tokenizer and sentence-transformers configuration (what changes its vectors). */
+export function embedderFingerprint(embedder: Embedder): string {
+  const dirs = [...new Set([embedder.folder.rootDir, embedder.folder.encoderDir])];
+  const key = dirs.join('\u0000');
+  const known = fingerprints.get(key);
+  if (known) return known;
+  const hash = crypto.createHash('sha256');
+  for (const dir of dirs) {
+    for (const name of EMBEDDER_FILES) {
+      const file = path.join(dir, name);
+      if (fs.existsSync(file)) hash.update(name).update(fs.readFileSync(file));
+    }
+  }
+  const digest = hash.digest('hex');
+  fingerprints.set(key, digest);
+  return digest;
+}
+
+function safetensorsBytes(vectors: Float32Array | Uint16Array, rows: number, dimension: number): Buffer[] {
+  const dtype = vectors instanceof Float32Array ? 'F32' : 'F16';
+  const data = Buffer.from(vectors.buffer, vectors.byteOffset, vectors.byteLength);
+  let header = JSON.stringify({ vectors: { dtype, shape: [rows, dimension], data_offsets: [0, data.length] } });
+  header += ' '.repeat((8 - (Buffer.byteLength(header) % 8)) % 8);  // the data starts 8-byte aligned
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(header)));
+  return [length, Buffer.from(header), data];
+}
+
+function readVectors(file: string, rows: number, dimension: number, storage: VectorStorage): Float32Array | Uint16Array {
+  const bytes = fs.readFileSync(file);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as { vectors?: { dtype: string; shape: number[]; data_offsets: [number, number] } };
+  const entry = header.vectors;
+  const dtype = storage === 'fp16' ? 'F16' : 'F32';
+  if (!entry || entry.dtype !== dtype || entry.shape[0] !== rows || entry.shape[1] !== dimension) {
+    throw new Error(`${file}: expected a tensor "vectors" ${dtype} [${rows}, ${dimension}] (as index.json says), got ${JSON.stringify(entry ?? null)}`);
+  }
+  const start = 8 + headerLength + entry.data_offsets[0];
+  const end = 8 + headerLength + entry.data_offsets[1];
+  const copy = new Uint8Array(bytes.subarray(start, end));  // a fresh, aligned buffer
+  return storage === 'fp16' ? new Uint16Array(copy.buffer) : new Float32Array(copy.buffer);
+}
+
+export interface WriteIndexOptions {
+  embedder: Embedder;
+  documentPrompt: string;
+  corpus: Corpus;
+  index: ExactIndex;
+  usearch?: UsearchIndex;
+  usearchSettings?: IndexMetadata['usearch'];
+}
+
+/**
+ * Writes the index folder `dir`: into a new folder beside it, then renamed into place, so an index already there
+ * stays whole until the new one is complete. A `dir` that exists and is not an index folder is refused.
+ */
+export async function writeIndexFolder(dir: string, options: WriteIndexOptions): Promise<IndexMetadata> {
+  if (fs.existsSync(dir)) {
+    const entries = fs.statSync(dir).isDirectory() ? fs.readdirSync(dir) : null;
+    if (entries === null || (entries.length > 0 && !entries.includes('index.json'))) {
+      throw new Error(`--out ${dir}: exists and is not an rrnative index folder; give a new folder (nothing was written)`);
+    }
+  }
+  const { embedder, corpus, index } = options;
+  const meta: IndexMetadata = {
+    format: INDEX_FORMAT,
+    version: INDEX_VERSION,
+    embedder: { name: embedder.name, fingerprint: embedderFingerprint(embedder), documentPrompt: options.documentPrompt, maxLength: embedder.maxLength },
+    corpus: { name: corpus.name, fingerprint: corpusFingerprint(corpus), documents: corpus.texts.length },
+    metric: index.metric,
+    storage: index.storage,
+    dimension: index.dimension,
+    ann: options.usearch ? 'usearch' : null,
+    ...(options.usearch ? { usearch: options.usearchSettings } : {}),
+    created: new Date().toISOString(),
+  };
+  const staging = `${dir}.partial-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { recursive: true });
+  const vectors = await index.stored();
+  fs.writeFileSync(path.join(staging, 'vectors.safetensors'), Buffer.concat(safetensorsBytes(vectors, corpus.texts.length, index.dimension)));
+  fs.writeFileSync(path.join(staging, 'ids.json'), JSON.stringify(index.rowIds));
+  if (options.usearch) options.usearch.save(path.join(staging, 'usearch.index'));
+  writeFileAtomic(path.join(staging, 'index.json'), JSON.stringify(meta, null, 2) + '\n');
+  const previous = `${dir}.previous-${process.pid}`;
+  if (fs.existsSync(dir)) fs.renameSync(dir, previous);
+  fs.renameSync(staging, dir);
+  fs.rmSync(previous, { recursive: true, force: true });
+  return meta;
+}
+
+export function readIndexMetadata(dir: string): IndexMetadata {
+  const file = path.join(dir, 'index.json');
+  if (!fs.existsSync(file)) throw new Error(`${dir}: not an rrnative index folder (no index.json); build one with \`rrtrain index\``);
+  const meta = readJsonFile(file) as IndexMetadata;
+  if (meta.format !== INDEX_FORMAT) throw new Error(`${file}: format is ${JSON.stringify(meta.format)}, expected "${INDEX_FORMAT}"`);
+  if (meta.version !== INDEX_VERSION) throw new Error(`${file}: version ${meta.version}; this rrnative reads version ${INDEX_VERSION}: rebuild it with \`rrtrain index\``);
+  return meta;
+}
+
+export interface OpenIndexOptions {
+  corpus: Corpus;
+  embedder: Embedder;
+  /** 'exact' (default): the vectors into the addon's exact index; 'usearch': the saved HNSW graph. */
+  search?: 'exact' | 'usearch';
+  /** usearch: memory-map the graph instead of reading it. */
+  view?: boolean;
+  device?: 'cpu' | 'cuda';
+}
+
+/** Opens an index folder for `corpus` searched with `embedder`; refuses a stale one, saying what differs. */
+export async function openIndexFolder(dir: string, options: OpenIndexOptions): Promise<{ store: ExactIndex | UsearchIndex; meta: IndexMetadata }> {
+  const meta = readIndexMetadata(dir);
+  const rebuild = `rebuild it with \`rrtrain index --embedder ${options.embedder.name} --corpus ${options.corpus.name} --out ${dir}\``;
+  const fingerprint = corpusFingerprint(options.corpus);
+  if (meta.corpus.fingerprint !== fingerprint) {
+    throw new Error(`${dir}: stale index: it was built over corpus ${meta.corpus.name} (${meta.corpus.documents} documents, fingerprint ${meta.corpus.fingerprint.slice(0, 12)}), ` +
+      `but the corpus given is ${options.corpus.name} (${options.corpus.texts.length} documents, fingerprint ${fingerprint.slice(0, 12)}); ${rebuild}`);
+  }
+  const embedderPrint = embedderFingerprint(options.embedder);
+  if (meta.embedder.fingerprint !== embedderPrint) {
+    throw new Error(`${dir}: stale index: it was built with embedder ${meta.embedder.name} (fingerprint ${meta.embedder.fingerprint.slice(0, 12)}), ` +
+      `but the embedder given is ${options.embedder.name} (fingerprint ${embedderPrint.slice(0, 12)}): its vectors would not be comparable; ${rebuild}`);
+  }
+  if (meta.dimension !== options.embedder.dimension) throw new Error(`${dir}: dimension ${meta.dimension}, but the embedder gives ${options.embedder.dimension}`);
+  const ids = readJsonFile(path.join(dir, 'ids.json')) as string[];
+  if (!Array.isArray(ids) || ids.length !== meta.corpus.documents) throw new Error(`${path.join(dir, 'ids.json')}: expected ${meta.corpus.documents} ids`);
+  if (options.search === 'usearch') {
+    if (meta.ann !== 'usearch') throw new Error(`${dir}: has no usearch graph; build it with \`rrtrain index … --ann usearch\``);
+    const store = UsearchIndex.open(path.join(dir, 'usearch.index'), ids, { dimension: meta.dimension, metric: meta.metric, storage: meta.storage, ...meta.usearch, view: options.view });
+    return { store, meta };
+  }
+  const store = new ExactIndex({ dimension: meta.dimension, metric: meta.metric, storage: meta.storage, device: options.device });
+  try {
+    await store.addStored(ids, readVectors(path.join(dir, 'vectors.safetensors'), ids.length, meta.dimension, meta.storage));
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return { store, meta };
+}
