@@ -4,6 +4,7 @@
 import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { evalCommand } from './commands/eval';
+import { indexCommand } from './commands/index';
 import { labelCommand } from './commands/label';
 import { mineCommand } from './commands/mine';
 import { rerankEvalCommand } from './commands/rerank-eval';
@@ -22,6 +23,7 @@ const COMMANDS: CommandModule<object, never>[] = [
   mineCommand as never,
   labelCommand as never,
   searchCommand as never,
+  indexCommand as never,
   rerankEvalCommand as never,
   tokenizerCommand as never,
   setupCommand as never,

@@ -185,25 +185,25 @@ test('pipeline: BM25 candidates reranked, sorted by score, with both scores; fus
     // Linear fusion by hand over the candidates.
     const w = 0.3;
     const lin = await p.search(query, { retrieveK: 100, topK: 100, fusion: { method: 'linear', weight: w } });
-    const bs = hits.map((h) => h.bm25Score);
+    const bs = hits.map((h) => h.retrievalScore);
     const rs = hits.map((h) => h.rerankScore);
     const [bmin, bmax, rmin, rmax] = [Math.min(...bs), Math.max(...bs), Math.min(...rs), Math.max(...rs)];
     for (const h of lin) {
-      const expected = w * ((h.rerankScore - rmin) / (rmax - rmin)) + (1 - w) * ((h.bm25Score - bmin) / (bmax - bmin));
+      const expected = w * ((h.rerankScore - rmin) / (rmax - rmin)) + (1 - w) * ((h.retrievalScore - bmin) / (bmax - bmin));
       close(h.score, expected, `linear score of ${h.id}`, 1e-12);
     }
     for (let i = 1; i < lin.length; i++) assert.ok(lin[i - 1].score >= lin[i].score);
 
     // RRF by hand: rerank rank from sorting the rerank scores.
     const rrf = await p.search(query, { retrieveK: 100, topK: 100, fusion: { method: 'rrf', k: 60 } });
-    const byRerank = [...hits].sort((a, b) => b.rerankScore - a.rerankScore || a.bm25Rank - b.bm25Rank);
+    const byRerank = [...hits].sort((a, b) => b.rerankScore - a.rerankScore || a.retrievalRank - b.retrievalRank);
     for (const h of rrf) {
       const rr = byRerank.findIndex((x) => x.index === h.index) + 1;
-      close(h.score, 1 / (60 + h.bm25Rank) + 1 / (60 + rr), `rrf score of ${h.id}`);
+      close(h.score, 1 / (60 + h.retrievalRank) + 1 / (60 + rr), `rrf score of ${h.id}`);
     }
 
     assert.deepEqual(await p.search('zebra'), []); // no BM25 match
-    p.dispose();
+    await p.dispose();
     // The pipeline did not load the model, so it does not free it.
     assert.equal((await model.score([['a', 'b']])).length, 1);
   } finally {
@@ -216,7 +216,7 @@ test('pipeline loads a model folder itself, takes plain strings (no ids), and di
   const hits = await p.search('cat', { topK: 3 });
   assert.equal(hits.length, 3);
   assert.ok(hits.every((h) => h.id === undefined && typeof h.rerankScore === 'number'));
-  p.dispose();
+  await p.dispose();
   await rejectsWith(p.search('cat'), /disposed/);
   await rejectsWith(pipeline({ corpus: [], reranker: bertMiniDir }), /corpus is empty/);
 });
@@ -255,22 +255,22 @@ test('retrieval eval: BM25 metrics worked by hand on a tiny corpus (unretrieved 
   //   dog:     rank 1, total 2 → RR 1, NDCG 1/(1 + L2), recall 1/2
   const r = await evaluateRetrieval(evalQueries, evalDocs, { retrieveK: 100 });
   assert.equal(r.queries, 4);
-  close(r.bm25['mrr@10'], (0.5 + 1 + 0 + 1) / 4, 'mrr@10');
-  close(r.bm25['ndcg@10'], ((L2 + L3) / (1 + L2) + 1 + 0 + 1 / (1 + L2)) / 4, 'ndcg@10');
-  close(r.bm25['recall@10'], (1 + 1 + 0 + 0.5) / 4, 'recall@10');
-  close(r.bm25['recall@100'], (1 + 1 + 0 + 0.5) / 4, 'recall@100');
+  close(r.firstStage['mrr@10'], (0.5 + 1 + 0 + 1) / 4, 'mrr@10');
+  close(r.firstStage['ndcg@10'], ((L2 + L3) / (1 + L2) + 1 + 0 + 1 / (1 + L2)) / 4, 'ndcg@10');
+  close(r.firstStage['recall@10'], (1 + 1 + 0 + 0.5) / 4, 'recall@10');
+  close(r.firstStage['recall@100'], (1 + 1 + 0 + 0.5) / 4, 'recall@100');
   assert.equal(r.model, undefined);
   // retrieveK 2: d4 is no longer retrieved for "cat" — a miss.
   //   cat: rank 2 of total 2 → RR 1/2, NDCG L2/(1 + L2), recall@2 1/2
   const r2 = await evaluateRetrieval(evalQueries, evalDocs, { retrieveK: 2 });
-  close(r2.bm25['mrr@10'], 0.625, 'mrr@10 k=2');
-  close(r2.bm25['ndcg@10'], (L2 / (1 + L2) + 1 + 0 + 1 / (1 + L2)) / 4, 'ndcg@10 k=2');
-  close(r2.bm25['recall@2'], (0.5 + 1 + 0 + 0.5) / 4, 'recall@2');
-  close(r2.bm25['recall@10'], (0.5 + 1 + 0 + 0.5) / 4, 'recall@10 k=2');
+  close(r2.firstStage['mrr@10'], 0.625, 'mrr@10 k=2');
+  close(r2.firstStage['ndcg@10'], (L2 / (1 + L2) + 1 + 0 + 1 / (1 + L2)) / 4, 'ndcg@10 k=2');
+  close(r2.firstStage['recall@2'], (0.5 + 1 + 0 + 0.5) / 4, 'recall@2');
+  close(r2.firstStage['recall@10'], (0.5 + 1 + 0 + 0.5) / 4, 'recall@10 k=2');
   // retrieveK 1: "cat" retrieves only d2 → a complete miss.
   const r1 = await evaluateRetrieval(evalQueries, evalDocs, { retrieveK: 1 });
-  close(r1.bm25['mrr@10'], (0 + 1 + 0 + 1) / 4, 'mrr@10 k=1');
-  close(r1.bm25['recall@1'], (0 + 1 + 0 + 0.5) / 4, 'recall@1');
+  close(r1.firstStage['mrr@10'], (0 + 1 + 0 + 1) / 4, 'mrr@10 k=1');
+  close(r1.firstStage['recall@1'], (0 + 1 + 0 + 0.5) / 4, 'recall@1');
 });
 
 test('queryMetrics equals metrics.ts when every relevant document is in the list', () => {
@@ -287,8 +287,8 @@ test('retrieval eval with a model and fusion: each column is that ordering of th
     const r = await evaluateRetrieval(evalQueries, evalDocs, { retrieveK: 100, reranker: model, fusion: { method: 'rrf' } });
     assert.ok(r.model && r.fusion);
     // Recall at retrieveK does not depend on the order.
-    assert.equal(r.model['recall@100'], r.bm25['recall@100']);
-    assert.equal(r.fusion['recall@100'], r.bm25['recall@100']);
+    assert.equal(r.model['recall@100'], r.firstStage['recall@100']);
+    assert.equal(r.fusion['recall@100'], r.firstStage['recall@100']);
     // The model column by hand: rerank each query's candidates, then queryMetrics.
     const index = Bm25Index.build(evalDocs.map((d) => d.text));
     const lookup = new CorpusLookup(corpusFromArray(evalDocs));

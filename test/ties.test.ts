@@ -64,7 +64,7 @@ test('the pipeline (rrtrain search): equal rerank scores keep the first stage\'s
   const hits = await p.search('text editor', { topK: 5 });
   assert.ok(hits.length >= 3);
   assert.deepEqual(hits.map((h) => h.bm25Rank), hits.map((_, i) => i + 1));
-  p.dispose();
+  await p.dispose();
 });
 
 test('a pair scored alone and inside a batch: the same score up to float rounding (measured)', async () => {

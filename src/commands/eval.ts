@@ -1,4 +1,4 @@
-// `rrtrain eval`: evaluate a model on labelled data, or (--retrieval) rerank BM25's top-k over a corpus
+// `rrtrain eval`: evaluate a model on labelled data, or (--retrieval) rerank the first stage's top-k over a corpus
 // and compare it with BM25.
 import type { ArgumentsCamelCase, CommandModule } from 'yargs';
 import { loadConfig } from '../config/load';
@@ -27,7 +27,7 @@ interface Args extends LongDocumentArgs {
 
 export const evalCommand: CommandModule<object, Args> = {
   command: 'eval [config]',
-  describe: 'evaluate a model on labelled data (MRR@10, NDCG@10, MAP, recall, accuracy, F1, PR-AUC), or with --retrieval against BM25',
+  describe: 'evaluate a model on labelled data (MRR@10, NDCG@10, MAP, recall, accuracy, F1, PR-AUC), or with --retrieval against the first stage (BM25, dense, hybrid)',
   builder: (y) => y
     .positional('config', { type: 'string', describe: 'a training config (uses its output_dir and data.eval)' })
     .option('model', { type: 'string', describe: 'model folder' })

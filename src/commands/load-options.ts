@@ -2,6 +2,7 @@
 import { resolveDevice, type Device, type DeviceRequest, type LongDocumentScoreOptions } from '../model';
 import { DEFAULT_CHUNK_OVERLAP, DEFAULT_MAX_CHUNKS, type ChunkAggregate, type LongDocuments } from '../tokenize';
 import type { NativeDtype } from '../native';
+import { parseHybridFusion, type OpenRetrieverOptions, type RetrieverKind } from '../retrieve/retriever';
 
 export const deviceOption = {
   type: 'string', choices: ['auto', 'cpu', 'cuda'], default: 'auto',
@@ -42,4 +43,48 @@ export function longDocumentArgs(argv: LongDocumentArgs): LongDocumentScoreOptio
 
 export function commandDevice(requested: DeviceRequest, dtype?: NativeDtype): Device {
   return resolveDevice(requested, '--device', dtype);
+}
+
+/** The first-stage options of search, mine and eval: --retriever, --embedder, --index, --hybrid. */
+export const retrieverOptions = {
+  retriever: { type: 'string', choices: ['bm25', 'dense', 'hybrid'], default: 'bm25', describe: 'first stage: BM25, an embedding model (--embedder), or both fused (--hybrid)' },
+  embedder: { type: 'string', describe: 'dense / hybrid: a sentence-transformers model folder or Hub id' },
+  index: { type: 'string', describe: 'dense / hybrid: an index folder from `rrtrain index` for this corpus and embedder (default: embed the corpus now)' },
+  'index-search': { type: 'string', choices: ['exact', 'usearch'], default: 'exact', describe: 'with --index: exact search, or the saved usearch HNSW graph (approximate)' },
+  hybrid: { type: 'string', describe: 'hybrid fusion of the BM25 and dense lists: rrf[:k] (default rrf:60) or linear[:weight] (the dense weight, default 0.5)' },
+  'embed-batch-size': { type: 'number', default: 32, describe: 'dense / hybrid: texts per embedding forward' },
+} as const;
+
+export interface RetrieverArgs {
+  retriever: RetrieverKind;
+  embedder?: string;
+  index?: string;
+  'index-search': 'exact' | 'usearch';
+  hybrid?: string;
+  'embed-batch-size': number;
+}
+
+/** The retriever options as openRetriever takes them; flags that do not fit the retriever are errors. */
+export function retrieverArgs(argv: RetrieverArgs, device: Device): Omit<OpenRetrieverOptions, 'corpus'> {
+  const kind = argv.retriever;
+  if (kind === 'bm25') {
+    for (const flag of ['embedder', 'index', 'hybrid'] as const) {
+      if (argv[flag] !== undefined) throw new Error(`--${flag} needs --retriever dense or hybrid (the retriever is bm25)`);
+    }
+  } else if (argv.embedder === undefined) {
+    throw new Error(`--retriever ${kind} needs --embedder (a sentence-transformers folder or Hub id)`);
+  }
+  if (kind === 'dense' && argv.hybrid !== undefined) throw new Error('--hybrid needs --retriever hybrid (the retriever is dense)');
+  if (!Number.isInteger(argv['embed-batch-size']) || argv['embed-batch-size'] < 1) {
+    throw new Error(`--embed-batch-size must be a whole number >= 1, got ${argv['embed-batch-size']}`);
+  }
+  return {
+    retriever: kind,
+    embedder: argv.embedder,
+    index: argv.index,
+    indexSearch: argv['index-search'],
+    hybrid: argv.hybrid !== undefined ? parseHybridFusion(argv.hybrid, '--hybrid') : undefined,
+    device,
+    embedBatchSize: argv['embed-batch-size'],
+  };
 }

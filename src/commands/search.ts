@@ -1,12 +1,16 @@
-// `rrtrain search`: BM25 retrieval over a corpus, reranked by a cross-encoder; prints a table or JSON.
+// `rrtrain search`: first-stage retrieval (BM25, dense or hybrid) over a corpus, reranked by a cross-encoder;
+// prints a table or JSON.
 import type { CommandModule } from 'yargs';
 import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
+import { openRetriever } from '../retrieve/retriever';
 import type { DeviceRequest } from '../model';
 import type { NativeDtype } from '../native';
-import { commandDevice, deviceOption, dtypeOption, longDocumentArgs, longDocumentOptions, type LongDocumentArgs } from './load-options';
+import {
+  commandDevice, deviceOption, dtypeOption, longDocumentArgs, longDocumentOptions, retrieverArgs, retrieverOptions, type LongDocumentArgs, type RetrieverArgs,
+} from './load-options';
 
-interface Args extends LongDocumentArgs {
+interface Args extends LongDocumentArgs, RetrieverArgs {
   query: string[];
   model: string;
   corpus: string;
@@ -27,35 +31,46 @@ function oneLine(text: string, width: number): string {
   return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
 }
 
+const num = (v: number | undefined, digits: number, width: number): string => (v === undefined ? '-' : v.toFixed(digits)).padStart(width);
+
 export function formatHits(hits: readonly PipelineHit[]): string {
   if (hits.length === 0) return '(no document matches the query)';
   const idWidth = Math.min(30, Math.max(2, ...hits.map((h) => (h.id ?? String(h.index)).length)));
-  const lines = [`${'#'.padStart(3)}  ${'score'.padStart(9)}  ${'rerank'.padStart(9)}  ${'bm25'.padStart(8)}  ${'id'.padEnd(idWidth)}  document`];
+  const dense = hits.some((h) => h.denseScore !== undefined);
+  const bm25 = hits.some((h) => h.bm25Score !== undefined);
+  const hybrid = dense && bm25;
+  const header = [`${'#'.padStart(3)}`, `${'score'.padStart(9)}`, `${'rerank'.padStart(9)}`];
+  if (hybrid) header.push('hybrid'.padStart(8));
+  if (bm25) header.push('bm25'.padStart(8));
+  if (dense) header.push('dense'.padStart(8));
+  const lines = [[...header, 'id'.padEnd(idWidth), 'document'].join('  ')];
   hits.forEach((h, i) => {
-    const id = oneLine(h.id ?? String(h.index), idWidth);
-    lines.push(
-      `${String(i + 1).padStart(3)}  ${h.score.toFixed(4).padStart(9)}  ${h.rerankScore.toFixed(4).padStart(9)}  ${h.bm25Score.toFixed(3).padStart(8)}  ${id.padEnd(idWidth)}  ${oneLine(h.document, 80)}`,
-    );
+    const cells = [String(i + 1).padStart(3), num(h.score, 4, 9), num(h.rerankScore, 4, 9)];
+    if (hybrid) cells.push(num(h.retrievalScore, 4, 8));
+    if (bm25) cells.push(num(h.bm25Score, 3, 8));
+    if (dense) cells.push(num(h.denseScore, 4, 8));
+    lines.push([...cells, oneLine(h.id ?? String(h.index), idWidth).padEnd(idWidth), oneLine(h.document, 80)].join('  '));
   });
   return lines.join('\n');
 }
 
 export const searchCommand: CommandModule<object, Args> = {
   command: 'search <query..>',
-  describe: 'retrieve with BM25 and rerank with a cross-encoder: rrtrain search --model DIR --corpus FILE|debdesc "query"',
+  describe: 'retrieve (BM25, dense or hybrid) and rerank with a cross-encoder: rrtrain search --model DIR --corpus FILE|debdesc [--retriever hybrid --embedder E] "query"',
   builder: (y) => y
     .positional('query', { type: 'string', array: true, demandOption: true, describe: 'the query (several words are joined with spaces)' })
     .option('model', { type: 'string', demandOption: true, describe: 'reranker model folder' })
     .option('corpus', { type: 'string', demandOption: true, describe: 'debdesc[:split], a JSONL of {id?, text} / {id?, document}, or a .txt (one document a line)' })
-    .option('retrieve-k', { type: 'number', default: 100, describe: 'BM25 candidates to rerank' })
+    .option('retrieve-k', { type: 'number', default: 100, describe: 'first-stage candidates to rerank' })
     .option('top-k', { type: 'number', default: 10, describe: 'results to print' })
-    .option('fusion', { type: 'string', describe: 'combine with BM25: linear[:weight] (weight of the reranker, default 0.5) or rrf[:k] (default 60); default: plain reranking' })
+    .option('fusion', { type: 'string', describe: 'combine with the first stage: linear[:weight] (weight of the reranker, default 0.5) or rrf[:k] (default 60); default: plain reranking' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON array' })
     .option('k1', { type: 'number' })
     .option('b', { type: 'number' })
     .option('batch-size', { type: 'number', default: 64 })
     .option('max-length', { type: 'number' })
     .options(longDocumentOptions)
+    .options(retrieverOptions)
     .option('device', deviceOption)
     .option('dtype', dtypeOption) as never,
   handler: async (argv) => {
@@ -63,22 +78,27 @@ export const searchCommand: CommandModule<object, Args> = {
     if (query.trim() === '') throw new Error('search: the query is empty');
     const fusion = argv.fusion ? parseFusion(argv.fusion) : undefined;
     const corpus = await loadCorpus(argv.corpus);
+    const device = commandDevice(argv.device, argv.dtype);
+    const retriever = await openRetriever({ corpus, ...retrieverArgs(argv, device), k1: argv.k1, b: argv.b });
     const p = await pipeline({
       corpus,
+      retriever,
       reranker: argv.model,
-      k1: argv.k1,
-      b: argv.b,
       batchSize: argv['batch-size'],
       longDocuments: longDocumentArgs(argv),
       maxLength: argv['max-length'],
-      device: commandDevice(argv.device, argv.dtype),
+      device,
       dtype: argv.dtype,
+    }).catch(async (err) => {
+      await retriever.dispose();
+      throw err;
     });
     try {
       const hits = await p.search(query, { retrieveK: argv['retrieve-k'], topK: argv['top-k'], fusion });
       console.log(argv.json ? JSON.stringify(hits, null, 2) : formatHits(hits));
     } finally {
-      p.dispose();
+      await p.dispose();
+      await retriever.dispose();
     }
   },
 };

@@ -427,3 +427,27 @@ function topK(acc: Float64Array, touched: Int32Array, n: number, k: number): Bm2
   out.sort((a, b) => (b.score !== a.score ? b.score - a.score : a.index - b.index));
   return out;
 }
+
+/**
+ * The BM25 score `index` would give a document with this text (which need not be in the index), from the
+ * index's statistics: terms unknown to the index contribute nothing, as in search. Default tokenizer only.
+ */
+export function bm25ScoreText(index: Bm25Index, query: string, text: string): number {
+  const tf = new Map<string, number>();
+  const tokens = tokenize(text);
+  for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+  const qtf = new Map<string, number>();
+  for (const t of tokenize(query)) if (index.docFreq(t) > 0) qtf.set(t, (qtf.get(t) ?? 0) + 1);
+  const avg = index.avgdl > 0 ? index.avgdl : 1;
+  const norm = index.k1 * (1 - index.b + (index.b * tokens.length) / avg);
+  const N = index.numDocs;
+  let score = 0;
+  for (const [t, q] of qtf) {
+    const f = tf.get(t) ?? 0;
+    if (f === 0) continue;
+    const df = index.docFreq(t);
+    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    score += (idf * q * (index.k1 + 1) * f) / (f + norm);
+  }
+  return score;
+}

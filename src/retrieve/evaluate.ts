@@ -1,5 +1,6 @@
-// Retrieval evaluation: BM25 retrieves the top `retrieveK` documents of the whole corpus for each query; the
-// same candidates are then ordered by BM25, by the reranker and (optionally) by a fusion of the two, and each
+// Retrieval evaluation: the first stage (BM25 by default, or dense / hybrid: retriever.ts) retrieves the top
+// `retrieveK` documents of the whole corpus for each query; the same candidates are then ordered by the first
+// stage, by the reranker and (optionally) by a fusion of the two, and each
 // ordering is scored against the data set's relevance rule (see corpus.ts: the positives plus every document
 // with identical text).
 //
@@ -9,7 +10,7 @@
 //              query's relevant documents (min(totalRelevant, 10) of them), retrieved or not;
 //   recall@k   relevant documents in the top k / all the query's relevant documents (totalRelevant), for
 //              k = 10 and k = retrieveK.
-// A relevant document BM25 did not retrieve is a miss for every system: it is in no candidate list, but it
+// A relevant document the first stage did not retrieve is a miss for every system: it is in no candidate list, but it
 // counts in totalRelevant. When every relevant document is retrieved these equal metrics.ts's
 // reciprocalRankAtK, ndcgAtK and recallAtK on the candidate list.
 //
@@ -31,14 +32,17 @@ import {
   type QueryWithPositives,
 } from './corpus';
 import { checkFusion, fuseScores, fusionName, parseFusion, type Fusion } from './pipeline';
+import { Bm25Retriever, HybridRetriever, openRetriever, type OpenRetrieverOptions, type Retriever, type RetrieverKind } from './retriever';
 
 /** Means over queries: 'mrr@10', 'ndcg@10', 'recall@10', 'recall@<retrieveK>', and the query count. */
 export type RetrievalMetrics = { 'mrr@10': number; 'ndcg@10': number; queries: number } & { [key: `recall@${number}`]: number };
 
 export interface EvaluateRetrievalOptions {
-  /** BM25 candidates per query (default 100). */
+  /** First-stage candidates per query (default 100). */
   retrieveK?: number;
-  /** Reranks the candidates; without it only BM25 is evaluated. */
+  /** The first stage, over the same corpus (default: BM25 over it, with index or k1/b). */
+  retriever?: Retriever;
+  /** Reranks the candidates; without it only the first stage is evaluated. */
   reranker?: Reranker;
   /** Adds a fused ordering (needs a reranker). */
   fusion?: Fusion;
@@ -57,7 +61,10 @@ export interface EvaluateRetrievalOptions {
 export interface RetrievalEvaluation {
   retrieveK: number;
   queries: number;
-  bm25: RetrievalMetrics;
+  /** Which first stage: 'bm25', 'dense' or 'hybrid'. */
+  retriever: RetrieverKind;
+  /** The first stage's own ordering. */
+  firstStage: RetrievalMetrics;
   model?: RetrievalMetrics;
   fusion?: RetrievalMetrics;
 }
@@ -105,13 +112,13 @@ function metricKeys(retrieveK: number): string[] {
   return ['mrr@10', 'ndcg@10', ...ks.map((k) => `recall@${k}`)];
 }
 
-/** Order of candidates (positions in `hits`) by `scores` descending, ties by BM25 rank. */
+/** Order of candidates (positions in `hits`) by `scores` descending, ties by first-stage rank. */
 function orderBy(scores: readonly number[]): number[] {
   return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
 /**
- * Evaluates BM25 (and the reranker, and a fusion) on in-memory queries over a corpus (strings, {id, text}
+ * Evaluates the first stage (and the reranker, and a fusion) on in-memory queries over a corpus (strings, {id, text}
  * objects or a Corpus). A query's positives are `{id}` / `{text}` refs (see corpus.ts).
  */
 export async function evaluateRetrieval(
@@ -126,16 +133,20 @@ export async function evaluateRetrieval(
   if (fusion && !options.reranker) throw new Error('fusion needs a reranker');
   const batchSize = options.batchSize ?? 64;
   const long = checkLongDocumentOptions(options.longDocuments ?? {}, 'options.longDocuments');
-  const index = options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
+  if (options.retriever && options.index) throw new TypeError('give an index (BM25) or a retriever, not both');
+  if (options.retriever && options.retriever.corpus !== corpus) throw new Error('the retriever searches another corpus object than the one evaluated');
+  const retriever = options.retriever ?? new Bm25Retriever(corpus, options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b }));
   const lookup = new CorpusLookup(corpus);
   const keys = metricKeys(retrieveK);
   const ks = keys.filter((k) => k.startsWith('recall@')).map((k) => Number(k.slice(7)));
-  const acc = { bm25: new MeanAccumulator(), model: new MeanAccumulator(), fusion: new MeanAccumulator() };
+  const acc = { firstStage: new MeanAccumulator(), model: new MeanAccumulator(), fusion: new MeanAccumulator() };
   const chunkSize = options.reranker ? Math.max(1, Math.floor(4096 / retrieveK)) : 256;
   for (let start = 0; start < queries.length; start += chunkSize) {
-    const chunk = queries.slice(start, start + chunkSize).map((q) => {
+    const slice = queries.slice(start, start + chunkSize);
+    const found = await retriever.search(slice.map((q) => q.query), retrieveK);
+    const chunk = slice.map((q, i) => {
       const rel = resolveRelevant(q, lookup);
-      return { q, relevant: new Set(rel.indices), total: rel.totalRelevant, hits: index.search(q.query, retrieveK) };
+      return { q, relevant: new Set(rel.indices), total: rel.totalRelevant, hits: found[i] };
     });
     let scores: number[] = [];
     if (options.reranker) {
@@ -145,7 +156,7 @@ export async function evaluateRetrieval(
     let o = 0;
     for (const c of chunk) {
       const docs = c.hits.map((h) => h.index);
-      acc.bm25.add(queryMetrics(docs, c.relevant, c.total, ks));
+      acc.firstStage.add(queryMetrics(docs, c.relevant, c.total, ks));
       if (options.reranker) {
         const rerank = scores.slice(o, o + docs.length);
         o += docs.length;
@@ -158,7 +169,7 @@ export async function evaluateRetrieval(
     }
     options.onProgress?.(Math.min(start + chunkSize, queries.length), queries.length);
   }
-  const result: RetrievalEvaluation = { retrieveK, queries: queries.length, bm25: acc.bm25.means(keys) };
+  const result: RetrievalEvaluation = { retrieveK, queries: queries.length, retriever: retriever.kind, firstStage: acc.firstStage.means(keys) };
   if (options.reranker) result.model = acc.model.means(keys);
   if (fusion) result.fusion = acc.fusion.means(keys);
   return result;
@@ -171,7 +182,7 @@ export interface RunRetrievalEvalOptions {
   queries: string;
   /** 'debdesc[:split]' or a corpus file; default for debdesc queries: 'debdesc:all' (every document). */
   corpus?: string;
-  /** A model folder or a loaded Reranker; without it only BM25 is evaluated. */
+  /** A model folder or a loaded Reranker; without it only the first stage is evaluated. */
   model?: string | Reranker;
   retrieveK?: number;
   /** Evaluate a seeded sample of this many queries. */
@@ -188,6 +199,8 @@ export interface RunRetrievalEvalOptions {
   dtype?: NativeDtype;
   k1?: number;
   b?: number;
+  /** The first stage (dense, hybrid; openRetriever's options); default BM25. */
+  firstStage?: Omit<OpenRetrieverOptions, 'corpus'>;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -211,11 +224,14 @@ export interface RetrievalEvalReport {
   /** The sample, when maxQueries cut the set. */
   sample: { size: number; seed: number } | null;
   retrieveK: number;
-  k1: number;
-  b: number;
+  /** The first stage, described: 'bm25 (k1 0.9, b 0.4)', 'dense (E, exact fp32 cosine)', … */
+  retriever: string;
+  /** BM25's parameters (bm25 and hybrid retrievers). */
+  k1: number | null;
+  b: number | null;
   model: string | null;
   fusion: string | null;
-  /** Column names: 'BM25', then 'model' and the fusion's name when present. */
+  /** Column names: the first stage's ('BM25', 'dense', 'hybrid'), then 'model' and the fusion's name when present. */
   columns: string[];
   /** Metrics per column name. */
   metrics: Record<string, RetrievalMetrics>;
@@ -224,12 +240,19 @@ export interface RetrievalEvalReport {
 }
 
 const DISPLAY: Record<string, string> = { 'mrr@10': 'MRR@10', 'ndcg@10': 'NDCG@10' };
+const FIRST_STAGE_COLUMN: Record<RetrieverKind, string> = { bm25: 'BM25', dense: 'dense', hybrid: 'hybrid' };
+
+function bm25Of(retriever: Retriever): Bm25Index | undefined {
+  if (retriever instanceof Bm25Retriever) return retriever.index;
+  if (retriever instanceof HybridRetriever) return retriever.bm25.index;
+  return undefined;
+}
 
 /** Loads the queries and corpus, evaluates, and returns the table (format it with formatRetrievalEval). */
 export async function runRetrievalEval(options: RunRetrievalEvalOptions): Promise<RetrievalEvalReport> {
   const start = process.hrtime.bigint();
   const fusion = typeof options.fusion === 'string' ? parseFusion(options.fusion) : checkFusion(options.fusion);
-  if (fusion && !options.model) throw new Error('--fusion needs --model (it fuses BM25 with the reranker)');
+  if (fusion && !options.model) throw new Error('--fusion needs --model (it fuses the first stage with the reranker)');
   const seed = options.seed ?? 42;
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be an integer, got ${seed}`);
   if (options.maxQueries !== undefined && !(Number.isInteger(options.maxQueries) && options.maxQueries > 0)) {
@@ -247,29 +270,31 @@ export async function runRetrievalEval(options: RunRetrievalEvalOptions): Promis
   if (all.length === 0) throw new Error(`${options.queries}: no queries`);
   const positions = samplePositions(all.length, options.maxQueries, seed);
   const queries = positions.map((i) => all[i]);
-  const index = Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
+  const retriever = await openRetriever({ ...options.firstStage, corpus, k1: options.k1, b: options.b });
   let reranker: Reranker | undefined;
   let owned = false;
-  if (typeof options.model === 'string') {
-    reranker = await Reranker.load(options.model, { maxLength: options.maxLength, device: options.device, dtype: options.dtype });
-    owned = true;
-  } else reranker = options.model;
   let evaluation: RetrievalEvaluation;
   try {
+    if (typeof options.model === 'string') {
+      reranker = await Reranker.load(options.model, { maxLength: options.maxLength, device: options.device, dtype: options.dtype });
+      owned = true;
+    } else reranker = options.model;
     evaluation = await evaluateRetrieval(queries, corpus, {
       retrieveK: options.retrieveK,
+      retriever,
       reranker,
       fusion,
       batchSize: options.batchSize,
       longDocuments: options.longDocuments,
-      index,
       onProgress: options.onProgress,
     });
   } finally {
     if (owned) reranker?.dispose();
+    await retriever.dispose();
   }
-  const columns = ['BM25'];
-  const metrics: Record<string, RetrievalMetrics> = { BM25: evaluation.bm25 };
+  const firstColumn = FIRST_STAGE_COLUMN[evaluation.retriever];
+  const columns = [firstColumn];
+  const metrics: Record<string, RetrievalMetrics> = { [firstColumn]: evaluation.firstStage };
   if (evaluation.model) {
     columns.push('model');
     metrics.model = evaluation.model;
@@ -292,8 +317,9 @@ export async function runRetrievalEval(options: RunRetrievalEvalOptions): Promis
     totalQueries: all.length,
     sample: queries.length < all.length ? { size: queries.length, seed } : null,
     retrieveK: evaluation.retrieveK,
-    k1: index.k1,
-    b: index.b,
+    retriever: retriever.describe(),
+    k1: bm25Of(retriever)?.k1 ?? null,
+    b: bm25Of(retriever)?.b ?? null,
     model: typeof options.model === 'string' ? options.model : options.model ? '(Reranker)' : null,
     fusion: fusion ? fusionName(fusion) : null,
     columns,
@@ -310,7 +336,7 @@ export function formatRetrievalEval(report: RetrievalEvalReport): string {
     ? `${report.queries} of ${report.totalQueries} queries (seeded random sample, seed ${report.sample.seed})`
     : `${report.queries} queries`;
   lines.push(`retrieval eval: ${report.queriesSource}, ${sample}`);
-  lines.push(`corpus ${report.corpus} (${report.corpusSize} documents); BM25 top ${report.retrieveK} (k1 ${report.k1}, b ${report.b})${report.model ? ` reranked by ${report.model}` : ''}`);
+  lines.push(`corpus ${report.corpus} (${report.corpusSize} documents); top ${report.retrieveK} of ${report.retriever}${report.model ? ` reranked by ${report.model}` : ''}`);
   const width = Math.max(10, ...report.columns.map((c) => c.length + 2));
   const header = 'metric'.padEnd(12) + report.columns.map((c) => c.padStart(width)).join('');
   lines.push(header);

@@ -152,6 +152,8 @@ export interface OpenIndexOptions {
   /** usearch: memory-map the graph instead of reading it. */
   view?: boolean;
   device?: 'cpu' | 'cuda';
+  /** The document prompt the caller embeds documents with: an index built with another is stale. */
+  documentPrompt?: string;
 }
 
 /** Opens an index folder for `corpus` searched with `embedder`; refuses a stale one, saying what differs. */
@@ -167,6 +169,13 @@ export async function openIndexFolder(dir: string, options: OpenIndexOptions): P
   if (meta.embedder.fingerprint !== embedderPrint) {
     throw new Error(`${dir}: stale index: it was built with embedder ${meta.embedder.name} (fingerprint ${meta.embedder.fingerprint.slice(0, 12)}), ` +
       `but the embedder given is ${options.embedder.name} (fingerprint ${embedderPrint.slice(0, 12)}): its vectors would not be comparable; ${rebuild}`);
+  }
+  if (options.documentPrompt !== undefined && meta.embedder.documentPrompt !== options.documentPrompt) {
+    throw new Error(`${dir}: stale index: its documents were embedded with the prompt ${JSON.stringify(meta.embedder.documentPrompt)}, ` +
+      `but this embedder's document prompt is ${JSON.stringify(options.documentPrompt)}; ${rebuild}`);
+  }
+  if (meta.embedder.maxLength !== options.embedder.maxLength) {
+    throw new Error(`${dir}: stale index: its documents were cut at ${meta.embedder.maxLength} tokens, but the embedder now cuts at ${options.embedder.maxLength}; ${rebuild} (or load the embedder with maxLength ${meta.embedder.maxLength})`);
   }
   if (meta.dimension !== options.embedder.dimension) throw new Error(`${dir}: dimension ${meta.dimension}, but the embedder gives ${options.embedder.dimension}`);
   const ids = readJsonFile(path.join(dir, 'ids.json')) as string[];

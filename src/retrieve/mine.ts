@@ -1,5 +1,6 @@
-// Hard-negative mining: for each training query, rank the corpus with BM25 (optionally rescoring BM25's top
-// candidates with a cross-encoder), keep the candidates at ranks rangeMin..rangeMax, drop likely false
+// Hard-negative mining: for each training query, rank the corpus with BM25, or with any first stage
+// (retriever.ts: dense with an embedding model, as the guide's generate_hard_negatives and sentence-transformers'
+// mine_hard_negatives do, or hybrid), optionally rescoring the top candidates with a cross-encoder, keep the candidates at ranks rangeMin..rangeMax, drop likely false
 // negatives, and sample the negatives of a grouped training record {query, positives, negatives}.
 //
 // Ranks are 1-based positions in the full ranking, positives included: a positive at rank 12 occupies rank
@@ -9,16 +10,19 @@
 //   - its text is identical to an already kept negative (no duplicate negatives);
 //   - margin (absolute m):       score > positiveScore - m;
 //   - relativeMargin (ratio r):  score > positiveScore · (1 - r)   (meant for positive scores, such as BM25's);
-// where positiveScore is the lowest score among the query's positives under the same scorer (BM25, or the
-// cross-encoder's raw logit when one rescored). Of the candidates left, `numNegatives` are taken: the best
+// where positiveScore is the lowest score among the query's positives under the same scorer (BM25, the
+// embedder's similarity, the hybrid's fused score, or the cross-encoder's raw logit when one rescored). Of the candidates left, `numNegatives` are taken: the best
 // ranked ('top') or a seeded uniform sample ('random', written in rank order). A query left with no negative
 // is skipped (counted in the stats).
 import type { Reranker } from '../model';
 import { Rng, samplePositions } from '../data/rng';
-import { Bm25Index, tokenize, type Bm25Hit } from './bm25';
+import { Bm25Index, bm25ScoreText, type Bm25Hit } from './bm25';
+
+export { bm25ScoreText };
 import { CorpusLookup, checkReadable, loadCorpus, isDebdescSpec, readQueries, type Corpus, type QueryWithPositives } from './corpus';
 import { AtomicLineWriter } from './output';
 import { SearchPool, searchWorkersFor } from './search-pool';
+import { openRetriever, type OpenRetrieverOptions, type RetrievalHit, type Retriever } from './retriever';
 
 export interface MineOptions {
   /** First rank kept, 1-based (default 10). */
@@ -35,19 +39,21 @@ export interface MineOptions {
   margin?: number;
   /** Drop a candidate scoring above positiveScore · (1 - relativeMargin); 0 <= r < 1. */
   relativeMargin?: number;
-  /** Rescore BM25's top `retrieveK` with this cross-encoder and rank by its raw logits. */
+  /** The first stage (dense, hybrid, …; see retriever.ts), over the same corpus; default BM25 built here. */
+  retriever?: Retriever;
+  /** Rescore the first stage's top `retrieveK` with this cross-encoder and rank by its raw logits. */
   reranker?: Reranker;
-  /** With a reranker: how many BM25 candidates to rescore (default rangeMax). */
+  /** With a reranker: how many first-stage candidates to rescore (default rangeMax). */
   retrieveK?: number;
   /** Pairs per forward pass when rescoring (default 64). */
   batchSize?: number;
-  /** Add pos_scores/neg_scores (BM25 scores, or the reranker's logits) to each group. */
+  /** Add pos_scores/neg_scores (the first stage's scores, or the reranker's logits) to each group; sentence-transformers' output_scores. */
   withScores?: boolean;
   /** A prebuilt index over the corpus (default: built here with k1/b). */
   index?: Bm25Index;
   /**
    * Threads searching BM25 in parallel (each with its own index over the corpus): default one per core, up to
-   * 16, once 2,000 queries are waiting; 0: search on this thread. Not with `index` or `reranker`.
+   * 16, once 2,000 queries are waiting; 0: search on this thread. Not with `index`, `retriever` or `reranker`.
    */
   workers?: number;
   k1?: number;
@@ -130,7 +136,7 @@ export function resolveMineOptions(o: MineOptions): Resolved {
   }
   const retrieveK = positiveInt(o.retrieveK ?? rangeMax, 'retrieveK');
   if (o.reranker && retrieveK < rangeMax) {
-    throw new RangeError(`retrieveK (${retrieveK}) must be >= rangeMax (${rangeMax}): only BM25's top retrieveK are rescored and ranked`);
+    throw new RangeError(`retrieveK (${retrieveK}) must be >= rangeMax (${rangeMax}): only the first stage's top retrieveK are rescored and ranked`);
   }
   return {
     rangeMin,
@@ -146,30 +152,6 @@ export function resolveMineOptions(o: MineOptions): Resolved {
   };
 }
 
-/**
- * The BM25 score `index` would give a document with this text (which need not be in the index), from the
- * index's statistics: terms unknown to the index contribute nothing, as in search. Default tokenizer only.
- */
-export function bm25ScoreText(index: Bm25Index, query: string, text: string): number {
-  const tf = new Map<string, number>();
-  const tokens = tokenize(text);
-  for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
-  const qtf = new Map<string, number>();
-  for (const t of tokenize(query)) if (index.docFreq(t) > 0) qtf.set(t, (qtf.get(t) ?? 0) + 1);
-  const avg = index.avgdl > 0 ? index.avgdl : 1;
-  const norm = index.k1 * (1 - index.b + (index.b * tokens.length) / avg);
-  const N = index.numDocs;
-  let score = 0;
-  for (const [t, q] of qtf) {
-    const f = tf.get(t) ?? 0;
-    if (f === 0) continue;
-    const df = index.docFreq(t);
-    const idf = Math.log(1 + (N - df + 0.5) / (df + 0.5));
-    score += (idf * q * (index.k1 + 1) * f) / (f + norm);
-  }
-  return score;
-}
-
 interface Prepared {
   q: QueryWithPositives;
   positiveTexts: string[];
@@ -178,7 +160,7 @@ interface Prepared {
   /** Identical-text groups the positives fall in. */
   positiveGroups: Set<number>;
   /** Candidates, best first. */
-  ranked: Bm25Hit[];
+  ranked: (Bm25Hit | RetrievalHit)[];
   positiveScores?: number[];
 }
 
@@ -187,7 +169,8 @@ const SEARCH_CHUNK = 4096;
 
 /** The miner: holds the corpus, its index and lookups; `mine` turns queries into groups. */
 export class HardNegativeMiner {
-  readonly index: Bm25Index;
+  /** The BM25 index, when BM25 is the first stage (no `retriever` given). */
+  readonly index: Bm25Index | undefined;
   readonly lookup: CorpusLookup;
   private readonly groups: Int32Array;
   private readonly opts: Resolved;
@@ -195,9 +178,16 @@ export class HardNegativeMiner {
 
   constructor(readonly corpus: Corpus, private readonly options: MineOptions = {}) {
     this.opts = resolveMineOptions(options);
-    this.index = options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
-    if (this.index.numDocs !== corpus.texts.length) {
-      throw new Error(`the index holds ${this.index.numDocs} documents but the corpus ${corpus.texts.length}`);
+    if (options.retriever) {
+      if (options.index) throw new TypeError('give an index (BM25) or a retriever, not both');
+      if (options.workers) throw new TypeError('workers search BM25 in parallel; they do not apply to a retriever');
+      if (options.retriever.corpus !== corpus) throw new Error('the retriever searches another corpus object than the one mined');
+      this.index = undefined;
+    } else {
+      this.index = options.index ?? Bm25Index.build(corpus.texts, { k1: options.k1, b: options.b });
+      if (this.index.numDocs !== corpus.texts.length) {
+        throw new Error(`the index holds ${this.index.numDocs} documents but the corpus ${corpus.texts.length}`);
+      }
     }
     this.lookup = new CorpusLookup(corpus);
     this.groups = this.lookup.textGroups();
@@ -206,6 +196,10 @@ export class HardNegativeMiner {
 
   /** Mines every query, in input order; `stats` is updated as it goes. */
   async *mine(queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats = newMineStats()): AsyncGenerator<MinedGroup> {
+    if (this.options.retriever) {
+      yield* this.mineWithRetriever(this.options.retriever, queries, stats);
+      return;
+    }
     if (!this.options.reranker) {
       yield* this.mineWithBm25(queries, stats);
       return;
@@ -253,6 +247,34 @@ export class HardNegativeMiner {
     }
   }
 
+  // Any first stage: queries in chunks searched together (one embedding batch for a dense retriever), then the
+  // positives scored under it when margins or scores need them, then rescored and picked as with BM25.
+  private async *mineWithRetriever(
+    retriever: Retriever, queries: AsyncIterable<QueryWithPositives> | Iterable<QueryWithPositives>, stats: MineStats,
+  ): AsyncGenerator<MinedGroup> {
+    const k = this.options.reranker ? this.opts.retrieveK : this.opts.rangeMax;
+    const chunkSize = this.options.reranker ? Math.max(1, Math.floor(4096 / k)) : 256;
+    const search = async (chunk: QueryWithPositives[]): Promise<Prepared[]> => {
+      const prepared = chunk.map((q) => this.prepare(q, false));
+      const hits = await retriever.search(chunk.map((q) => q.query), k);
+      for (const [i, p] of prepared.entries()) {
+        p.ranked = hits[i];
+        if (!this.options.reranker && this.needsPositiveScores()) p.positiveScores = await retriever.scoreTexts(p.q.query, p.positiveTexts, hits[i]);
+      }
+      return prepared;
+    };
+    let chunk: QueryWithPositives[] = [];
+    for await (const q of queries as AsyncIterable<QueryWithPositives>) {
+      stats.queries++;
+      chunk.push(q);
+      if (chunk.length >= chunkSize) {
+        yield* this.finish(await search(chunk), stats);
+        chunk = [];
+      }
+    }
+    if (chunk.length) yield* this.finish(await search(chunk), stats);
+  }
+
   private prepare(q: QueryWithPositives, search = true): Prepared {
     const positiveTexts: string[] = [];
     const positiveIndices = new Set<number>();
@@ -277,12 +299,13 @@ export class HardNegativeMiner {
       }
     }
     const k = this.options.reranker ? this.opts.retrieveK : this.opts.rangeMax;
-    const ranked = search ? this.index.search(q.query, k) : [];
+    const index = this.index;
+    const ranked = search && index ? index.search(q.query, k) : [];
     const prepared: Prepared = { q, positiveTexts, positiveIndices: [...positiveIndices], positiveGroups, ranked };
-    if (!this.options.reranker && (this.needsPositiveScores())) {
+    if (index && !this.options.reranker && this.needsPositiveScores()) {
       prepared.positiveScores = positiveTexts.map((t) => {
         const same = this.lookup.indicesOfText(t);
-        return same.length ? this.index.scoreDocument(q.query, same[0]) : bm25ScoreText(this.index, q.query, t);
+        return same.length ? index.scoreDocument(q.query, same[0]) : bm25ScoreText(index, q.query, t);
       });
     }
     return prepared;
@@ -414,6 +437,8 @@ export interface MineFileOptions extends MineOptions {
   output: string;
   /** Mine a seeded random sample of N queries (seed: options.seed). */
   maxQueries?: number;
+  /** The first stage to build over the corpus once loaded (dense, hybrid; openRetriever's options); default BM25. */
+  firstStage?: Omit<OpenRetrieverOptions, 'corpus'>;
   /** Called after each `progressEvery` queries (default 5000) and at the end. */
   onProgress?: (stats: MineStats) => void;
   progressEvery?: number;
@@ -426,7 +451,7 @@ export function defaultCorpusFor(queries: string): string {
 }
 
 /** Streams queries from `queries`, mines, and writes grouped JSONL to `output` atomically. */
-export async function mineToFile(options: MineFileOptions): Promise<MineStats & { corpus: string; corpusSize: number; indexSeconds: number }> {
+export async function mineToFile(options: MineFileOptions): Promise<MineStats & { corpus: string; corpusSize: number; indexSeconds: number; retriever: string }> {
   const start = process.hrtime.bigint();
   resolveMineOptions(options); // fail on bad options before loading anything
   if (options.maxQueries !== undefined) positiveInt(options.maxQueries, 'maxQueries');
@@ -434,7 +459,10 @@ export async function mineToFile(options: MineFileOptions): Promise<MineStats & 
   const corpusSpec = options.corpus ?? defaultCorpusFor(options.queries);
   const corpus = await loadCorpus(corpusSpec);
   const t0 = process.hrtime.bigint();
-  const miner = new HardNegativeMiner(corpus, options);
+  if (options.firstStage && options.retriever) throw new TypeError('give firstStage or retriever, not both');
+  const retriever = options.firstStage && options.firstStage.retriever !== 'bm25'
+    ? await openRetriever({ ...options.firstStage, corpus, k1: options.k1, b: options.b }) : options.retriever;
+  const miner = new HardNegativeMiner(corpus, { ...options, retriever });
   const indexSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const stats = newMineStats();
   const writer = new AtomicLineWriter(options.output);
@@ -469,8 +497,10 @@ export async function mineToFile(options: MineFileOptions): Promise<MineStats & 
   } catch (err) {
     writer.abort();
     throw err;
+  } finally {
+    if (retriever && retriever !== options.retriever) await retriever.dispose();
   }
   stats.seconds = Number(process.hrtime.bigint() - start) / 1e9;
   options.onProgress?.(stats);
-  return { ...stats, corpus: corpus.name, corpusSize: corpus.texts.length, indexSeconds };
+  return { ...stats, corpus: corpus.name, corpusSize: corpus.texts.length, indexSeconds, retriever: retriever ? retriever.describe() : `bm25 (k1 ${miner.index?.k1}, b ${miner.index?.b})` };
 }

@@ -31,6 +31,21 @@ function checkK(k: unknown): number {
   return checkPositiveInt(k, 'k');
 }
 
+/** IEEE half-precision bits → float32 values. */
+export function halfToFloat(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const fraction = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * fraction * 2 ** -24;
+    else if (exponent === 31) out[i] = fraction ? NaN : sign * Infinity;
+    else out[i] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
+}
+
 export class ExactIndex implements VectorStore {
   readonly dimension: number;
   readonly metric: VectorMetric;
@@ -94,6 +109,12 @@ export class ExactIndex implements VectorStore {
   stored(): Promise<Float32Array | Uint16Array> {
     this.checkOpen();
     return this.native.stored();
+  }
+
+  /** The stored vectors as float32 (fp16 storage widened). */
+  async storedAsFloat32(): Promise<Float32Array> {
+    const stored = await this.stored();
+    return stored instanceof Float32Array ? stored : halfToFloat(stored);
   }
 
   async close(): Promise<void> {
