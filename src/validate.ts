@@ -25,7 +25,9 @@ export function checkPairs(pairs: unknown, name = 'pairs'): Array<[string, strin
 
 export function checkPositiveInt(value: unknown, name: string, max = Number.MAX_SAFE_INTEGER): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
-  if (value < 1 || value > max) throw new RangeError(`${name} must be between 1 and ${max}, got ${value}`);
+  if (value < 1 || value > max) {
+    throw new RangeError(max === Number.MAX_SAFE_INTEGER ? `${name} must be a positive integer, got ${value}` : `${name} must be between 1 and ${max}, got ${value}`);
+  }
   return value;
 }
 

@@ -119,14 +119,14 @@ test('LanceDbVectorStore: bad options and arguments are errors that name them', 
   await rejectsWith(open({ table: 't', dimension: 4 }), /options\.uri must be a string, got undefined/);
   await rejectsWith(open({ uri: '', table: 't', dimension: 4 }), /options\.uri is an empty string/);
   await rejectsWith(open({ uri, table: 7, dimension: 4 }), /options\.table must be a string, got number 7/);
-  await rejectsWith(open({ uri, table: 't', dimension: 0 }), /options\.dimension must be between 1 and/);
+  await rejectsWith(open({ uri, table: 't', dimension: 0 }), /options\.dimension must be a positive integer/);
   await rejectsWith(open({ uri, table: 't', dimension: 2.5 }), /options\.dimension must be an integer/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, metric: 'l2' }), /options\.metric must be one of 'cosine', 'dot', got the string "l2"/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, idColumn: '' }), /options\.idColumn is an empty string/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, vectorColumn: 3 }), /options\.vectorColumn must be a string/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, idColumn: 'v', vectorColumn: 'v' }), /options\.idColumn and options\.vectorColumn are both 'v'/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, create: 'yes' }), /options\.create must be a boolean/);
-  await rejectsWith(open({ uri, table: 't', dimension: 4, concurrency: 0 }), /options\.concurrency must be between 1/);
+  await rejectsWith(open({ uri, table: 't', dimension: 4, concurrency: 0 }), /options\.concurrency must be a positive integer/);
   await rejectsWith(open({ uri, table: 't' }), /options\.dimension is required: LanceDB table 't' does not exist yet/);
   await rejectsWith(open({ uri, table: 't', dimension: 4, create: false }), /LanceDB table 't' does not exist at .* \(options\.create is false\)/);
 
@@ -139,7 +139,7 @@ test('LanceDbVectorStore: bad options and arguments are errors that name them', 
   await store.add([], new Float32Array(0));
   assert.equal(store.lanceTable, undefined, 'an empty add() creates nothing');
   await store.add(['a'], Float32Array.of(1, 0, 0, 0));
-  await rejectsWith(store.search(new Float32Array(4), 0), /k must be between 1 and/);
+  await rejectsWith(store.search(new Float32Array(4), 0), /k must be a positive integer/);
   await rejectsWith(store.search(new Float32Array(5), 1), /queries has 5 values/);
   await store.close();
   await rejectsWith(store.add(['b'], new Float32Array(4)), /closed/);

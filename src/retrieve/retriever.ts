@@ -9,8 +9,8 @@
 //             document absent from a list gets 0 from it, score = w · dense + (1 − w) · bm25.
 //
 // Dense prompts follow sentence-transformers' encode_query / encode_document: queries get the folder's "query"
-// prompt, documents its "document" (else "passage", else "corpus") prompt, and a folder with neither gets its
-// default prompt, if any, for both.
+// prompt, documents its "document" (else "passage", else "corpus") prompt. Every folder has "query" and
+// "document" (empty unless set, as in sentence-transformers 6), so a folder's default prompt never applies here.
 import type { Corpus } from './corpus';
 import { CorpusLookup } from './corpus';
 import { Bm25Index, bm25ScoreText } from './bm25';
@@ -81,12 +81,8 @@ export class Bm25Retriever implements Retriever {
 /** The embedder's query and document prompts, chosen as sentence-transformers' encode_query / encode_document do. */
 export function densePrompts(embedder: Embedder): { query: string; document: string } {
   const prompts = embedder.folder.prompts;
-  const fallback = embedder.folder.defaultPromptName !== undefined ? prompts[embedder.folder.defaultPromptName] ?? '' : '';
   const documentName = ['document', 'passage', 'corpus'].find((name) => prompts[name] !== undefined);
-  return {
-    query: prompts.query ?? fallback,
-    document: documentName !== undefined ? prompts[documentName] : fallback,
-  };
+  return { query: prompts.query ?? '', document: documentName !== undefined ? prompts[documentName] : '' };
 }
 
 /** The vector metric the embedder's similarity_fn_name asks for; euclidean and manhattan have no index here. */

@@ -48,10 +48,11 @@ export interface SentenceTransformerFolder {
   fromModulesJson: boolean;
 }
 
+// The module classes under the names sentence-transformers writes in modules.json: 2.x–5.x and 6.x.
 const MODULE_TYPES = {
-  transformer: 'sentence_transformers.models.Transformer',
-  pooling: 'sentence_transformers.models.Pooling',
-  normalize: 'sentence_transformers.models.Normalize',
+  transformer: ['sentence_transformers.models.Transformer', 'sentence_transformers.base.modules.transformer.Transformer'],
+  pooling: ['sentence_transformers.models.Pooling', 'sentence_transformers.sentence_transformer.modules.pooling.Pooling'],
+  normalize: ['sentence_transformers.models.Normalize', 'sentence_transformers.base.modules.normalize.Normalize'],
 };
 
 /** Reads `dir` as sentence-transformers would; throws an Error naming the file and key on anything it cannot run. */
@@ -74,8 +75,8 @@ export function readSentenceTransformerFolder(dir: string): SentenceTransformerF
     return m as { type: string; path: string };
   });
   const [first, ...rest] = entries;
-  if (first.type !== MODULE_TYPES.transformer) {
-    throw new Error(`${modulesFile}: [0].type is ${first.type}; the first module must be ${MODULE_TYPES.transformer}`);
+  if (!MODULE_TYPES.transformer.includes(first.type)) {
+    throw new Error(`${modulesFile}: [0].type is ${first.type}; the first module must be a Transformer (${MODULE_TYPES.transformer.join(' or ')})`);
   }
   const encoderDir = path.join(dir, first.path);
   // A Transformer module may keep its own sentence_bert_config.json in its folder.
@@ -84,13 +85,13 @@ export function readSentenceTransformerFolder(dir: string): SentenceTransformerF
   let normalize = false;
   rest.forEach((m, k) => {
     const i = k + 1;
-    if (m.type === MODULE_TYPES.pooling && !pooling && !normalize) pooling = readPoolingConfig(path.join(dir, m.path, 'config.json'));
-    else if (m.type === MODULE_TYPES.normalize && pooling && !normalize) normalize = true;
+    if (MODULE_TYPES.pooling.includes(m.type) && !pooling && !normalize) pooling = readPoolingConfig(path.join(dir, m.path, 'config.json'));
+    else if (MODULE_TYPES.normalize.includes(m.type) && pooling && !normalize) normalize = true;
     else {
       throw new Error(`${modulesFile}: [${i}].type ${m.type} is not supported here: rrnative runs Transformer, then Pooling, then an optional Normalize`);
     }
   });
-  if (!pooling) throw new Error(`${modulesFile}: no ${MODULE_TYPES.pooling} module after the Transformer`);
+  if (!pooling) throw new Error(`${modulesFile}: no Pooling module (${MODULE_TYPES.pooling.join(' or ')}) after the Transformer`);
   return { rootDir: dir, encoderDir, ...pooling, normalize, ...encoderSettings, ...st, fromModulesJson: true };
 }
 
@@ -110,13 +111,21 @@ function readSentenceBertConfig(dir: string): Pick<SentenceTransformerFolder, 'm
 function readPoolingConfig(file: string): Pick<SentenceTransformerFolder, 'pooling' | 'includePrompt' | 'embeddingDimension'> {
   if (!fs.existsSync(file)) throw new Error(`${file}: missing (the Pooling module's config)`);
   const config = readJsonFile(file) as Record<string, unknown>;
-  // Newer sentence-transformers also accept a single "pooling_mode" string.
+  // sentence-transformers 6 writes "pooling_mode": one name or a list, concatenated in the list's order; older
+  // versions one boolean per mode, concatenated in POOLING_MODES' order.
   const named = config.pooling_mode;
   let pooling: PoolingMode[];
   if (named !== undefined && named !== null) {
-    const mode = String(named).replace(/_tokens$/, '') as PoolingMode;  // mean_sqrt_len_tokens -> mean_sqrt_len
-    if (!POOLING_MODES.includes(mode)) throw new Error(`${file}: pooling_mode ${JSON.stringify(named)} is not one of ${POOLING_MODES.join(', ')}`);
-    pooling = [mode];
+    const names = Array.isArray(named) ? named : [named];
+    if (names.length === 0) throw new Error(`${file}: pooling_mode is an empty list`);
+    pooling = names.map((name) => {
+      const mode = String(name).replace(/_tokens$/, '') as PoolingMode;  // mean_sqrt_len_tokens -> mean_sqrt_len
+      if (typeof name !== 'string' || !POOLING_MODES.includes(mode)) {
+        throw new Error(`${file}: pooling_mode ${JSON.stringify(name)} is not one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken`);
+      }
+      return mode;
+    });
+    if (new Set(pooling).size !== pooling.length) throw new Error(`${file}: pooling_mode ${JSON.stringify(named)} names a mode twice`);
   } else {
     pooling = POOLING_MODES.filter((mode) => {
       const v = config[POOLING_KEYS[mode]] ?? false;
@@ -127,21 +136,28 @@ function readPoolingConfig(file: string): Pick<SentenceTransformerFolder, 'pooli
   if (pooling.length === 0) throw new Error(`${file}: no pooling mode is on (set one of ${Object.values(POOLING_KEYS).join(', ')})`);
   const includePrompt = config.include_prompt ?? true;
   if (typeof includePrompt !== 'boolean') throw new Error(`${file}: include_prompt must be true or false, got ${JSON.stringify(includePrompt)}`);
-  const dim = config.word_embedding_dimension;
+  const dimKey = config.embedding_dimension !== undefined ? 'embedding_dimension' : 'word_embedding_dimension';  // 6.x, older
+  const dim = config[dimKey];
   if (dim !== undefined && !(Number.isInteger(dim) && (dim as number) > 0)) {
-    throw new Error(`${file}: word_embedding_dimension must be a positive integer, got ${JSON.stringify(dim)}`);
+    throw new Error(`${file}: ${dimKey} must be a positive integer, got ${JSON.stringify(dim)}`);
   }
   return { pooling, includePrompt, embeddingDimension: dim as number | undefined };
 }
 
+// sentence-transformers 6 gives every model the prompts "query" and "document" (empty unless the folder sets
+// them), so encode(prompt_name='query') works on any model and encode_document() picks "document" first.
+const DEFAULT_PROMPTS = { query: '', document: '' };
+
 function readStConfig(dir: string): Pick<SentenceTransformerFolder, 'prompts' | 'defaultPromptName' | 'similarity'> {
   const file = path.join(dir, 'config_sentence_transformers.json');
-  if (!fs.existsSync(file)) return { prompts: {}, defaultPromptName: undefined, similarity: 'cosine' };
+  if (!fs.existsSync(file)) return { prompts: { ...DEFAULT_PROMPTS }, defaultPromptName: undefined, similarity: 'cosine' };
   const config = readJsonFile(file) as Record<string, unknown>;
-  const prompts = config.prompts ?? {};
-  if (typeof prompts !== 'object' || prompts === null || Array.isArray(prompts) || Object.values(prompts).some((p) => typeof p !== 'string')) {
-    throw new Error(`${file}: prompts must map names to strings, got ${JSON.stringify(prompts)}`);
+  const given = config.prompts ?? {};
+  if (typeof given !== 'object' || given === null || Array.isArray(given) || Object.values(given).some((p) => typeof p !== 'string' && p !== null)) {
+    throw new Error(`${file}: prompts must map names to strings, got ${JSON.stringify(given)}`);
   }
+  const prompts: Record<string, string> = { ...DEFAULT_PROMPTS };
+  for (const [name, prompt] of Object.entries(given as Record<string, string | null>)) prompts[name] = prompt ?? '';
   const defaultPromptName = config.default_prompt_name ?? undefined;
   if (defaultPromptName !== undefined && (typeof defaultPromptName !== 'string' || !(defaultPromptName in prompts))) {
     throw new Error(`${file}: default_prompt_name ${JSON.stringify(defaultPromptName)} is not one of the prompts (${Object.keys(prompts).join(', ') || 'none'})`);

@@ -220,18 +220,18 @@ export class UsearchIndex implements VectorStore {
     const rows = queries.length / this.dimension;
     if (this.ids.length === 0) return Array.from({ length: rows }, () => []);
     const matrix = Array.from({ length: rows }, (_, q) => queries.slice(q * this.dimension, (q + 1) * this.dimension));
-    const found = this.index.search(matrix, Math.min(k, this.ids.length), this.threads);
-    const out: VectorHit[][] = [];
-    for (let q = 0; q < rows; q++) {
+    const kept = Math.min(k, this.ids.length);
+    const found = this.index.search(matrix, kept, this.threads) as { keys: BigUint64Array; distances: Float32Array; counts?: BigUint64Array; k?: number };
+    // usearch answers one query with Matches (only the hits found) and several with BatchMatches (k slots each).
+    const { counts, k: slots } = found;
+    const lists = counts && slots !== undefined
+      ? Array.from({ length: rows }, (_, q) => ({ start: q * slots, count: Number(counts[q]) }))
+      : [{ start: 0, count: found.keys.length }];
+    return lists.map(({ start, count }) => {
       const hits: VectorHit[] = [];
-      const count = Number(found.counts[q]);
-      for (let j = 0; j < count; j++) {
-        const at = q * found.k + j;
-        hits.push({ id: this.ids[Number(found.keys[at])], score: 1 - found.distances[at] });
-      }
-      out.push(hits);
-    }
-    return out;
+      for (let j = 0; j < count; j++) hits.push({ id: this.ids[Number(found.keys[start + j])], score: 1 - found.distances[start + j] });
+      return hits;
+    });
   }
 
   /** Writes usearch's index file (the graph and the vectors). */
