@@ -24,10 +24,29 @@ export { labelGrouped } from './retrieve/label';
 export type { LabelOptions, LabelStats } from './retrieve/label';
 export { loadCorpus, corpusFromArray, readQueries } from './retrieve/corpus';
 export type { Corpus, CorpusInput, PositiveRef, QueryWithPositives } from './retrieve/corpus';
+import { Embedder, type EmbedderLoadOptions } from './retrieve/embedder';
+export { Embedder };
+export type { EmbedderLoadOptions };
+export type { EmbedOptions } from './retrieve/embedder';
+export { Bm25Retriever, DenseRetriever, HybridRetriever, embedCorpus, fuseLists, openRetriever, parseHybridFusion } from './retrieve/retriever';
+export type { HybridFusion, OpenRetrieverOptions, RetrievalHit, Retriever, RetrieverKind } from './retrieve/retriever';
+export { ExactIndex, UsearchIndex } from './retrieve/vector-index';
+export type { ExactIndexOptions, UsearchIndexOptions, VectorStorage } from './retrieve/vector-index';
+export type { VectorHit, VectorMetric, VectorStore } from './retrieve/vector-store';
+export { openIndexFolder, readIndexMetadata, writeIndexFolder } from './retrieve/index-file';
+export type { IndexMetadata, OpenIndexOptions, WriteIndexOptions } from './retrieve/index-file';
 
 /** Loads a Hugging Face model folder, or a model by its Hub id (`org/name`, `org/name@revision`) through the HF cache. */
 export function load(dir: string, options: LoadOptions = {}): Promise<Reranker> {
   return Reranker.load(dir, options);
+}
+
+/**
+ * Loads an embedding model: a sentence-transformers folder (modules.json, Pooling, Normalize, prompts) or a plain
+ * encoder folder (mean pooling), or a Hub id of one. `embed(texts, {prompt | promptName, batchSize, normalize})`.
+ */
+export function loadEmbedder(dir: string, options: EmbedderLoadOptions = {}): Promise<Embedder> {
+  return Embedder.load(dir, options);
 }
 
 /** Creates a freshly initialised model (see Reranker.create). */
