@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
 import { Embedder } from '../src/retrieve/embedder';
-import { fixturesDir, repoRoot } from './helpers';
+import { bf16CpuUnderIsaCap, fixturesDir, repoRoot, testDevice } from './helpers';
 
 const TOLERANCE = 1e-5;
 
@@ -24,10 +24,11 @@ for (const name of ['st-bert-mean-pub', 'st-bert-cls-pub', 'st-xlmr-mean-pub']) 
   test(`${name}: embed(texts) is sentence-transformers' encode(texts) within 1e-5`, async () => {
     const dir = path.join(fixturesDir, name);
     const f = fixture(dir);
-    const embedder = await Embedder.load(dir);
+    const embedder = await Embedder.load(dir, { device: testDevice });
     try {
       assert.equal(embedder.dimension, f.outputs.sentence_embedding[0].length);
       const diff = maxAbsDiff(await embedder.embed(f.texts, { batchSize: 3 }), f.outputs.sentence_embedding);
+      console.log(`# ${name}: max abs diff ${diff.toExponential(2)}`);
       assert.ok(diff <= TOLERANCE, `max abs diff ${diff}`);
       if (f.outputs.sentence_embedding_query) {
         const query = maxAbsDiff(await embedder.embed(f.texts, { promptName: 'query' }), f.outputs.sentence_embedding_query);
@@ -43,6 +44,21 @@ for (const name of ['st-bert-mean-pub', 'st-bert-cls-pub', 'st-xlmr-mean-pub']) 
     }
   });
 }
+
+test('bf16 weights: embeddings within 1e-2 of sentence-transformers (fp32)', { skip: bf16CpuUnderIsaCap }, async () => {
+  for (const name of ['st-bert-mean-pub', 'st-xlmr-mean-pub']) {
+    const dir = path.join(fixturesDir, name);
+    const f = fixture(dir);
+    const embedder = await Embedder.load(dir, { device: testDevice, dtype: 'bf16' });
+    try {
+      const diff = maxAbsDiff(await embedder.embed(f.texts), f.outputs.sentence_embedding);
+      console.log(`# ${name}: bf16 max abs diff ${diff.toExponential(2)}`);
+      assert.ok(diff <= 1e-2, `${name} bf16: max abs diff ${diff}`);
+    } finally {
+      embedder.dispose();
+    }
+  }
+});
 
 test('embed() checks its arguments and names them', async () => {
   const embedder = await Embedder.load(path.join(fixturesDir, 'st-bert-cls-pub'));
@@ -67,16 +83,19 @@ for (const name of made) {
   test(`test/fixtures/st/${name}: embeddings, with each prompt, within 1e-5 of sentence-transformers 6.0.1`, async () => {
     const dir = path.join(stDir, name);
     const f = fixture(dir);
-    const embedder = await Embedder.load(dir);
+    const embedder = await Embedder.load(dir, { device: testDevice });
     try {
       const plain = maxAbsDiff(await embedder.embed(f.texts, { batchSize: 3 }), f.embeddings);
+      const diffs = [`encode ${plain.toExponential(2)}`];
       assert.ok(plain <= TOLERANCE, `encode(texts): max abs diff ${plain}`);
       for (const key of Object.keys(f).filter((k) => k.startsWith('embeddings_'))) {
         const which = key.slice('embeddings_'.length);
         const options = which === 'prompt_literal' ? { prompt: f.prompt_literal ?? 'search: ' } : { promptName: which };
         const diff = maxAbsDiff(await embedder.embed(f.texts, options), f[key]);
+        diffs.push(`${which} ${diff.toExponential(2)}`);
         assert.ok(diff <= TOLERANCE, `${key}: max abs diff ${diff}`);
       }
+      console.log(`# st/${name}: max abs diff ${diffs.join(', ')}`);
     } finally {
       embedder.dispose();
     }

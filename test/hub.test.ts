@@ -14,6 +14,8 @@ import { bertMiniDir, column, loadFixture, repoRoot, tempDir } from './helpers';
 import { filesOf, startFakeHub, useFakeHub, type FakeHub } from './hub-server';
 
 const fixture = loadFixture(bertMiniDir);
+// A sentence-transformers 6 folder (modules.json, 1_Pooling/config.json, prompts) for loadEmbedder by name.
+const stWeightedMeanDir = path.join(repoRoot, 'test', 'fixtures', 'st', 'bert-weightedmean-prompt');
 const pairs = fixture.eval.pairs.slice(0, 4);
 const expected = column(fixture.eval.logits_single).slice(0, 4);
 const model = filesOf(bertMiniDir);
@@ -31,6 +33,7 @@ before(async () => {
     { type: 'model', id: 'rrtest/gated-mini', access: 'gated', revisions: { main: model } },
     { type: 'model', id: 'rrtest/bin-only', revisions: { main: { 'config.json': model['config.json'], 'pytorch_model.bin': Buffer.from('x') } } },
     { type: 'model', id: 'rrtest/big-mini', revisions: { main: model } },
+    { type: 'model', id: 'rrtest/st-weightedmean', revisions: { main: filesOf(stWeightedMeanDir) } },
   ]);
   hub.tokens.set('hf_good', { access: new Set(['rrtest/private-mini', 'rrtest/gated-mini']) });
   hub.tokens.set('hf_nogate', { access: new Set() });
@@ -214,4 +217,20 @@ test('Hub ids elsewhere: rr.create\'s tokenizer (tokenizer files only), YAML mod
   run.status = await new Promise((resolve) => child.on('exit', resolve));
   assert.equal(run.status, 0, run.stderr);
   assertFixtureScores(run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { score: number }).score));
+});
+
+test('loadEmbedder by Hub name: the sentence-transformers files (modules.json, 1_Pooling/config.json, prompts) come down, embeddings equal the local folder\'s', async () => {
+  const texts = ['a cat', 'Stock markets fell'];
+  const local = await rr.loadEmbedder(stWeightedMeanDir);
+  const remote = await rr.loadEmbedder('rrtest/st-weightedmean');
+  try {
+    assert.deepEqual(remote.folder.pooling, ['weightedmean']);
+    assert.equal(remote.folder.includePrompt, false);
+    assert.equal(remote.folder.prompts.passage, 'passage: ');
+    assert.deepEqual([...await remote.embed(texts, { promptName: 'passage' })], [...await local.embed(texts, { promptName: 'passage' })]);
+    assert.ok(fs.existsSync(path.join(remote.folder.rootDir, '1_Pooling', 'config.json')));
+  } finally {
+    local.dispose();
+    remote.dispose();
+  }
 });

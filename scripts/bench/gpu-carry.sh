@@ -30,6 +30,11 @@ npm ls --omit=dev --all --long --json 2>/dev/null | node -e '
   [ -e "$STAGE/$rel" ] || cp -r "$rel" "$STAGE/$rel"
 done
 find "$STAGE/node_modules/tokenizers" -name '*.node' ! -name tokenizers.linux-x64-gnu.node -delete
+# usearch: its linux-x64 prebuild only (the sources it ships, for building elsewhere, stay behind).
+if [ -d "$STAGE/node_modules/usearch" ]; then
+  find "$STAGE/node_modules/usearch/prebuilds" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
+  rm -rf "$STAGE/node_modules/usearch/numkong" "$STAGE/node_modules/usearch/include"
+fi
 rm -rf "$CARRY/node_modules"
 tar -C "$STAGE" -cf - node_modules | xz -T2 -9 > "$CARRY/node_modules.tar.xz"
 rm -rf "$CARRY/dist" && cp -r dist "$CARRY/dist"

@@ -232,7 +232,8 @@ PY
       # LibTorch 1.13 and 2.x.
       RRNATIVE_TEST_DEVICE=cuda RRNATIVE_FIXTURES="$FIXTURES" timeout -k 5 120 node --test --test-concurrency=1 \
         dist/test/parity.test.js dist/test/families.test.js dist/test/train-parity.test.js \
-        dist/test/packing.test.js dist/test/dropout.test.js dist/test/bias-gelu.test.js dist/test/int8.test.js > "$WORK/cuda-tests.log" 2>&1
+        dist/test/packing.test.js dist/test/dropout.test.js dist/test/bias-gelu.test.js dist/test/int8.test.js \
+        dist/test/embedder.test.js dist/test/vector-index.test.js > "$WORK/cuda-tests.log" 2>&1
       rc=$?; set -e
       grep -E "^# (tests|pass|fail|skipped)|^not ok|bf16 max|^# .*: bf16" "$WORK/cuda-tests.log" | tee -a "$BENCH_LOG" >&2
       [ $rc -eq 0 ] && log "CUDA checks passed" || { log "CUDA checks FAILED (exit $rc); failures:"; grep -B2 -A12 "^not ok" "$WORK/cuda-tests.log" | head -60 >&2; }

@@ -3,7 +3,7 @@
 import type { CommandModule } from 'yargs';
 import { loadCorpus } from '../retrieve/corpus';
 import { parseFusion, pipeline, type PipelineHit } from '../retrieve/pipeline';
-import { openRetriever } from '../retrieve/retriever';
+import { openRetriever, type RetrieverKind } from '../retrieve/retriever';
 import type { DeviceRequest } from '../model';
 import type { NativeDtype } from '../native';
 import {
@@ -33,12 +33,13 @@ function oneLine(text: string, width: number): string {
 
 const num = (v: number | undefined, digits: number, width: number): string => (v === undefined ? '-' : v.toFixed(digits)).padStart(width);
 
-export function formatHits(hits: readonly PipelineHit[]): string {
+/** The hits as a table: the final and rerank scores, then the first stage's (hybrid: fused, BM25, dense; '-' where a list missed the document). */
+export function formatHits(hits: readonly PipelineHit[], retriever: RetrieverKind = 'bm25'): string {
   if (hits.length === 0) return '(no document matches the query)';
   const idWidth = Math.min(30, Math.max(2, ...hits.map((h) => (h.id ?? String(h.index)).length)));
-  const dense = hits.some((h) => h.denseScore !== undefined);
-  const bm25 = hits.some((h) => h.bm25Score !== undefined);
-  const hybrid = dense && bm25;
+  const hybrid = retriever === 'hybrid';
+  const dense = retriever !== 'bm25';
+  const bm25 = retriever !== 'dense';
   const header = [`${'#'.padStart(3)}`, `${'score'.padStart(9)}`, `${'rerank'.padStart(9)}`];
   if (hybrid) header.push('hybrid'.padStart(8));
   if (bm25) header.push('bm25'.padStart(8));
@@ -95,7 +96,7 @@ export const searchCommand: CommandModule<object, Args> = {
     });
     try {
       const hits = await p.search(query, { retrieveK: argv['retrieve-k'], topK: argv['top-k'], fusion });
-      console.log(argv.json ? JSON.stringify(hits, null, 2) : formatHits(hits));
+      console.log(argv.json ? JSON.stringify(hits, null, 2) : formatHits(hits, retriever.kind));
     } finally {
       await p.dispose();
       await retriever.dispose();
