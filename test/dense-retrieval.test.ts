@@ -218,7 +218,7 @@ test('rrtrain index / search --retriever hybrid --index / mine --retriever dense
   assert.match(table.split('\n')[0], /score\s+rerank\s+hybrid\s+bm25\s+dense\s+id\s+document/);
 
   const mined = path.join(dir, 'mined.jsonl');
-  assert.match(ok(rrtrain('mine', '--queries', queries, '--corpus', corpus, '--output', mined, '--retriever', 'dense', '--embedder', cosineDir, '--range-min', '1', '--num-negatives', '2', '--with-scores', '--quiet')),
+  assert.match(ok(rrtrain('mine', '--queries', queries, '--corpus', corpus, '--output', mined, '--retriever', 'dense', '--embedder', cosineDir, '--range-min', '1', '--num-negatives', '2', '--output-scores', '--quiet')),
     /; dense \(.*exact fp32 cosine\), built in .*: 3 queries, 3 groups written/);
   const groups = fs.readFileSync(mined, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(groups[0].negatives.length, 2);
@@ -235,6 +235,7 @@ test('rrtrain index / search --retriever hybrid --index / mine --retriever dense
   fails(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--embedder', cosineDir, 'cat'), /--embedder needs --retriever dense or hybrid/);
   fails(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--retriever', 'dense', 'cat'), /--retriever dense needs --embedder/);
   fails(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--retriever', 'dense', '--embedder', cosineDir, '--hybrid', 'rrf', 'cat'), /--hybrid needs --retriever hybrid/);
+  fails(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--retriever', 'dense', '--embedder', cosineDir, '--index-search', 'usearch', 'cat'), /--index-search usearch needs --index DIR/);
   fs.appendFileSync(corpus, JSON.stringify({ id: 'new', text: 'a new document' }) + '\n');
   fails(rrtrain('search', '--model', bertMiniDir, '--corpus', corpus, '--retriever', 'dense', '--embedder', cosineDir, '--index', index, 'cat'),
     /stale index: it was built over corpus .* \(8 documents.*but the corpus given is .* \(9 documents.*rebuild it with `rrtrain index/);

@@ -75,6 +75,7 @@ export function retrieverArgs(argv: RetrieverArgs, device: Device): Omit<OpenRet
     throw new Error(`--retriever ${kind} needs --embedder (a sentence-transformers folder or Hub id)`);
   }
   if (kind === 'dense' && argv.hybrid !== undefined) throw new Error('--hybrid needs --retriever hybrid (the retriever is dense)');
+  if (argv['index-search'] === 'usearch' && argv.index === undefined) throw new Error('--index-search usearch needs --index DIR (an index folder built with `rrtrain index … --ann usearch`)');
   if (!Number.isInteger(argv['embed-batch-size']) || argv['embed-batch-size'] < 1) {
     throw new Error(`--embed-batch-size must be a whole number >= 1, got ${argv['embed-batch-size']}`);
   }

@@ -50,7 +50,7 @@ export const mineCommand: CommandModule<object, Args> = {
     .option('seed', { type: 'number', default: 42 })
     .option('margin', { type: 'number', describe: 'drop candidates scoring above positive_score - margin' })
     .option('relative-margin', { type: 'number', describe: 'drop candidates scoring above positive_score * (1 - r)' })
-    .option('with-scores', { type: 'boolean', default: false, describe: 'add pos_scores / neg_scores (the first stage\'s scores, or the model\'s logits; sentence-transformers\' output_scores)' })
+    .option('with-scores', { type: 'boolean', default: false, alias: 'output-scores', describe: 'add pos_scores / neg_scores (the first stage\'s scores, or the model\'s logits; sentence-transformers\' output_scores)' })
     .option('max-queries', { type: 'number', describe: 'mine a seeded random sample of N queries (--seed)' })
     .option('k1', { type: 'number', describe: 'BM25 k1 (default 0.9)' })
     .option('b', { type: 'number', describe: 'BM25 b (default 0.4)' })
