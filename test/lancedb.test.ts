@@ -8,7 +8,7 @@ import * as lancedb from '@lancedb/lancedb';
 import { Reranker } from '../src/model';
 import { LanceDbVectorStore, RrnativeLanceReranker } from '../src/retrieve/lancedb';
 import type { VectorMetric } from '../src/retrieve/vector-store';
-import { bertMiniDir, tempDir } from './helpers';
+import { bertMiniDir, repoRoot, tempDir } from './helpers';
 
 const DIM = 16;
 
@@ -272,5 +272,37 @@ test('LanceDbVectorStore without @lancedb/lancedb installed: an error that says 
     await rejectsWith(LanceDbVectorStore.open({ uri: tempDir(), table: 't', dimension: 4 }), /needs the @lancedb\/lancedb package, which is not installed: npm install @lancedb\/lancedb/);
   } finally {
     Module._resolveFilename = resolve;
+  }
+});
+
+test('the pipeline over a LanceDB table: embedCorpus fills it, the dense first stage searches it as it searches the exact index', async () => {
+  const { Embedder } = await import('../src/retrieve/embedder');
+  const { corpusFromArray } = await import('../src/retrieve/corpus');
+  const { DenseRetriever, embedCorpus } = await import('../src/retrieve/retriever');
+  const { pipeline } = await import('../src/retrieve/pipeline');
+  const embedder = await Embedder.load(path.join(repoRoot, 'test', 'fixtures', 'st', 'bert-mean-noprompt'));
+  const model = await Reranker.load(bertMiniDir, { maxLength: 64 });
+  const corpus = corpusFromArray(['the cat sleeps on the mat', 'a dog runs', 'stock markets fell', 'a kitten naps', 'two eggs and flour'].map((text, i) => ({ id: `d${i}`, text })));
+  const store = await LanceDbVectorStore.open({ uri: path.join(tempDir('rrnative-lance-pipe-'), 'db'), table: 'docs', dimension: embedder.dimension, metric: 'cosine' });
+  try {
+    await embedCorpus(embedder, corpus, store);
+    assert.equal(await store.count(), 5);
+    const lance = await DenseRetriever.create(corpus, embedder, { store });
+    const exact = await DenseRetriever.create(corpus, embedder);
+    const [a] = await lance.search(['a cat on a mat'], 5);
+    const [b] = await exact.search(['a cat on a mat'], 5);
+    assert.deepEqual(a.map((h) => h.index), b.map((h) => h.index));
+    a.forEach((h, i) => assert.ok(Math.abs(h.score - b[i].score) < 1e-5));
+    const p = await pipeline({ corpus, retriever: lance, reranker: model });
+    const hits = await p.search('a cat on a mat', { retrieveK: 3, topK: 3 });
+    assert.equal(hits.length, 3);
+    await p.dispose();
+    await exact.dispose();
+    await lance.dispose();  // the store was given: left open
+    assert.equal(await store.count(), 5);
+  } finally {
+    await store.close();
+    embedder.dispose();
+    model.dispose();
   }
 });
