@@ -168,7 +168,7 @@ test('index folder: written and reopened (exact and usearch, fp32 and fp16); sta
       await embedCorpus(embedder, corpus, index);
       const graph = new UsearchIndex({ dimension: embedder.dimension, storage });
       await graph.add(index.rowIds, await index.storedAsFloat32());
-      const meta = await writeIndexFolder(dir, { embedder, documentPrompt: densePrompts(embedder).document, corpus, index, usearch: graph, usearchSettings: { connectivity: 16, expansionAdd: 128, expansionSearch: 64 } });
+      const meta = await writeIndexFolder(dir, { embedder, documentPrompt: densePrompts(embedder).document, corpus, index, usearch: graph, usearchSettings: { connectivity: 16, expansionAdd: 128, expansionSearch: 256 } });
       await index.close();
       assert.equal(meta.storage, storage);
       assert.deepEqual(readIndexMetadata(dir).corpus, { name: corpus.name, fingerprint: meta.corpus.fingerprint, documents: 5 });

@@ -117,6 +117,8 @@ async function main(): Promise<void> {
       limit: { type: 'string' },
       queries: { type: 'string', default: '200' },
       'max-seq-length': { type: 'string', default: '64' },
+      // usearch's search expansion (HNSW's ef) for extra rows on the saved graph; the index is built with the default, 256.
+      'expansion-search': { type: 'string', default: '64,128,512' },
       work: { type: 'string', default: path.join(os.tmpdir(), 'rrnative-vector-bench') },
       out: { type: 'string', default: path.join('bench-results', 'vector-index.json') },
     },
@@ -234,15 +236,30 @@ async function main(): Promise<void> {
     const viewed = open(true);
     await viewed.reopened.search(queries.slice(0, dimension), k);
     rows.push({
-      index: `usearch ${storage === 'fp32' ? 'f32' : 'f16'}`, buildSeconds, buildSeconds2Threads, p50Ms: p50, p99Ms: p99, batchQueriesPerSecond,
+      index: `usearch ${storage === 'fp32' ? 'f32' : 'f16'}, search expansion 256 (the default)`, buildSeconds, buildSeconds2Threads, p50Ms: p50, p99Ms: p99, batchQueriesPerSecond,
       recallAt10: recall(lists, truth, 10), recallAt100: recall(lists, truth, 100), rssGrowthMb,
       vectorsMb: (vectors.length * (storage === 'fp32' ? 4 : 2)) / 2 ** 20, fileMb: sizeMb(file),
       reloadSeconds: loaded.seconds, firstQueryAfterReloadMs, reloadViewSeconds: viewed.seconds,
     });
     log(JSON.stringify(rows[rows.length - 1]));
+    for (const expansionSearch of String(values['expansion-search']).split(',').filter(Boolean).map(Number)) {
+      // The same graph searched wider: reopened (viewed) with another expansion, one query at a time.
+      const wider = UsearchIndex.open(file, corpus.ids, { dimension, storage, view: true, threads: 1, expansionSearch });
+      const { p50: p50w, p99: p99w, lists: listsw } = await latencies(wider, queries, dimension, k);
+      const tw = now();
+      await wider.search(queries, k);
+      const batchw = picked.length / ((now() - tw) / 1000);
+      await wider.close();
+      rows.push({
+        index: `usearch ${storage === 'fp32' ? 'f32' : 'f16'}, search expansion ${expansionSearch}`, buildSeconds: NaN, p50Ms: p50w, p99Ms: p99w,
+        batchQueriesPerSecond: batchw, recallAt10: recall(listsw, truth, 10), recallAt100: recall(listsw, truth, 100), rssGrowthMb: NaN,
+        vectorsMb: NaN, fileMb: NaN, reloadSeconds: NaN, firstQueryAfterReloadMs: NaN,
+      });
+      log(JSON.stringify(rows[rows.length - 1]));
+    }
   }
 
-  const f = (x: number | undefined, d = 1) => (x === undefined ? '–' : x.toFixed(d));
+  const f = (x: number | undefined, d = 1) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
   const lines = [
     `${corpus.texts.length} documents × ${dimension} (MiniLM-L6-shaped random-init embedder, max_seq_length ${maxSeqLength}; embedding: ${f(embedSeconds ?? undefined)} s, ` +
       `${f(corpus.texts.length / (embedSeconds ?? NaN), 0)} documents/s), ${picked.length} debdesc dev queries, k = ${k}`,

@@ -40,7 +40,7 @@ export const indexCommand: CommandModule<object, Args> = {
     .option('ann', { type: 'string', choices: ['usearch'], describe: 'also build usearch\'s HNSW graph, for approximate search (--index-search usearch)' })
     .option('connectivity', { type: 'number', default: 16, describe: 'usearch: links per node' })
     .option('expansion-add', { type: 'number', default: 128, describe: 'usearch: candidates kept while adding' })
-    .option('expansion-search', { type: 'number', default: 64, describe: 'usearch: candidates kept while searching' })
+    .option('expansion-search', { type: 'number', default: 256, describe: 'usearch: candidates kept while searching (HNSW ef; keep it above the k you search with)' })
     .option('batch-size', { type: 'number', default: 32, describe: 'texts per embedding forward' })
     .option('max-length', { type: 'number', describe: 'tokens per document (default the embedder\'s max_seq_length)' })
     .option('device', deviceOption)
