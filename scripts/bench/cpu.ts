@@ -4,7 +4,16 @@
 //   npx tsc -p . && node dist/scripts/bench/cpu.js [--models minilm[,bert-base]] [--pairs 512] [--score-batch 32]
 //       [--train-batch 16] [--train-steps 3] [--max-length 256] [--threads N] [--repeats 1] [--peer-torch-threads 1]
 //       [--tokenizer DIR] [--peer ../shared/peers/cpu_bert_peer.py] [--python /usr/bin/python3] [--json out.json]
-//       [--only score,train,score-int8]
+//       [--only score,train,score-int8] [--hf-python ~/.cache/rrnative-peers/venv/bin/python]
+//
+// With --hf-python (the venv ../shared/peers/setup-hf-peers.sh makes), each task also runs the real Hugging Face
+// stack's peers (../shared/peers/hf_cpu_peer.py), interleaved with ours in the same repeats, each its own row:
+// scoring: sentence-transformers CrossEncoder.predict on the text (its tokenization timed, as ours is) and
+// onnxruntime fp32 on the same token ids (transformers' model exported by torch.onnx, untimed; its tokenization
+// not timed); score int8: onnxruntime on its own quantize_dynamic of that export; training: the transformers
+// Trainer (num_labels=1, MSE, AdamW lr 1e-4, decay 0.01, clip 1.0, dynamic padding; its tokenization timed).
+// Targets (issue 23): fp32 >= 1.5x onnxruntime, >= 2x sentence-transformers; int8 >= 1.2x onnxruntime int8;
+// training >= 2x the Trainer.
 //
 // The defaults take about 3 minutes on 2 cores (MiniLM-L6 only; BERT-base is ~8x the work per pair: shrink
 // --pairs / --train-batch for it). The peer needs Debian's python3-torch (apt-get install -y python3-torch),
@@ -59,6 +68,7 @@ import { trainWordPiece } from '../../src/train/vocab';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const defaultPeer = path.resolve(repoRoot, '..', 'shared', 'peers', 'cpu_bert_peer.py');
+const defaultHfPeer = path.resolve(repoRoot, '..', 'shared', 'peers', 'hf_cpu_peer.py');
 
 export const MODEL_CONFIGS: Record<string, { label: string; config: Record<string, unknown> }> = {
   minilm: {
@@ -92,6 +102,9 @@ interface Options {
   repeats: number;
   /** Also run the peer with this torch thread count (OpenBLAS keeps --threads): the peer as tuned as ours. */
   peerTorchThreads?: number;
+  /** A python with the HF stack (torch 2.x, transformers, sentence-transformers, onnxruntime): adds its peers. */
+  hfPython?: string;
+  hfPeer: string;
 }
 
 /** What a child measurement is told to do (passed as a JSON file). */
@@ -122,6 +135,8 @@ export interface ResultRow {
   batch: number;
   pairs: number;
   ours: Measurement | { error: string };
+  /** Which peer this row compares with. */
+  peerName: string;
   peer: Measurement | { error: string };
   target: number;
 }
@@ -155,6 +170,8 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
       only: { type: 'string', default: 'score,train,score-int8' },
       repeats: { type: 'string', default: '1' },
       'peer-torch-threads': { type: 'string' },
+      'hf-python': { type: 'string' },
+      'hf-peer': { type: 'string', default: defaultHfPeer },
       child: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -191,6 +208,8 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
     only,
     repeats: positiveInt(values.repeats, 'repeats'),
     peerTorchThreads: values['peer-torch-threads'] === undefined ? undefined : positiveInt(values['peer-torch-threads'], 'peer-torch-threads'),
+    hfPython: values['hf-python'],
+    hfPeer: path.resolve(values['hf-peer']),
     child: values.child,
   };
 }
@@ -325,6 +344,30 @@ async function measurePeer(opts: Options, mode: 'infer' | 'train' | 'infer-int8'
   };
 }
 
+/** One hf_cpu_peer.py mode under the RSS wrapper; every pool of the peer's process gets `threads`. */
+async function runHfPeer(opts: Options, args: string[], threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  let r;
+  try {
+    r = await runProcess(opts.hfPython!, ['-c', PEER_WRAPPER, opts.hfPeer, ...args], env, timeoutMs);
+  } catch (err) {
+    return { error: `cannot run ${opts.hfPython}: ${(err as Error).message}` };
+  }
+  const json = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  const rss = /PEAKRSS_KB (\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !json) return { error: `hf_cpu_peer.py ${args[0]} exited ${r.code}: ${tail(r.stderr || r.stdout)}` };
+  const p = JSON.parse(json) as Record<string, unknown> & { pairs_per_s?: number; pairs?: number; steps?: number; batch?: number };
+  if (p.pairs_per_s === undefined) return { error: `hf_cpu_peer.py ${args[0]}: no pairs_per_s in ${json}` };
+  const pairs = p.pairs ?? (p.steps ?? 0) * (p.batch ?? 0);
+  const { pairs_per_s: _rate, ...extra } = p;
+  return { pairsPerSecond: p.pairs_per_s, seconds: pairs / p.pairs_per_s, pairs, peakRssMb: rss ? Number(rss[1]) / 1024 : NaN, extra };
+}
+
+/** A pairs file as hf_cpu_peer.py reads it: [[query, document, label], ...]. */
+function writeHfPairs(text: { pairs: [string, string][]; labels: number[] }, file: string): void {
+  fs.writeFileSync(file, JSON.stringify(text.pairs.map(([q, d], i) => [q, d, text.labels[i]])));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Data
 
@@ -373,19 +416,19 @@ const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) :
 
 export function formatTable(rows: ResultRow[], header: string[]): string {
   const lines = [...header, '',
-    '| model | task | batch | pairs | ours pairs/s | peer pairs/s | ours / peer | target | ours peak RSS MB | peer peak RSS MB |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+    '| model | task | peer | batch | pairs | ours pairs/s | peer pairs/s | ours / peer | target | ours peak RSS MB | peer peak RSS MB |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
   for (const r of rows) {
     const o = 'error' in r.ours ? null : r.ours;
     const p = 'error' in r.peer ? null : r.peer;
     const ratio = o && p ? o.pairsPerSecond / p.pairsPerSecond : NaN;
     const verdict = Number.isFinite(ratio) ? (ratio >= r.target ? ' (met)' : ' (missed)') : '';
-    lines.push(`| ${r.model} | ${r.task} | ${r.batch} | ${r.pairs} | ${o ? fmt(o.pairsPerSecond) : 'error'} | ${p ? fmt(p.pairsPerSecond) : 'error'} | ` +
+    lines.push(`| ${r.model} | ${r.task} | ${r.peerName} | ${r.batch} | ${r.pairs} | ${o ? fmt(o.pairsPerSecond) : 'error'} | ${p ? fmt(p.pairsPerSecond) : 'error'} | ` +
       `${fmt(ratio, 2)}x | >= ${r.target}x${verdict} | ${o ? fmt(o.peakRssMb, 0) : '-'} | ${p ? fmt(p.peakRssMb, 0) : '-'} |`);
   }
   for (const r of rows) {
     if ('error' in r.ours) lines.push(`ours, ${r.model} ${r.task}: ${r.ours.error}`);
-    if ('error' in r.peer) lines.push(`peer, ${r.model} ${r.task}: ${r.peer.error}`);
+    if ('error' in r.peer) lines.push(`${r.peerName}, ${r.model} ${r.task}: ${r.peer.error}`);
   }
   return lines.join('\n');
 }
@@ -413,9 +456,22 @@ async function main(): Promise<void> {
   if (opts.child) return runChild(opts.child);
   if (!fs.existsSync(opts.peer)) throw new Error(`--peer: ${opts.peer} not found (../shared/peers/cpu_bert_peer.py)`);
   const pyCheck = await runProcess(opts.python, ['-c', 'import torch, numpy; print(torch.__version__)'], process.env, 60_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
-  if (pyCheck.code !== 0) {
+  // The PyTorch 1.13 peer is one row among the HF peers; without Debian's python3-torch it is skipped when they run.
+  const oldPeerRuns = pyCheck.code === 0;
+  if (!oldPeerRuns && opts.hfPython) {
+    console.error(`[cpu-bench] ${opts.python} cannot import torch (apt-get install -y python3-torch): the PyTorch 1.13 eager rows are left out`);
+  } else if (!oldPeerRuns) {
     throw new Error(`${opts.python} cannot import torch and numpy (${tail(pyCheck.stderr)}). Debian: apt-get install -y python3-torch, ` +
       'and run with --python /usr/bin/python3');
+  }
+  let hfVersions = '';
+  if (opts.hfPython) {
+    if (!fs.existsSync(opts.hfPeer)) throw new Error(`--hf-peer: ${opts.hfPeer} not found (../shared/peers/hf_cpu_peer.py)`);
+    const v = await runProcess(opts.hfPython, ['-c', 'import torch, transformers, sentence_transformers, onnxruntime as o; ' +
+      'print(f"torch {torch.__version__}, transformers {transformers.__version__}, sentence-transformers {sentence_transformers.__version__}, onnxruntime {o.__version__}")'],
+    process.env, 120_000).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+    if (v.code !== 0) throw new Error(`--hf-python: ${opts.hfPython} cannot import the HF stack (${tail(v.stderr)}); make it with bash ../shared/peers/setup-hf-peers.sh`);
+    hfVersions = v.stdout.trim();
   }
   const started = Date.now();
   const info = addon().runtimeInfo();
@@ -446,6 +502,10 @@ async function main(): Promise<void> {
     const scoreLengths = await writeTokens(tokenizer, scoreText, opts.maxLength, scoreTokens);
     const trainLengths = await writeTokens(tokenizer, trainText, opts.maxLength, trainTokens);
     const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const scoreHfPairs = path.join(work, 'score-pairs.hf.json');
+    const trainHfPairs = path.join(work, 'train-pairs.hf.json');
+    writeHfPairs(scoreText, scoreHfPairs);
+    writeHfPairs(trainText, trainHfPairs);
 
     const rows: ResultRow[] = [];
     const extraRows: ResultRow[] = [];
@@ -463,10 +523,37 @@ async function main(): Promise<void> {
       await model.save(modelDir);
       model.dispose();
 
-      // Each repeat runs both sides, alternating which goes first; the table keeps each side's best run.
+      // The HF stack's side: transformers' model exported to ONNX once (untimed), and onnxruntime's int8 of it.
+      const onnxFp32 = path.join(work, `model-${name}.onnx`);
+      const onnxInt8 = path.join(work, `model-${name}.int8.onnx`);
+      if (opts.hfPython && (opts.only.has('score') || opts.only.has('score-int8'))) {
+        log(`${label}: exporting to ONNX (hf_cpu_peer.py onnx-export, onnx-int8)`);
+        for (const args of [['onnx-export', modelDir, onnxFp32], ['onnx-int8', onnxFp32, onnxInt8]]) {
+          const r = await runProcess(opts.hfPython, [opts.hfPeer, ...args], process.env, timeoutMs);
+          if (r.code !== 0) throw new Error(`hf_cpu_peer.py ${args[0]} exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
+        }
+      }
+      type HfPeer = { name: string; target: number; run: () => Promise<Measurement | { error: string }> };
+      const n = String(opts.threads);
+      const hfPeers = (task: Task): HfPeer[] => {
+        if (!opts.hfPython) return [];
+        if (task === 'score') {
+          return [
+            { name: 'sentence-transformers predict', target: 2, run: () => runHfPeer(opts, ['st-predict', modelDir, scoreHfPairs, '--batch', String(opts.scoreBatch), '--max-length', String(opts.maxLength), '--threads', n, '--repeats', '1'], opts.threads, timeoutMs) },
+            { name: 'onnxruntime fp32', target: 1.5, run: () => runHfPeer(opts, ['ort-infer', onnxFp32, scoreTokens, '--batch', String(opts.scoreBatch), '--threads', n, '--repeats', '1'], opts.threads, timeoutMs) },
+          ];
+        }
+        if (task === 'score int8') {
+          return [{ name: 'onnxruntime int8', target: 1.2, run: () => runHfPeer(opts, ['ort-infer', onnxInt8, scoreTokens, '--batch', String(opts.scoreBatch), '--threads', n, '--repeats', '1'], opts.threads, timeoutMs) }];
+        }
+        return [{ name: 'transformers Trainer', target: 2, run: () => runHfPeer(opts, ['hf-train', modelDir, trainHfPairs, '--batch', String(opts.trainBatch), '--steps', String(opts.trainSteps), '--max-length', String(opts.maxLength), '--threads', n], opts.threads, timeoutMs) }];
+      };
+
+      // Each repeat runs every side, alternating which goes first; the table keeps each side's best run.
       const measure = async (task: Task, spec: ChildSpec, peerMode: 'infer' | 'train' | 'infer-int8', tokens: string, batch: number, steps: number) => {
         const ours: Measurement[] = [], peer: Measurement[] = [], extra: Measurement[] = [];
         let oursErr: { error: string } | undefined, peerErr: { error: string } | undefined, extraErr: { error: string } | undefined;
+        const others = hfPeers(task).map((p) => ({ ...p, runs: [] as Measurement[], err: undefined as { error: string } | undefined }));
         for (let r = 0; r < opts.repeats; r++) {
           const runOurs = async () => {
             log(`${label}: ${task}, ours${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
@@ -474,6 +561,7 @@ async function main(): Promise<void> {
             if ('error' in m) oursErr = m; else ours.push(m);
           };
           const runPeer = async () => {
+            if (!oldPeerRuns) return;
             log(`${label}: ${task}, peer${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
             const m = await measurePeer(opts, peerMode, modelDir, tokens, batch, steps, timeoutMs, opts.threads);
             if ('error' in m) peerErr = m; else peer.push(m);
@@ -483,15 +571,24 @@ async function main(): Promise<void> {
               if ('error' in e) extraErr = e; else extra.push(e);
             }
           };
-          if (r % 2 === 0) { await runOurs(); await runPeer(); } else { await runPeer(); await runOurs(); }
+          const runOthers = async () => {
+            for (const o of others) {
+              log(`${label}: ${task}, ${o.name}${opts.repeats > 1 ? ` (repeat ${r + 1}/${opts.repeats})` : ''}`);
+              const m = await o.run();
+              if ('error' in m) o.err = m; else o.runs.push(m);
+            }
+          };
+          if (r % 2 === 0) { await runOurs(); await runPeer(); await runOthers(); } else { await runOthers(); await runPeer(); await runOurs(); }
         }
         const best = (ms: Measurement[], err: { error: string } | undefined) =>
           ms.length ? { ...ms.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a)), runs: ms.map((m) => m.pairsPerSecond) } : err ?? { error: 'not run' };
         const pairs = task === 'train' ? opts.trainSteps * opts.trainBatch : opts.pairs;
         const target = task === 'train' ? 1.1 : 1.3;
-        rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(peer, peerErr), target });
+        const oldPeer = peerMode === 'infer-int8' ? 'PyTorch 1.13 eager, torch.ao int8' : 'PyTorch 1.13 eager (cpu_bert_peer.py)';
+        for (const o of others) rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peerName: o.name, peer: best(o.runs, o.err), target: o.target });
+        if (oldPeerRuns) rows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peerName: oldPeer, peer: best(peer, peerErr), target });
         if (opts.peerTorchThreads !== undefined && task !== 'score int8') {
-          extraRows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peer: best(extra, extraErr), target });
+          extraRows.push({ model: label, task, batch, pairs, ours: best(ours, oursErr), peerName: oldPeer, peer: best(extra, extraErr), target });
         }
       };
       if (opts.only.has('score')) {
@@ -509,14 +606,16 @@ async function main(): Promise<void> {
       if (!opts.keep) fs.rmSync(modelDir, { recursive: true, force: true });
     }
 
-    const peerTorch = rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.torch)).find(Boolean) ?? 'n/a';
+    const peerTorch = rows.filter((r) => r.peerName.startsWith('PyTorch 1.13')).map((r) => ('error' in r.peer ? undefined : r.peer.extra?.torch)).find(Boolean) ?? 'n/a';
     const header = [
-      `## rrnative vs cpu_bert_peer.py (PyTorch eager), CPU, ${new Date().toISOString().slice(0, 10)}`,
+      `## rrnative vs ${opts.hfPython ? 'sentence-transformers, onnxruntime, the transformers Trainer' + (oldPeerRuns ? ' and ' : '') : ''}${oldPeerRuns ? 'cpu_bert_peer.py (PyTorch eager)' : ''}, CPU, ${new Date().toISOString().slice(0, 10)}`,
       '',
       `- device: ${cpuName()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${osName()}`,
       `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, BLAS ${info.blas}, threads ${opts.threads} ` +
         `(RRNATIVE_NUM_THREADS; torch intra-op ${info.intraOpThreads === 1 && info.blas.startsWith('openblas') ? '1, OpenBLAS pool ' + opts.threads : opts.threads})`,
-      `- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`,
+      ...(opts.hfPython ? [`- HF peers: ${path.basename(opts.hfPeer)} with ${opts.hfPython} (${hfVersions}), every pool ${opts.threads} threads; ` +
+        'sentence-transformers and the Trainer tokenize inside their timing, onnxruntime gets our token ids (untimed)'] : []),
+      ...(oldPeerRuns ? [`- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`] : []),
       ...(opts.only.has('score-int8') ? [`- score int8: ours with dtype 'int8'; the peer ${path.basename(int8Peer)} (torch.ao quantize_dynamic of the same model, qint8 per-channel weights, ` +
         `engine ${rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.engine)).find(Boolean) ?? 'n/a'})`] : []),
       `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset: src/native.ts)`,
