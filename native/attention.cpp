@@ -2,6 +2,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include "cpu_gemm.h"
 #include "dropout.h"
 #include "packed_attention.h"
 
@@ -74,7 +75,7 @@ torch::Tensor BertSelfAttentionImpl::forward(const torch::Tensor& hidden, const 
     qkv = qkvInt8(hidden);
   } else {
     auto joined = joinedQkv();
-    qkv = torch::linear(hidden, joined.first, joined.second);
+    qkv = linearProduct(hidden, joined.first, joined.second);
   }
   if (packing.active() && packedAttentionApplies(qkv)) {
     const bool dropping = is_training() && dropout > 0.0;
@@ -110,7 +111,7 @@ BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hid
 }
 
 torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor& hidden, const torch::Tensor& residual) {
-  auto x = rr::dropout(denseInt8.defined() ? denseInt8(hidden) : dense(hidden), dropout, is_training());
+  auto x = rr::dropout(denseInt8.defined() ? denseInt8(hidden) : linearProduct(hidden, dense->weight, dense->bias), dropout, is_training());
   return layerNorm(x + residual);
 }
 
@@ -146,7 +147,7 @@ torch::Tensor DisentangledSelfAttentionImpl::forward(const torch::Tensor& hidden
   const int64_t batch = hidden.size(0), length = hidden.size(1);
   auto heads = [&](const torch::Tensor& x, int64_t rows) { return x.view({-1, rows, numHeads, headDim}).transpose(1, 2); };
   auto project = [&](torch::nn::Linear& linear, const Int8Linear& int8) {
-    return heads(int8.defined() ? int8(hidden) : linear(hidden), length);
+    return heads(int8.defined() ? int8(hidden) : linearProduct(hidden, linear->weight, linear->bias), length);
   };
   auto q = project(queryProj, queryInt8), k = project(keyProj, keyInt8), v = project(valueProj, valueInt8);
   const double scaleFactor = 1 + (c2p ? 1 : 0) + (p2c ? 1 : 0);

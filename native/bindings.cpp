@@ -1,12 +1,14 @@
 // N-API surface of the addon. Mirrors src/native.ts, which declares these types for TypeScript.
 // Arguments are validated in TypeScript; the checks here only keep bad calls from crashing the process.
 #include <napi.h>
+#include <ATen/record_function.h>
 #include <torch/cuda.h>
 #include <torch/torch.h>
 #include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include "cpu_gemm.h"
 #include "batching.h"
 #include "bias_gelu.h"
 #include "cpu_threads.h"
@@ -323,6 +325,7 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       const bool cuda = model->device().is_cuda();
       std::vector<torch::Tensor> host;
       for (auto& batch : batches) {
+        RECORD_FUNCTION("rr::forward", std::vector<c10::IValue>());  // a profile's whole-forward time per batch
         auto logits = model->forward(batch.ToDevice(model->device()));
         if (!cuda) {
           host.push_back(logits.contiguous());
@@ -1272,6 +1275,8 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
   out.Set("int8Products", static_cast<double>(Int8Linear::calls()));
   out.Set("int8Engine", Int8Linear::engine());
+  out.Set("cpuGemm", cpuGemmBackend());
+  out.Set("cpuGemmCalls", static_cast<double>(cpuGemmCalls()));
   out.Set("int8Activations", Int8Linear::engine().empty() ? "" : Int8Linear::reducedRange() ? "u7" : "u8");
   out.Set("onednnPrimitiveCache", Int8Linear::primitiveCacheCapacity());
   return out;

@@ -29,13 +29,17 @@ inline CpuSplit cpuSplit(int64_t items) {
   return split;
 }
 
-// Calls work(item, part) for items [0, items). Threads of our own take the items interleaved (neighbouring rows
-// have similar lengths: batches are sorted).
+// Calls work(item, part) for items [0, items). Each part takes the items interleaved, on torch's pool as on threads
+// of our own: batches are sorted longest first, so contiguous ranges (at::parallel_for's split) would give the
+// first thread the longest rows (int8 MiniLM scoring: 1.65 s of attention on torch's pool, against 0.98 s on
+// interleaved threads of our own before this).
 template <typename Work>
 void forEachItem(int64_t items, const CpuSplit& split, Work work) {
   if (split.torchPool) {
-    at::parallel_for(0, items, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t item = begin; item < end; ++item) work(item, at::get_thread_num());
+    const int64_t parts = std::min<int64_t>(split.parts, items);
+    at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p)
+        for (int64_t item = p; item < items; item += parts) work(item, static_cast<int>(p));
     });
     return;
   }

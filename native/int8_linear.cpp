@@ -1,4 +1,5 @@
 #include "int8_linear.h"
+#include <ATen/record_function.h>
 #include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <algorithm>
@@ -138,6 +139,7 @@ Int8Linear::Int8Linear(const torch::Tensor& weight, const torch::Tensor& bias) {
 }
 
 torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
+  RECORD_FUNCTION("rr::int8_linear", std::vector<c10::IValue>());  // with the activations' conversion, in the profile
   // Full-range uint8 inputs with VNNI (PyTorch's onednn default); 7-bit ones without (vnniProducts()).
   torch::jit::Stack stack{input.to(torch::kFloat32).contiguous(), packed_, quantizedOps().reduceRange};
   quantizedOps().linear->callBoxed(&stack);

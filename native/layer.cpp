@@ -2,6 +2,7 @@
 #include <limits>
 #include "activations.h"
 #include "bias_gelu.h"
+#include "cpu_gemm.h"
 #include "dropout.h"
 
 namespace rr {
@@ -33,10 +34,10 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const t
                                                        : activate(hiddenAct, product + intermediateDense->bias);
   } else {
     intermediate = biasGeluApplies(attended, hiddenAct)
-                       ? biasGelu(torch::matmul(attended, intermediateDense->weight.t()), intermediateDense->bias)
-                       : activate(hiddenAct, intermediateDense(attended));
+                       ? biasGelu(linearProduct(attended, intermediateDense->weight, torch::Tensor()), intermediateDense->bias)
+                       : activate(hiddenAct, linearProduct(attended, intermediateDense->weight, intermediateDense->bias));
   }
-  auto x = outputInt8.defined() ? outputInt8(intermediate) : outputDense(intermediate);
+  auto x = outputInt8.defined() ? outputInt8(intermediate) : linearProduct(intermediate, outputDense->weight, outputDense->bias);
   x = rr::dropout(x, dropout, is_training());
   return outputLayerNorm(x + attended);
 }

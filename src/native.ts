@@ -212,6 +212,13 @@ export interface NativeRuntimeInfo {
   /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
   int8Engine: string;
   /**
+   * 'onednn' where the float32 CPU linear products go through oneDNN's sgemm (a LibTorch linking a visible
+   * libdnnl, as Debian's: native/cpu_gemm.h; RRNATIVE_CPU_GEMM=torch turns it off); '' where LibTorch runs them.
+   */
+  cpuGemm: string;
+  /** Products since the addon loaded that went through that sgemm (forward and backward). */
+  cpuGemmCalls: number;
+  /**
    * The int8 products' activations: 'u8' (full range) where the CPU multiplies with VNNI, 'u7' (reduce_range, as
    * PyTorch's x86 / FBGEMM configs) where it does not, or oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA) rules VNNI out;
    * '' before the first int8 model.
@@ -332,6 +339,28 @@ export interface NativeProfileSummary {
 
 let cached: NativeAddon | undefined;
 
+function readCpuInfo(): string {
+  try {
+    return fs.readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';  // not Linux: OpenBLAS chooses alone
+  }
+}
+
+/**
+ * The OpenBLAS kernel family to ask for on this CPU, or undefined to let OpenBLAS choose. OpenBLAS before 0.3.22
+ * (Debian bookworm ships 0.3.21) runs AMD CPUs with AVX-512 (Zen 4 and 5) on its AVX2 Haswell kernels; its
+ * SkylakeX kernels need only AVX-512 F/BW/DQ/VL, which those CPUs have. Measured on a 2-core Zen 5 EPYC
+ * (scripts/bench/cpu.ts, MiniLM-L6 scoring): 72.7 pairs/s on Haswell, 87.4 on SkylakeX. Newer OpenBLAS picks
+ * these kernels itself, so asking changes nothing there; Intel CPUs are detected right by every version.
+ */
+export function openBlasCoreFor(cpuinfo: string): string | undefined {
+  const vendor = /^vendor_id\s*:\s*(\S+)/m.exec(cpuinfo)?.[1];
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? '').trim().split(/\s+/));
+  const avx512 = ['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => flags.has(f));
+  return vendor === 'AuthenticAMD' && avx512 ? 'SKYLAKEX' : undefined;
+}
+
 /** The addon, loaded on first use from build/Release (cmake-js's output). */
 export function addon(): NativeAddon {
   if (cached) return cached;
@@ -349,6 +378,8 @@ export function addon(): NativeAddon {
   // attention, 0.70 s with a 2^10-cycle spin; the products' time unchanged). OpenBLAS reads this as it loads,
   // with the addon; a value already set is kept.
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '10';
+  const core = process.env.OPENBLAS_CORETYPE === undefined ? openBlasCoreFor(readCpuInfo()) : undefined;
+  if (core) process.env.OPENBLAS_CORETYPE = core;
   cached = require(file) as NativeAddon;
   const loaded = cached;
   process.once('exit', () => loaded.stopForExit());

@@ -4,7 +4,7 @@
 //   npx tsc -p . && node dist/scripts/bench/cpu.js [--models minilm[,bert-base]] [--pairs 512] [--score-batch 32]
 //       [--train-batch 16] [--train-steps 3] [--max-length 256] [--threads N] [--repeats 1] [--peer-torch-threads 1]
 //       [--tokenizer DIR] [--peer ../shared/peers/cpu_bert_peer.py] [--python /usr/bin/python3] [--json out.json]
-//       [--only score,train,score-int8] [--hf-python ~/.cache/rrnative-peers/venv/bin/python]
+//       [--only score,train,score-int8] [--hf-python ~/.cache/rrnative-peers/venv/bin/python] [--profile]
 //
 // With --hf-python (the venv ../shared/peers/setup-hf-peers.sh makes), each task also runs the real Hugging Face
 // stack's peers (../shared/peers/hf_cpu_peer.py), interleaved with ours in the same repeats, each its own row:
@@ -51,6 +51,8 @@
 // - Each measurement is its own process, so peak RSS (ru_maxrss) is per measurement; it includes loading the
 //   model (ours: Node + tokenizer too; the peer: the Python torch import). --repeats R runs both sides R times,
 //   alternating which goes first, and keeps each side's best run (a shared machine's load varies).
+// - --profile: after each task's timed runs, ours runs once more under LibTorch's profiler (untimed) and the
+//   largest CPU operators are printed after the table: where the time goes, before choosing what to speed up.
 // Prints one Markdown table and, with --json, writes the raw results.
 import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -61,7 +63,7 @@ import { parseArgs } from 'node:util';
 import { loadDebdesc } from '../../src/data/debdesc';
 import { Rng } from '../../src/data/rng';
 import { Reranker } from '../../src/model';
-import { addon } from '../../src/native';
+import { addon, type NativeProfileSummary } from '../../src/native';
 import { PairTokenizer, padBatch } from '../../src/tokenize';
 import { packsTokens, resolveLengthSlices } from '../../src/train/trainer';
 import { trainWordPiece } from '../../src/train/vocab';
@@ -105,6 +107,8 @@ interface Options {
   /** A python with the HF stack (torch 2.x, transformers, sentence-transformers, onnxruntime): adds its peers. */
   hfPython?: string;
   hfPeer: string;
+  /** After the timed runs, run ours once more under LibTorch's profiler and print where the time goes. */
+  profile: boolean;
 }
 
 /** What a child measurement is told to do (passed as a JSON file). */
@@ -117,6 +121,8 @@ interface ChildSpec {
   batch: number;
   steps: number;
   maxLength: number;
+  /** Run the timed part under LibTorch's profiler and write its summary here (a separate, untimed child). */
+  profileFile?: string;
 }
 
 export interface Measurement {
@@ -172,6 +178,7 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
       'peer-torch-threads': { type: 'string' },
       'hf-python': { type: 'string' },
       'hf-peer': { type: 'string', default: defaultHfPeer },
+      profile: { type: 'boolean', default: false },
       child: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -211,6 +218,7 @@ export function parseOptions(argv: string[]): Options & { child?: string } {
     hfPython: values['hf-python'],
     hfPeer: path.resolve(values['hf-peer']),
     child: values.child,
+    profile: values.profile,
   };
 }
 
@@ -225,9 +233,11 @@ async function runChild(specFile: string): Promise<void> {
     let result: Measurement;
     if (spec.kind === 'score') {
       await model.score(text.pairs.slice(0, spec.batch), { batchSize: spec.batch });  // warm-up
+      if (spec.profileFile) await addon().startProfiler({ cuda: false });
       const t0 = process.hrtime.bigint();
       const scores = await model.score(text.pairs, { batchSize: spec.batch });
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (spec.profileFile) writeProfile(spec.profileFile, await addon().stopProfiler(), seconds);
       if (scores.some((s) => !Number.isFinite(s))) throw new Error('a score is not finite');
       result = { pairsPerSecond: text.pairs.length / seconds, seconds, pairs: text.pairs.length, peakRssMb: 0 };
     } else {
@@ -245,10 +255,12 @@ async function runChild(specFile: string): Promise<void> {
         return loss;
       };
       await step(0);  // warm-up
+      if (spec.profileFile) await addon().startProfiler({ cuda: false });
       const t0 = process.hrtime.bigint();
       let loss = 0;
       for (let k = 1; k <= steps; k++) loss = await step(k);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (spec.profileFile) writeProfile(spec.profileFile, await addon().stopProfiler(), seconds);
       if (!Number.isFinite(loss)) throw new Error(`the loss is ${loss}`);
       result = { pairsPerSecond: (steps * batch) / seconds, seconds, pairs: steps * batch, peakRssMb: 0, extra: { lastLoss: loss } };
     }
@@ -265,6 +277,24 @@ async function runChild(specFile: string): Promise<void> {
   } finally {
     model.dispose();
   }
+}
+
+function writeProfile(file: string, summary: NativeProfileSummary, seconds: number): void {
+  fs.writeFileSync(file, JSON.stringify({ seconds, summary }));
+}
+
+/** Where the torch thread's time went in one profiled run of ours: its largest operators. */
+export function formatCpuProfile(title: string, file: string, top = 14): string {
+  const { seconds, summary } = JSON.parse(fs.readFileSync(file, 'utf8')) as { seconds: number; summary: NativeProfileSummary };
+  const cpu = summary.entries.filter((e) => e.device === 'cpu');
+  const wallMs = seconds * 1000;
+  const out = [`### ${title}: ${wallMs.toFixed(0)} ms timed (profiled run; the profiler adds its own overhead)`, '',
+    '| operator | ms | share of the timed wall | calls | µs per call |', '| --- | ---: | ---: | ---: | ---: |'];
+  for (const e of cpu.slice(0, top)) {
+    out.push(`| \`${e.name}\` | ${(e.totalUs / 1000).toFixed(1)} | ${((100 * e.totalUs) / 1000 / wallMs).toFixed(1)}% | ${e.calls} | ${(e.totalUs / e.calls).toFixed(1)} |`);
+  }
+  out.push('', 'Operators nest (aten::linear holds aten::addmm): totals overlap.', '');
+  return out.join('\n');
 }
 
 function hashIds(rows: (number[] | number[][])[]): string {
@@ -509,6 +539,7 @@ async function main(): Promise<void> {
 
     const rows: ResultRow[] = [];
     const extraRows: ResultRow[] = [];
+    const profiles: string[] = [];
     const timeoutMs = 20 * 60_000;
     for (const name of opts.models) {
       const { label, config } = MODEL_CONFIGS[name];
@@ -580,6 +611,12 @@ async function main(): Promise<void> {
           };
           if (r % 2 === 0) { await runOurs(); await runPeer(); await runOthers(); } else { await runOthers(); await runPeer(); await runOurs(); }
         }
+        if (opts.profile) {
+          const profileFile = path.join(work, `profile-${name}-${task.replace(' ', '-')}.json`);
+          log(`${label}: ${task}, ours under LibTorch's profiler (untimed)`);
+          const m = await measureOurs({ ...spec, profileFile }, work, opts.threads, timeoutMs);
+          profiles.push('error' in m ? `### ${label} ${task}: no profile (${m.error})\n` : formatCpuProfile(`${label} ${task}, ours`, profileFile));
+        }
         const best = (ms: Measurement[], err: { error: string } | undefined) =>
           ms.length ? { ...ms.reduce((a, b) => (b.pairsPerSecond > a.pairsPerSecond ? b : a)), runs: ms.map((m) => m.pairsPerSecond) } : err ?? { error: 'not run' };
         const pairs = task === 'train' ? opts.trainSteps * opts.trainBatch : opts.pairs;
@@ -618,7 +655,7 @@ async function main(): Promise<void> {
       ...(oldPeerRuns ? [`- peer: ${path.basename(opts.peer)} with ${opts.python}, torch ${peerTorch}, --threads ${opts.threads}, OPENBLAS_NUM_THREADS=${opts.threads}, infer --sort`] : []),
       ...(opts.only.has('score-int8') ? [`- score int8: ours with dtype 'int8'; the peer ${path.basename(int8Peer)} (torch.ao quantize_dynamic of the same model, qint8 per-channel weights, ` +
         `engine ${rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.engine)).find(Boolean) ?? 'n/a'})`] : []),
-      `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset: src/native.ts)`,
+      `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset), OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? 'unset'} (rrnative sets SKYLAKEX on AMD CPUs with AVX-512 when unset: src/native.ts)`,
       `- models: random-init (seed 0), vocab 30522, tokenizer: ${opts.tokenizer ?? `WordPiece ${opts.vocabSize} trained on debdesc train`}; max_length ${opts.maxLength}`,
       `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +
         `scoring: mean ${mean(scoreLengths).toFixed(1)} tokens/pair, ${(100 * scoreLengths.filter((l) => l >= opts.maxLength).length / scoreLengths.length).toFixed(0)}% truncated, ` +
@@ -634,6 +671,7 @@ async function main(): Promise<void> {
       console.log(formatTable(extraRows, ['', `Informational: the peer with torch threads ${opts.peerTorchThreads} and OPENBLAS_NUM_THREADS=${opts.threads} ` +
         '(the split rrnative uses with OpenBLAS), same runs of ours:']));
     }
+    if (profiles.length) console.log(['', '## Where our time goes (LibTorch profiler, CPU operators)', '', ...profiles].join('\n'));
     if (opts.json) {
       fs.writeFileSync(opts.json, JSON.stringify({ options: { ...opts, only: [...opts.only] }, runtime: info, rows, extraRows }, null, 2) + '\n');
     }
