@@ -31,8 +31,8 @@ inline CpuSplit cpuSplit(int64_t items) {
 
 // Calls work(item, part) for items [0, items). Each part takes the items interleaved, on torch's pool as on threads
 // of our own: batches are sorted longest first, so contiguous ranges (at::parallel_for's split) would give the
-// first thread the longest rows (int8 MiniLM scoring: 1.65 s of attention on torch's pool, against 0.98 s on
-// interleaved threads of our own before this).
+// first thread the longest rows. (Attention on torch's pool, int8 scoring, stays slower than on threads of our own
+// after this: scripts/bench/CPU-NOTES.md.)
 template <typename Work>
 void forEachItem(int64_t items, const CpuSplit& split, Work work) {
   if (split.torchPool) {
