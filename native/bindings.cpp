@@ -8,9 +8,9 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include "cpu_gemm.h"
 #include "batching.h"
 #include "bias_gelu.h"
+#include "cpu_gemm.h"
 #include "cpu_threads.h"
 #include "distributed.h"
 #include "dropout.h"

@@ -70,14 +70,19 @@ struct LinearFunction : torch::autograd::Function<LinearFunction> {
     const auto& w = saved[1];
     const auto dy = grads[0].contiguous();
     const int64_t m = x.size(0), k = x.size(1), n = w.size(0);
+    // With an empty dimension the gradients are zeros (sgemm is not called); otherwise sgemm writes every value.
+    const bool empty = m == 0 || n == 0 || k == 0;
+    auto gradient = [&](int64_t rows, int64_t cols, const torch::TensorOptions& options) {
+      return empty ? torch::zeros({rows, cols}, options) : torch::empty({rows, cols}, options);
+    };
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) {
-      dx = m > 0 && n > 0 && k > 0 ? torch::empty({m, k}, x.options()) : torch::zeros({m, k}, x.options());
-      if (m > 0 && n > 0 && k > 0) sgemm('N', 'N', m, k, n, dy.data_ptr<float>(), n, w.data_ptr<float>(), k, 0.0f, dx.data_ptr<float>(), k);
+      dx = gradient(m, k, x.options());
+      if (!empty) sgemm('N', 'N', m, k, n, dy.data_ptr<float>(), n, w.data_ptr<float>(), k, 0.0f, dx.data_ptr<float>(), k);
     }
     if (ctx->needs_input_grad(1)) {
-      dw = m > 0 && n > 0 && k > 0 ? torch::empty({n, k}, w.options()) : torch::zeros({n, k}, w.options());
-      if (m > 0 && n > 0 && k > 0) sgemm('T', 'N', n, k, m, dy.data_ptr<float>(), n, x.data_ptr<float>(), k, 0.0f, dw.data_ptr<float>(), k);
+      dw = gradient(n, k, w.options());
+      if (!empty) sgemm('T', 'N', n, k, m, dy.data_ptr<float>(), n, x.data_ptr<float>(), k, 0.0f, dw.data_ptr<float>(), k);
     }
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2)) db = dy.sum(0);
     return {dx, dw, db};

@@ -64,6 +64,7 @@ import { loadDebdesc } from '../../src/data/debdesc';
 import { Rng } from '../../src/data/rng';
 import { Reranker } from '../../src/model';
 import { addon, type NativeProfileSummary } from '../../src/native';
+import { formatCpuProfile } from './profile';
 import { PairTokenizer, padBatch } from '../../src/tokenize';
 import { packsTokens, resolveLengthSlices } from '../../src/train/trainer';
 import { trainWordPiece } from '../../src/train/vocab';
@@ -281,20 +282,6 @@ async function runChild(specFile: string): Promise<void> {
 
 function writeProfile(file: string, summary: NativeProfileSummary, seconds: number): void {
   fs.writeFileSync(file, JSON.stringify({ seconds, summary }));
-}
-
-/** Where the torch thread's time went in one profiled run of ours: its largest operators. */
-export function formatCpuProfile(title: string, file: string, top = 14): string {
-  const { seconds, summary } = JSON.parse(fs.readFileSync(file, 'utf8')) as { seconds: number; summary: NativeProfileSummary };
-  const cpu = summary.entries.filter((e) => e.device === 'cpu');
-  const wallMs = seconds * 1000;
-  const out = [`### ${title}: ${wallMs.toFixed(0)} ms timed (profiled run; the profiler adds its own overhead)`, '',
-    '| operator | ms | share of the timed wall | calls | µs per call |', '| --- | ---: | ---: | ---: | ---: |'];
-  for (const e of cpu.slice(0, top)) {
-    out.push(`| \`${e.name}\` | ${(e.totalUs / 1000).toFixed(1)} | ${((100 * e.totalUs) / 1000 / wallMs).toFixed(1)}% | ${e.calls} | ${(e.totalUs / e.calls).toFixed(1)} |`);
-  }
-  out.push('', 'Operators nest (aten::linear holds aten::addmm): totals overlap.', '');
-  return out.join('\n');
 }
 
 function hashIds(rows: (number[] | number[][])[]): string {

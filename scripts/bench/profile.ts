@@ -1,5 +1,6 @@
 // Reading a profile (native/profiler.h through addon().stopProfiler): which kinds of kernel a step spends its GPU
-// time on, and how busy the GPU was. Used by `gpu.js ours --profile` and `gpu.js table` (profile.md).
+// time on, and how busy the GPU was. Used by `gpu.js ours --profile` and `gpu.js table` (profile.md); on the CPU,
+// by `cpu.js --profile` (formatCpuProfile).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeProfileEntry, NativeProfileSummary } from '../../src/native';
@@ -76,5 +77,18 @@ export function formatProfiles(work: string, topKernels = 12): string | null {
     if (cpu.length > 0) out.push('', `host (operators nest, totals overlap): ${cpu.map((e) => `${e.name} ${ms(e.totalUs)} ms × ${e.calls}`).join('; ')}`);
     out.push('');
   }
+  return out.join('\n');
+}
+
+/** Where the torch thread's time went in one profiled run of ours: its largest operators. */
+export function formatCpuProfile(title: string, file: string, top = 14): string {
+  const { seconds, summary } = JSON.parse(fs.readFileSync(file, 'utf8')) as { seconds: number; summary: NativeProfileSummary };
+  const cpu = summary.entries.filter((e) => e.device === 'cpu');
+  const out = [`### ${title}: ${(seconds * 1000).toFixed(0)} ms timed (profiled run; the profiler adds its own overhead)`, '',
+    '| operator | ms | share of the timed wall | calls | µs per call |', '| --- | ---: | ---: | ---: | ---: |'];
+  for (const e of cpu.slice(0, top)) {
+    out.push(`| \`${e.name}\` | ${ms(e.totalUs)} | ${pct(e.totalUs, seconds * 1e6)} | ${e.calls} | ${(e.totalUs / e.calls).toFixed(1)} |`);
+  }
+  out.push('', 'Operators nest (aten::linear holds aten::addmm): totals overlap.', '');
   return out.join('\n');
 }
