@@ -378,6 +378,11 @@ export function addon(): NativeAddon {
   // attention, 0.70 s with a 2^10-cycle spin; the products' time unchanged). OpenBLAS reads this as it loads,
   // with the addon; a value already set is kept.
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '10';
+  // native/cpu_gemm.h reads it as it first multiplies: 'torch' leaves the float32 CPU products to LibTorch.
+  const gemm = process.env.RRNATIVE_CPU_GEMM;
+  if (gemm !== undefined && gemm !== '' && gemm !== 'torch' && gemm !== 'onednn') {
+    throw new Error(`RRNATIVE_CPU_GEMM: expected 'onednn' (the default where oneDNN's sgemm is found) or 'torch', got ${JSON.stringify(gemm)}`);
+  }
   const core = process.env.OPENBLAS_CORETYPE === undefined ? openBlasCoreFor(readCpuInfo()) : undefined;
   if (core) process.env.OPENBLAS_CORETYPE = core;
   cached = require(file) as NativeAddon;

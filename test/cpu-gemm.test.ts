@@ -1,0 +1,45 @@
+// The float32 CPU linear products (native/cpu_gemm.h): through oneDNN's sgemm where this LibTorch links a visible
+// libdnnl, else LibTorch's own; RRNATIVE_CPU_GEMM=torch chooses LibTorch's, and both give transformers' logits.
+// A misspelt value is refused by name.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { bertMiniDir, column, loadFixture, maxAbsDiff, repoRoot } from './helpers';
+
+const fixture = loadFixture(bertMiniDir);
+
+function scoreIn(env: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const probe = `const rr = require(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'index.js'))});
+rr.load(${JSON.stringify(bertMiniDir)}, { maxLength: ${fixture.max_length}, device: 'cpu' }).then(async (m) => {
+  const scores = await m.score(${JSON.stringify(fixture.eval.pairs)}, { batchSize: 8 });
+  const info = rr.runtimeInfo();
+  m.dispose();
+  console.log(JSON.stringify({ scores, cpuGemm: info.cpuGemm, calls: info.cpuGemmCalls }));
+}).catch((e) => { console.error(e.message); process.exit(1); });`;
+  const run = spawnSync(process.execPath, ['-e', probe], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+test('the default and RRNATIVE_CPU_GEMM=torch both give transformers\' logits; torch runs no sgemm', () => {
+  const expected = column(fixture.eval.logits);
+  const byDefault = scoreIn({ RRNATIVE_CPU_GEMM: '' });
+  assert.equal(byDefault.status, 0, byDefault.stderr);
+  const d = JSON.parse(byDefault.stdout) as { scores: number[]; cpuGemm: string; calls: number };
+  assert.ok(maxAbsDiff(d.scores, expected) < 1e-5, `default (${d.cpuGemm || 'LibTorch'}): ${maxAbsDiff(d.scores, expected)}`);
+  assert.ok(d.cpuGemm === '' ? d.calls === 0 : d.cpuGemm === 'onednn' && d.calls > 0, JSON.stringify(d));
+  console.log(`# products by default: ${d.cpuGemm || 'LibTorch'} (${d.calls} sgemm calls)`);
+
+  const viaTorch = scoreIn({ RRNATIVE_CPU_GEMM: 'torch' });
+  assert.equal(viaTorch.status, 0, viaTorch.stderr);
+  const t = JSON.parse(viaTorch.stdout) as { scores: number[]; cpuGemm: string; calls: number };
+  assert.equal(t.cpuGemm, '');
+  assert.equal(t.calls, 0);
+  assert.ok(maxAbsDiff(t.scores, expected) < 1e-5, `RRNATIVE_CPU_GEMM=torch: ${maxAbsDiff(t.scores, expected)}`);
+});
+
+test('a misspelt RRNATIVE_CPU_GEMM is refused, naming the variable and the values it takes', () => {
+  const run = scoreIn({ RRNATIVE_CPU_GEMM: 'tourch' });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /RRNATIVE_CPU_GEMM: expected 'onednn' .* or 'torch', got "tourch"/);
+});
