@@ -111,8 +111,8 @@ Rows rowsOf(const torch::Tensor& product, const torch::Tensor& bias) {
   return r;
 }
 
-torch::Tensor forwardAll(const Rows& r) {
-  auto out = torch::empty_like(r.product);
+torch::Tensor forwardAll(const Rows& r, bool inPlace) {
+  auto out = inPlace ? r.product : torch::empty_like(r.product);  // element-wise: each value read before its write
   const float* product = r.product.data_ptr<float>();
   const float* bias = r.bias.data_ptr<float>();
   float* dst = out.data_ptr<float>();
@@ -128,7 +128,7 @@ torch::Tensor forwardAll(const Rows& r) {
 struct BiasGeluFunction : torch::autograd::Function<BiasGeluFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& product, const torch::Tensor& bias) {
     Rows r = rowsOf(product, bias);
-    auto out = forwardAll(r);
+    auto out = forwardAll(r, false);
     ctx->save_for_backward({r.product, r.bias});
     return out;
   }
@@ -164,11 +164,12 @@ bool biasGeluApplies(const torch::Tensor& like, const std::string& activation) {
   return activation == "gelu" && like.device().is_cpu() && like.scalar_type() == torch::kFloat32;
 }
 
-torch::Tensor biasGelu(const torch::Tensor& product, const torch::Tensor& bias) {
+torch::Tensor biasGelu(const torch::Tensor& product, const torch::Tensor& bias, bool overwriteProduct) {
   if (torch::GradMode::is_enabled() && (product.requires_grad() || bias.requires_grad()))
     return BiasGeluFunction::apply(product, bias);
   RECORD_FUNCTION("rr::bias_gelu", std::vector<c10::IValue>());  // named in LibTorch's profiler
-  return forwardAll(rowsOf(product, bias));
+  Rows r = rowsOf(product, bias);
+  return forwardAll(r, overwriteProduct || !r.product.is_same(product));  // a contiguous copy is ours to overwrite too
 }
 
 int64_t biasGeluCalls() { return callCount.load(); }

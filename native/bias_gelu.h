@@ -14,8 +14,10 @@ namespace rr {
 bool biasGeluApplies(const torch::Tensor& like, const std::string& activation);
 
 // gelu(product + bias) with gelu(u) = u Φ(u) (Φ: the standard normal CDF, as HF's "gelu"). product: float32 CPU
-// [..., width], bias: [width]. An autograd function of both when gradients are on.
-torch::Tensor biasGelu(const torch::Tensor& product, const torch::Tensor& bias);
+// [..., width], bias: [width]. An autograd function of both when gradients are on. With `overwriteProduct` (a
+// product no one else reads: the layer's own temporary) and no gradients, the result is written over the product:
+// no second [tokens, 4 x hidden] buffer to fault in and pull through the cache.
+torch::Tensor biasGelu(const torch::Tensor& product, const torch::Tensor& bias, bool overwriteProduct = false);
 
 // Calls since the addon loaded (runtimeInfo().biasGeluCalls): tests check the kernel ran.
 int64_t biasGeluCalls();

@@ -319,8 +319,6 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
       c10::InferenceMode inference;
       // A bf16 model computes in bf16 already; autocast would only move its layer norms back to float32.
       AutocastGuard autocast(bf16 && model->dtype() == torch::kFloat32, model->device());
-      // An int8 model's products run on torch's intra-op pool (oneDNN), not on OpenBLAS's: it gets the cores.
-      IntraOpThreads threads(model->int8() ? cpuKernelThreads() : at::get_num_threads());
       model->eval();
       const bool cuda = model->device().is_cuda();
       std::vector<torch::Tensor> host;
@@ -381,7 +379,6 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
     void Execute() override {
       c10::InferenceMode inference;
       AutocastGuard autocast(bf16 && model->dtype() == torch::kFloat32, model->device());
-      IntraOpThreads threads(model->int8() ? cpuKernelThreads() : at::get_num_threads());
       model->eval();
       const bool cuda = model->device().is_cuda();
       std::vector<torch::Tensor> host;
@@ -1275,6 +1272,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
   out.Set("int8Products", static_cast<double>(Int8Linear::calls()));
   out.Set("int8Engine", Int8Linear::engine());
+  out.Set("int8Kernel", Int8Linear::kernel());
   out.Set("cpuGemm", cpuGemmBackend());
   out.Set("cpuGemmCalls", static_cast<double>(cpuGemmCalls()));
   out.Set("int8Activations", Int8Linear::engine().empty() ? "" : Int8Linear::reducedRange() ? "u7" : "u8");

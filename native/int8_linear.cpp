@@ -7,8 +7,12 @@
 #include <atomic>
 #include <cctype>
 #include <cpuid.h>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
+#include "cpu_threads.h"
+#include "cpu_vector.h"
 
 namespace rr {
 
@@ -19,7 +23,7 @@ std::atomic<bool> opsChosen{false};  // quantizedOps() has run: engine() and the
 
 struct QuantizedOps {
   c10::optional<c10::OperatorHandle> prepack, linear;
-  std::string engine, unavailable;
+  std::string engine, kernel, unavailable;
   int primitiveCache = -1;  // oneDNN's primitive cache capacity, -1 when unknown
   bool reduceRange = false;  // 7-bit activations: see vnniProducts()
 };
@@ -80,10 +84,36 @@ int limitOneDnnPrimitiveCache() {
   return get(&capacity) == 0 ? capacity : -1;
 }
 
+// dnnl_gemm_u8s8s32 (oneDNN 1.x and later): row-major C = alpha (op(A) - ao)(op(B) - bo) + beta C + co, int32 sums.
+using GemmU8s8 = int (*)(char transa, char transb, char offsetc, int64_t m, int64_t n, int64_t k, float alpha,
+                         const uint8_t* a, int64_t lda, uint8_t ao, const int8_t* b, int64_t ldb, int8_t bo, float beta,
+                         int32_t* c, int64_t ldc, const int32_t* co);
+
+// Called directly where the symbols are visible (Debian's libdnnl; a pip LibTorch hides its oneDNN), unless
+// RRNATIVE_CPU_GEMM=torch sends the products back to LibTorch. quantized::linear_dynamic builds a oneDNN primitive
+// per call (the cache is off: limitOneDnnPrimitiveCache()) and quantizes through ATen ops; the GEMM alone ran
+// MiniLM's shapes at 450-990 G int8 ops/s with VNNI on the 2-core EPYC (scripts/bench/CPU-NOTES.md).
+GemmU8s8 gemmU8s8() {
+  static const GemmU8s8 fn = []() -> GemmU8s8 {
+    const char* choice = std::getenv("RRNATIVE_CPU_GEMM");
+    if (choice && std::strcmp(choice, "torch") == 0) return nullptr;
+    return reinterpret_cast<GemmU8s8>(dlsym(RTLD_DEFAULT, "dnnl_gemm_u8s8s32"));
+  }();
+  return fn;
+}
+
 // Looked up by name through the dispatcher, so a LibTorch without quantized ops still loads the addon.
 const QuantizedOps& quantizedOps() {
   static const QuantizedOps ops = [] {
     QuantizedOps o;
+    if (gemmU8s8()) {
+      o.engine = "onednn";
+      o.kernel = "gemm_u8s8s32";
+      o.primitiveCache = limitOneDnnPrimitiveCache();
+      o.reduceRange = !vnniProducts();
+      return o;
+    }
+    o.kernel = "linear_dynamic";
     auto& dispatcher = c10::Dispatcher::singleton();
     o.prepack = dispatcher.findSchema({"quantized::linear_prepack", ""});
     o.linear = dispatcher.findSchema({"quantized::linear_dynamic", ""});
@@ -113,7 +143,125 @@ const QuantizedOps& quantizedOps() {
   return ops;
 }
 
+using namespace simd;
+
+constexpr int64_t kRowsPerItem = 16;  // rows per work item of the passes below
+
+// The smallest and largest value of rows [first, first + count) of x [., width].
+RR_VECTOR_CLONES
+void rangeOfRows(const float* x, int64_t count, int64_t width, float& low, float& high) {
+  const int64_t whole = width / kLanes * kLanes;
+  Floats8 lows = splat(low), highs = splat(high);
+  for (int64_t r = 0; r < count; ++r, x += width) {
+    for (int64_t j = 0; j < whole; j += kLanes) {
+      const Floats8 v = load(x + j);
+      lows = v < lows ? v : lows;
+      highs = v > highs ? v : highs;
+    }
+    for (int64_t j = whole; j < width; ++j) {
+      low = std::min(low, x[j]);
+      high = std::max(high, x[j]);
+    }
+  }
+  for (int64_t lane = 0; lane < kLanes; ++lane) {
+    low = std::min(low, lows[lane]);
+    high = std::max(high, highs[lane]);
+  }
+}
+
+// q = clamp(zero + round-half-even(x / scale), 0, qmax), as PyTorch's quantize. Adding and taking away 1.5 x 2^23
+// rounds a float of magnitude < 2^22 to an integer, half to even; |x / scale| <= qmax here.
+RR_VECTOR_CLONES
+void quantizeRows(const float* x, uint8_t* q, int64_t values, float inverseScale, float zero, float qmax) {
+  typedef uint8_t Bytes32 __attribute__((vector_size(32)));
+  const float magic = 12582912.0f;
+  const int64_t whole = values / kLanes * kLanes;
+  for (int64_t j = 0; j < whole; j += kLanes) {
+    Floats8 v = (load(x + j) * splat(inverseScale) + splat(magic)) - splat(magic) + splat(zero);
+    v = v < splat(0.0f) ? splat(0.0f) : v;
+    v = v > splat(qmax) ? splat(qmax) : v;
+    // Each int32's low byte, gathered into the first 8 (a narrowing conversion became 8 extracts and stores).
+    const Ints8 ints = __builtin_convertvector(v, Ints8);
+    Bytes32 bytes;
+    std::memcpy(&bytes, &ints, sizeof bytes);
+    bytes = __builtin_shuffle(bytes, Bytes32{0, 4, 8, 12, 16, 20, 24, 28});
+    std::memcpy(q + j, &bytes, kLanes);
+  }
+  for (int64_t j = whole; j < values; ++j)
+    q[j] = static_cast<uint8_t>(std::min(qmax, std::max(0.0f, std::nearbyint(x[j] * inverseScale) + zero)));
+}
+
+// out[r][j] = sums[r][j] * scales[j] (+ bias[j]), in place: `out` holds the int32 sums on entry.
+RR_VECTOR_CLONES
+void dequantizeRows(float* out, int64_t count, int64_t width, const float* scales, const float* bias) {
+  const int64_t whole = width / kLanes * kLanes;
+  for (int64_t r = 0; r < count; ++r, out += width) {
+    for (int64_t j = 0; j < whole; j += kLanes) {
+      Ints8 sums;
+      std::memcpy(&sums, out + j, sizeof sums);
+      Floats8 v = __builtin_convertvector(sums, Floats8) * load(scales + j);
+      if (bias) v += load(bias + j);
+      store(out + j, v);
+    }
+    for (int64_t j = whole; j < width; ++j) {
+      int32_t sum;
+      std::memcpy(&sum, out + j, sizeof sum);
+      out[j] = static_cast<float>(sum) * scales[j] + (bias ? bias[j] : 0.0f);
+    }
+  }
+}
+
+// x [m, k] (float32, contiguous) x weight [n, k]^T through oneDNN's integer GEMM: x quantized per call from its own
+// range (asymmetric uint8, 7 bits without VNNI), the weight symmetric per row; dequantized with bias into [m, n].
+torch::Tensor gemmProduct(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& weightScales,
+                          const torch::Tensor& bias, bool reduceRange) {
+  const int64_t m = x.size(0), k = x.size(1), n = weight.size(0);
+  auto out = torch::empty({m, n}, x.options());
+  if (m == 0) return out;
+  const float* xs = x.data_ptr<float>();
+  const int64_t items = (m + kRowsPerItem - 1) / kRowsPerItem;
+  const CpuSplit split = cpuSplit(items);
+  auto rowsOf = [&](int64_t item) { return std::min(kRowsPerItem, m - item * kRowsPerItem); };
+
+  std::vector<float> lows(split.parts, 0.0f), highs(split.parts, 0.0f);  // 0 in the range, as PyTorch's qparams
+  forEachItem(items, split, [&](int64_t item, int part) {
+    rangeOfRows(xs + item * kRowsPerItem * k, rowsOf(item), k, lows[part], highs[part]);
+  });
+  const float low = *std::min_element(lows.begin(), lows.end()), high = *std::max_element(highs.begin(), highs.end());
+  const float qmax = reduceRange ? 127.0f : 255.0f;
+  float scale = static_cast<float>((static_cast<double>(high) - low) / qmax);
+  if (!(scale > 0.0f) || std::isinf(1.0f / scale)) scale = 0.1f;  // an all-zero input, as PyTorch's qparams
+  const float zero = std::min(qmax, std::max(0.0f, std::nearbyint(-low / scale)));
+
+  auto quantized = torch::empty({m, k}, x.options().dtype(torch::kUInt8));
+  uint8_t* qs = quantized.data_ptr<uint8_t>();
+  forEachItem(items, split, [&](int64_t item, int) {
+    const int64_t at = item * kRowsPerItem * k;
+    quantizeRows(xs + at, qs + at, rowsOf(item) * k, 1.0f / scale, zero, qmax);
+  });
+
+  static_assert(sizeof(float) == sizeof(int32_t), "the int32 sums are written into the float output");
+  int32_t* sums = reinterpret_cast<int32_t*>(out.data_ptr<float>());
+  const int32_t noOffset = 0;
+  {
+    IntraOpThreads threads(std::max(cpuKernelThreads(), at::get_num_threads()));  // oneDNN runs on OpenMP
+    const int status = gemmU8s8()('N', 'T', 'F', m, n, k, 1.0f, qs, k, static_cast<uint8_t>(zero), weight.data_ptr<int8_t>(),
+                                  k, 0, 0.0f, sums, n, &noOffset);
+    TORCH_CHECK(status == 0, "oneDNN gemm_u8s8s32 failed with status ", status, " (m ", m, ", n ", n, ", k ", k, ")");
+  }
+  auto scales = (weightScales * scale).contiguous();
+  const float* ss = scales.data_ptr<float>();
+  const float* bs = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  float* os = out.data_ptr<float>();
+  forEachItem(items, split, [&](int64_t item, int) {
+    dequantizeRows(os + item * kRowsPerItem * n, rowsOf(item), n, ss, bs);
+  });
+  return out;
+}
+
 }  // namespace
+
+std::string Int8Linear::kernel() { return opsChosen.load() ? quantizedOps().kernel : ""; }
 
 std::string Int8Linear::engine() { return opsChosen.load() ? quantizedOps().engine : ""; }
 int Int8Linear::primitiveCacheCapacity() { return opsChosen.load() ? quantizedOps().primitiveCache : -1; }
@@ -129,6 +277,12 @@ Int8Linear::Int8Linear(const torch::Tensor& weight, const torch::Tensor& bias) {
   // Symmetric per output row: the row's largest magnitude maps to 127 (an all-zero row keeps scale 1).
   auto scales = w.abs().amax(1).div(127.0).to(torch::kFloat64);
   scales = torch::where(scales > 0, scales, torch::ones_like(scales));
+  if (ops.kernel == "gemm_u8s8s32") {
+    weight_ = w.to(torch::kFloat64).div(scales.unsqueeze(1)).round().clamp(-127, 127).to(torch::kInt8).contiguous();
+    weightScales_ = scales.to(torch::kFloat32).contiguous();
+    if (bias.defined()) bias_ = bias.detach().to(torch::kFloat32).contiguous();
+    return;
+  }
   auto zeroPoints = torch::zeros({w.size(0)}, torch::kInt64);
   auto quantized = at::quantize_per_channel(w, scales, zeroPoints, 0, torch::kQInt8);
   c10::optional<at::Tensor> b;
@@ -140,8 +294,21 @@ Int8Linear::Int8Linear(const torch::Tensor& weight, const torch::Tensor& bias) {
 
 torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
   RECORD_FUNCTION("rr::int8_linear", std::vector<c10::IValue>());  // with the activations' conversion, in the profile
+  if (weight_.defined()) {
+    const int64_t k = weight_.size(1);
+    TORCH_CHECK(input.dim() >= 1 && input.size(-1) == k, "int8 linear: input's last dimension is ", input.size(-1), ", expected ", k);
+    auto x = input.to(torch::kFloat32).reshape({-1, k}).contiguous();
+    auto out = gemmProduct(x, weight_, weightScales_, bias_, quantizedOps().reduceRange);
+    productCount.fetch_add(1);
+    auto shape = input.sizes().vec();
+    shape.back() = weight_.size(0);
+    return out.view(shape);
+  }
   // Full-range uint8 inputs with VNNI (PyTorch's onednn default); 7-bit ones without (vnniProducts()).
   torch::jit::Stack stack{input.to(torch::kFloat32).contiguous(), packed_, quantizedOps().reduceRange};
+  // oneDNN's int8 products run on torch's OpenMP pool: it gets the cores for the product only, so the attention and
+  // GELU kernels around it keep threads of their own (as in float32 jobs, where they measured faster than on the pool).
+  IntraOpThreads threads(std::max(cpuKernelThreads(), at::get_num_threads()));
   quantizedOps().linear->callBoxed(&stack);
   productCount.fetch_add(1);
   return stack.at(0).toTensor();

@@ -23,17 +23,22 @@ class Int8Linear {
   // Whether activations are quantized to 7 bits (reduce_range): CPUs, or oneDNN ISA caps, without VNNI, where 8-bit
   // ones saturate the int16 sums of the u8·s8 products (int8_linear.cpp). False before the first int8 model.
   static bool reducedRange();
+  // What runs the products: "gemm_u8s8s32" (oneDNN's integer GEMM called directly, where its symbols are visible,
+  // as in Debian's libdnnl), "linear_dynamic" (LibTorch's quantized::linear_dynamic), "" before the first int8 model.
+  static std::string kernel();
 
   Int8Linear() = default;
   // weight: float [out, in] on the CPU; bias: [out] or undefined. The first one picks the engine (oneDNN, else x86
   // / FBGEMM); throws, saying why, where this LibTorch has no quantized CPU linear ops or no such engine.
   Int8Linear(const torch::Tensor& weight, const torch::Tensor& bias);
-  bool defined() const { return !packed_.isNone(); }
+  bool defined() const { return weight_.defined() || !packed_.isNone(); }
   // input: float32 [..., in] → float32 [..., out]
   torch::Tensor operator()(const torch::Tensor& input) const;
 
  private:
-  c10::IValue packed_;  // LibTorch's LinearPackedParamsBase: the int8 weight, its scales and the bias, prepacked
+  // oneDNN's gemm_u8s8s32: the int8 weight [out, in], its per-row scales (float [out]) and the bias (or undefined).
+  torch::Tensor weight_, weightScales_, bias_;
+  c10::IValue packed_;  // else LibTorch's LinearPackedParamsBase: the int8 weight, its scales and the bias, prepacked
 };
 
 }  // namespace rr

@@ -30,11 +30,11 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const t
   torch::Tensor intermediate;
   if (intermediateInt8.defined()) {
     auto product = intermediateInt8(attended);
-    intermediate = biasGeluApplies(product, hiddenAct) ? biasGelu(product, intermediateDense->bias)
+    intermediate = biasGeluApplies(product, hiddenAct) ? biasGelu(product, intermediateDense->bias, true)
                                                        : activate(hiddenAct, product + intermediateDense->bias);
   } else {
     intermediate = biasGeluApplies(attended, hiddenAct)
-                       ? biasGelu(linearProduct(attended, intermediateDense->weight, torch::Tensor()), intermediateDense->bias)
+                       ? biasGelu(linearProduct(attended, intermediateDense->weight, torch::Tensor()), intermediateDense->bias, true)
                        : activate(hiddenAct, linearProduct(attended, intermediateDense->weight, intermediateDense->bias));
   }
   auto x = outputInt8.defined() ? outputInt8(intermediate) : linearProduct(intermediate, outputDense->weight, outputDense->bias);

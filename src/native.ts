@@ -212,6 +212,12 @@ export interface NativeRuntimeInfo {
   /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
   int8Engine: string;
   /**
+   * What runs the int8 products: 'gemm_u8s8s32' (oneDNN's integer GEMM called directly, where its symbols are
+   * visible, as in Debian's libdnnl: native/int8_linear.h; RRNATIVE_CPU_GEMM=torch turns it off),
+   * 'linear_dynamic' (LibTorch's quantized::linear_dynamic), '' before the first int8 model.
+   */
+  int8Kernel: '' | 'gemm_u8s8s32' | 'linear_dynamic';
+  /**
    * 'onednn' where the float32 CPU linear products go through oneDNN's sgemm (a LibTorch linking a visible
    * libdnnl, as Debian's: native/cpu_gemm.h; RRNATIVE_CPU_GEMM=torch turns it off); '' where LibTorch runs them.
    */
@@ -378,6 +384,12 @@ export function addon(): NativeAddon {
   // attention, 0.70 s with a 2^10-cycle spin; the products' time unchanged). OpenBLAS reads this as it loads,
   // with the addon; a value already set is kept.
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '10';
+  // OpenMP's (libgomp's) idle threads do the same after each parallel region, oneDNN's products among them
+  // (native/cpu_gemm.h, native/int8_linear.h): 300,000 spins before they sleep, while the attention and GELU
+  // kernels' threads need the cores. Sleeping at once (PASSIVE) measured on the 2-core machine, MiniLM scoring:
+  // attention 1.0 s -> 0.62 s, int8 146-162 -> 213-220 pairs/s, float32 102-121 -> 112-129. libgomp reads it as
+  // it loads, with the addon; a wait policy or spin count already set is kept.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   // native/cpu_gemm.h reads it as it first multiplies: 'torch' leaves the float32 CPU products to LibTorch.
   const gemm = process.env.RRNATIVE_CPU_GEMM;
   if (gemm !== undefined && gemm !== '' && gemm !== 'torch' && gemm !== 'onednn') {

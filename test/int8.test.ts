@@ -68,7 +68,7 @@ for (const { name, productsPerLayer } of families) {
       assert.equal(addon().runtimeInfo().int8Products - before, layers * productsPerLayer, 'every encoder product ran in int8, once');
       const diff = maxAbsDiff(logits, column(e.logits));
       const activations = addon().runtimeInfo().int8Activations;
-      console.log(`# ${name}: int8 (${info.int8Engine}, ${activations} activations, oneDNN ISA cap ${process.env.ONEDNN_MAX_CPU_ISA ?? 'none'}) ` +
+      console.log(`# ${name}: int8 (${info.int8Engine} ${addon().runtimeInfo().int8Kernel}, ${activations} activations, oneDNN ISA cap ${process.env.ONEDNN_MAX_CPU_ISA ?? 'none'}) ` +
         `max |diff| vs fp32 reference ${diff.toExponential(2)}`);
       assert.equal(activations, expectedActivations(), 'u8 with AVX-512 VNNI, else 7-bit (reduce_range)');
       assert.ok(diff < 1e-2, `int8 differs from transformers' fp32 by ${diff}`);

@@ -44,6 +44,8 @@
 //   the batch.
 // - OpenBLAS's idle-thread spin: rrnative sets OPENBLAS_THREAD_TIMEOUT=10 (2^10 cycles) when it is unset, as it
 //   loads; this script loads it first, so both sides' processes inherit the same value (the header shows it).
+// - OpenMP's idle-thread spin: rrnative sets OMP_WAIT_POLICY=PASSIVE when neither it nor GOMP_SPINCOUNT is set
+//   (src/native.ts); the peers run with the environment this script was started with, as their users would.
 // - Threads: ours RRNATIVE_NUM_THREADS=N, the peer `--threads N` (and OPENBLAS_NUM_THREADS=N), N = --threads,
 //   default all cores. With OpenBLAS, ours gives its N threads to OpenBLAS and 1 to torch's own pool, while the
 //   peer's `--threads N` gives N to both pools, which then compete for the cores: --peer-torch-threads 1 adds
@@ -316,6 +318,17 @@ function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout
 
 const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(-400);
 
+// The OpenMP settings this script was started with, before loading the addon sets rrnative's defaults.
+const startOmpWaitPolicy = process.env.OMP_WAIT_POLICY;
+
+/** The environment for a peer's process: the caller's, with OpenMP's wait policy as this script found it. */
+function peerEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  if (startOmpWaitPolicy === undefined) delete env.OMP_WAIT_POLICY;
+  else env.OMP_WAIT_POLICY = startOmpWaitPolicy;
+  return env;
+}
+
 async function measureOurs(spec: ChildSpec, work: string, threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
   const specFile = path.join(work, `spec-${spec.kind}-${spec.dtype}-${path.basename(spec.modelDir)}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
@@ -344,7 +357,7 @@ async function measurePeer(opts: Options, mode: 'infer' | 'train' | 'infer-int8'
     : ['-c', PEER_WRAPPER, opts.peer, mode, modelDir, tokensFile, '--batch', String(batch), '--threads', String(torchThreads)];
   if (mode === 'infer') args.push('--sort');
   else if (mode === 'train') args.push('--steps', String(steps));
-  const env = { ...process.env, OPENBLAS_NUM_THREADS: String(opts.threads) };
+  const env = peerEnv({ OPENBLAS_NUM_THREADS: String(opts.threads) });
   let r;
   try {
     r = await runProcess(opts.python, args, env, timeoutMs);
@@ -363,7 +376,7 @@ async function measurePeer(opts: Options, mode: 'infer' | 'train' | 'infer-int8'
 
 /** One hf_cpu_peer.py mode under the RSS wrapper; every pool of the peer's process gets `threads`. */
 async function runHfPeer(opts: Options, args: string[], threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) };
+  const env = peerEnv({ OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) });
   let r;
   try {
     r = await runProcess(opts.hfPython!, ['-c', PEER_WRAPPER, opts.hfPeer, ...args], env, timeoutMs);
@@ -547,7 +560,7 @@ async function main(): Promise<void> {
       if (opts.hfPython && (opts.only.has('score') || opts.only.has('score-int8'))) {
         log(`${label}: exporting to ONNX (hf_cpu_peer.py onnx-export, onnx-int8)`);
         for (const args of [['onnx-export', modelDir, onnxFp32], ['onnx-int8', onnxFp32, onnxInt8]]) {
-          const r = await runProcess(opts.hfPython, [opts.hfPeer, ...args], process.env, timeoutMs);
+          const r = await runProcess(opts.hfPython, [opts.hfPeer, ...args], peerEnv({}), timeoutMs);
           if (r.code !== 0) throw new Error(`hf_cpu_peer.py ${args[0]} exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
         }
       }
@@ -643,6 +656,7 @@ async function main(): Promise<void> {
       ...(opts.only.has('score-int8') ? [`- score int8: ours with dtype 'int8'; the peer ${path.basename(int8Peer)} (torch.ao quantize_dynamic of the same model, qint8 per-channel weights, ` +
         `engine ${rows.map((r) => ('error' in r.peer ? undefined : r.peer.extra?.engine)).find(Boolean) ?? 'n/a'})`] : []),
       `- both sides: OPENBLAS_THREAD_TIMEOUT=${process.env.OPENBLAS_THREAD_TIMEOUT ?? 'unset'} (rrnative sets 10 when unset), OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? 'unset'} (rrnative sets SKYLAKEX on AMD CPUs with AVX-512 when unset: src/native.ts)`,
+      `- OMP_WAIT_POLICY: ours ${process.env.OMP_WAIT_POLICY ?? 'unset'} (rrnative sets PASSIVE when it and GOMP_SPINCOUNT are unset), the peers ${startOmpWaitPolicy ?? 'unset'} (as started)`,
       `- models: random-init (seed 0), vocab 30522, tokenizer: ${opts.tokenizer ?? `WordPiece ${opts.vocabSize} trained on debdesc train`}; max_length ${opts.maxLength}`,
       `- pairs: debdesc dev synopsis + description, half positives, half random negatives; ` +
         `scoring: mean ${mean(scoreLengths).toFixed(1)} tokens/pair, ${(100 * scoreLengths.filter((l) => l >= opts.maxLength).length / scoreLengths.length).toFixed(0)}% truncated, ` +
