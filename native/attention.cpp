@@ -5,6 +5,7 @@
 #include "cpu_gemm.h"
 #include "dropout.h"
 #include "packed_attention.h"
+#include "residual_norm.h"
 
 namespace rr {
 
@@ -111,6 +112,10 @@ BertSelfOutputImpl::BertSelfOutputImpl(const ModelConfig& cfg) : dropout(cfg.hid
 }
 
 torch::Tensor BertSelfOutputImpl::forward(const torch::Tensor& hidden, const torch::Tensor& residual) {
+  if (!is_training() && residualLayerNormApplies(hidden)) {  // bias, residual and norm in one pass
+    if (denseInt8.defined()) return residualLayerNorm(denseInt8(hidden), torch::Tensor(), residual, layerNorm, true);
+    return residualLayerNorm(linearProduct(hidden, dense->weight, torch::Tensor()), dense->bias, residual, layerNorm, true);
+  }
   auto x = rr::dropout(denseInt8.defined() ? denseInt8(hidden) : linearProduct(hidden, dense->weight, dense->bias), dropout, is_training());
   return layerNorm(x + residual);
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include "batching.h"
 #include "bias_gelu.h"
+#include "residual_norm.h"
 #include "cpu_gemm.h"
 #include "cpu_threads.h"
 #include "distributed.h"
@@ -899,6 +900,57 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   return Job::Queue(*addonData(env).torchThread, std::move(job));
 }
 
+// ---- bias + residual + LayerNorm (native/residual_norm.h): the kernel alone, for tests against a reference ----
+
+Napi::Value ResidualLayerNorm(const Napi::CallbackInfo& info) {
+  struct NormJob : Job {
+    explicit NormJob(Napi::Env env) : Job(env) {}
+    void Execute() override {
+      torch::NoGradGuard noGrad;
+      const int64_t width = static_cast<int64_t>(weight.size());
+      const int64_t rows = static_cast<int64_t>(product.size()) / width;
+      torch::nn::LayerNorm norm(torch::nn::LayerNormOptions({width}).eps(eps));
+      norm->weight.copy_(torch::from_blob(weight.data(), {width}, torch::kFloat32));
+      norm->bias.copy_(torch::from_blob(normBias.data(), {width}, torch::kFloat32));
+      auto p = torch::from_blob(product.data(), {rows, width}, torch::kFloat32);
+      auto r = torch::from_blob(residual.data(), {rows, width}, torch::kFloat32);
+      auto b = bias.empty() ? torch::Tensor() : torch::from_blob(bias.data(), {width}, torch::kFloat32);
+      out = residualLayerNorm(p, b, r, norm, false).clone();
+    }
+    Napi::Value OnOK(Napi::Env env) override { return float32Tensors(env, {{"out", &out}}); }
+    std::vector<float> product, residual, bias, weight, normBias;
+    double eps = 1e-12;
+    torch::Tensor out;
+  };
+  Napi::Env env = info.Env();
+  const std::string usage =
+      "residualLayerNorm({ product: Float32Array, residual: Float32Array, bias?: Float32Array, weight: Float32Array, normBias: Float32Array, eps: number })";
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, usage + ": options must be an object");
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto job = std::make_unique<NormJob>(env);
+  auto take = [&](const char* key, std::vector<float>& to, bool optional) {
+    Napi::Value v = o.Get(key);
+    if (optional && v.IsUndefined()) return;
+    if (!isFloat32Array(v)) throw Napi::TypeError::New(env, usage + ": " + key + " must be a Float32Array");
+    auto a = v.As<Napi::Float32Array>();
+    to.assign(a.Data(), a.Data() + a.ElementLength());
+  };
+  take("product", job->product, false);
+  take("residual", job->residual, false);
+  take("bias", job->bias, true);
+  take("weight", job->weight, false);
+  take("normBias", job->normBias, false);
+  const size_t width = job->weight.size();
+  if (width == 0 || job->normBias.size() != width || (!job->bias.empty() && job->bias.size() != width))
+    throw Napi::RangeError::New(env, usage + ": weight, normBias and bias must be non-empty and equally long");
+  if (job->product.empty() || job->product.size() % width != 0 || job->residual.size() != job->product.size())
+    throw Napi::RangeError::New(env, usage + ": product and residual must hold the same whole rows of weight.length values");
+  const double eps = o.Get("eps").IsNumber() ? o.Get("eps").ToNumber().DoubleValue() : -1;
+  if (!(eps > 0)) throw Napi::RangeError::New(env, usage + ": eps must be a positive number");
+  job->eps = eps;
+  return Job::Queue(*addonData(env).torchThread, std::move(job));
+}
+
 // ---- bias + GELU (native/bias_gelu.h): the kernel alone, for tests against a reference ----
 
 Napi::Value BiasGelu(const Napi::CallbackInfo& info) {
@@ -1270,6 +1322,7 @@ Napi::Value RuntimeInfo(const Napi::CallbackInfo& info) {
   out.Set("packedForwards", static_cast<double>(TokenPacking::packedForwards()));
   out.Set("packedAttentionCalls", static_cast<double>(packedAttentionCalls()));
   out.Set("biasGeluCalls", static_cast<double>(biasGeluCalls()));
+  out.Set("residualLayerNormCalls", static_cast<double>(residualLayerNormCalls()));
   out.Set("int8Products", static_cast<double>(Int8Linear::calls()));
   out.Set("int8Engine", Int8Linear::engine());
   out.Set("int8Kernel", Int8Linear::kernel());
@@ -1301,6 +1354,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropoutMask", Napi::Function::New(env, DropoutMask));
   exports.Set("packedAttention", Napi::Function::New(env, PackedAttention));
   exports.Set("biasGelu", Napi::Function::New(env, BiasGelu));
+  exports.Set("residualLayerNorm", Napi::Function::New(env, ResidualLayerNorm));
   exports.Set("stopForExit", Napi::Function::New(env, StopForExit));
   exports.Set("createVectorIndex", Napi::Function::New(env, CreateVectorIndex));
   exports.Set("initProcessGroup", Napi::Function::New(env, InitProcessGroup));

@@ -4,6 +4,7 @@
 #include "bias_gelu.h"
 #include "cpu_gemm.h"
 #include "dropout.h"
+#include "residual_norm.h"
 
 namespace rr {
 
@@ -36,6 +37,11 @@ torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& hidden, const t
     intermediate = biasGeluApplies(attended, hiddenAct)
                        ? biasGelu(linearProduct(attended, intermediateDense->weight, torch::Tensor()), intermediateDense->bias, true)
                        : activate(hiddenAct, linearProduct(attended, intermediateDense->weight, intermediateDense->bias));
+  }
+  if (!is_training() && residualLayerNormApplies(intermediate)) {  // bias, residual and norm in one pass
+    if (outputInt8.defined()) return residualLayerNorm(outputInt8(intermediate), torch::Tensor(), attended, outputLayerNorm, true);
+    return residualLayerNorm(linearProduct(intermediate, outputDense->weight, torch::Tensor()), outputDense->bias, attended,
+                             outputLayerNorm, true);
   }
   auto x = outputInt8.defined() ? outputInt8(intermediate) : linearProduct(intermediate, outputDense->weight, outputDense->bias);
   x = rr::dropout(x, dropout, is_training());

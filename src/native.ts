@@ -207,6 +207,8 @@ export interface NativeRuntimeInfo {
   packedAttentionCalls: number;
   /** Feed-forward activations since the addon loaded that ran as one bias + GELU pass (CPU float32: native/bias_gelu.h). */
   biasGeluCalls: number;
+  /** Bias + residual + LayerNorm passes since the addon loaded (CPU float32 and int8 inference: native/residual_norm.h). */
+  residualLayerNormCalls: number;
   /** Int8 products since the addon loaded (models loaded with dtype 'int8': native/int8_linear.h). */
   int8Products: number;
   /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
@@ -316,6 +318,12 @@ export interface NativeAddon {
    */
   biasGelu(options: { product: Float32Array; bias: Float32Array; gradOut?: Float32Array }):
     Promise<{ out: Float32Array; gradProduct?: Float32Array; gradBias?: Float32Array }>;
+  /**
+   * The CPU bias + residual + LayerNorm kernel (native/residual_norm.h) on its own: LayerNorm(product + bias +
+   * residual) over rows of weight.length values, with the norm's weight, bias (normBias) and eps. For tests.
+   */
+  residualLayerNorm(options: { product: Float32Array; residual: Float32Array; bias?: Float32Array; weight: Float32Array; normBias: Float32Array; eps: number }):
+    Promise<{ out: Float32Array }>;
   /**
    * Stops the torch thread for good: queued jobs are dropped, the running one may finish (up to 10 s). Called on
    * process 'exit' (below): exit() would otherwise run LibTorch's static destructors under a running job.
