@@ -147,7 +147,7 @@ using namespace simd;
 
 constexpr int64_t kRowsPerItem = 16;  // rows per work item of the passes below
 
-// The smallest and largest value of rows [first, first + count) of x [., width].
+// Folds the smallest and largest value of `count` rows of x [., width] into low and high.
 RR_VECTOR_CLONES
 void rangeOfRows(const float* x, int64_t count, int64_t width, float& low, float& high) {
   const int64_t whole = width / kLanes * kLanes;
