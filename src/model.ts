@@ -40,7 +40,7 @@ export interface LoadOptions {
    * memory and every score computed in bf16, within ~1e-2 of fp32; meant for CUDA (it runs on the CPU, slowly
    * on most). Such a model cannot be trained; save() writes BF16 tensors.
    * 'int8': float32 weights, with the encoder layers' matrix products run in int8 on the CPU (PyTorch's dynamic
-   * quantization: weights per output channel, activations per call; native/int8_linear.h): faster scoring, within
+   * quantization: weights per output channel, activations per call; native/kernels/int8_linear.h): faster scoring, within
    * ~1e-2 of fp32. CPU only; such a model cannot be trained; save() writes the float32 weights unchanged.
    */
   dtype?: NativeDtype;

@@ -1,5 +1,5 @@
 // The whole native surface of the addon, as types. The rest of src/ reaches the addon only through
-// this file (as node-llama-cpp does with its AddonTypes). Keep in step with native/bindings.cpp.
+// this file (as node-llama-cpp does with its AddonTypes). Keep in step with native/runtime/bindings.cpp.
 import path from 'node:path';
 import fs from 'node:fs';
 import { addonFile, packageRoot, setupHelp } from './install/addon';
@@ -125,7 +125,7 @@ export interface NativePoolingOptions {
   bf16?: boolean;
 }
 
-/** Exact nearest-neighbour search in the addon (native/vector_index.h). */
+/** Exact nearest-neighbour search in the addon (native/kernels/vector_index.h). */
 export interface NativeVectorIndex {
   /** Appends rows (Float32Array, or a Uint16Array of float16 bits) and resolves to the new size. */
   add(vectors: Float32Array | Uint16Array): Promise<number>;
@@ -152,7 +152,7 @@ export interface NativeCrossEncoder {
   forwardMany(batches: NativeTokenBatch[], options?: { bf16?: boolean }): Promise<Float32Array[]>;
   /**
    * Sentence embeddings of batches of single texts (eval mode): the base model's token states pooled as
-   * sentence-transformers' Pooling (+ Normalize) modules do (native/pooling.h). Each result is row-major
+   * sentence-transformers' Pooling (+ Normalize) modules do (native/layers/pooling.h). Each result is row-major
    * [batch, hidden × pooling.length], float32.
    */
   embedMany(batches: NativeTokenBatch[], options: NativePoolingOptions): Promise<Float32Array[]>;
@@ -200,28 +200,28 @@ export interface NativeRuntimeInfo {
   cudaGraphs: boolean;
   /**
    * Forwards since the addon loaded whose BERT-family layers ran on packed tokens, skipping the padding (on
-   * the CPU: every float32 batch; bf16 weights when padding is 2% of the batch or more: native/packing.h).
+   * the CPU: every float32 batch; bf16 weights when padding is 2% of the batch or more: native/layers/packing.h).
    */
   packedForwards: number;
-  /** Attention forwards since the addon loaded that ran on packed tokens (CPU float32: native/packed_attention.h). */
+  /** Attention forwards since the addon loaded that ran on packed tokens (CPU float32: native/kernels/packed_attention.h). */
   packedAttentionCalls: number;
-  /** Feed-forward activations since the addon loaded that ran as one bias + GELU pass (CPU float32: native/bias_gelu.h). */
+  /** Feed-forward activations since the addon loaded that ran as one bias + GELU pass (CPU float32: native/kernels/bias_gelu.h). */
   biasGeluCalls: number;
-  /** Bias + residual + LayerNorm passes since the addon loaded (CPU float32 and int8 inference: native/residual_norm.h). */
+  /** Bias + residual + LayerNorm passes since the addon loaded (CPU float32 and int8 inference: native/kernels/residual_norm.h). */
   residualLayerNormCalls: number;
-  /** Int8 products since the addon loaded (models loaded with dtype 'int8': native/int8_linear.h). */
+  /** Int8 products since the addon loaded (models loaded with dtype 'int8': native/kernels/int8_linear.h). */
   int8Products: number;
   /** The int8 engine ('onednn', 'x86', 'fbgemm'), once a model was given dtype 'int8'; '' before. */
   int8Engine: string;
   /**
    * What runs the int8 products: 'gemm_u8s8s32' (oneDNN's integer GEMM called directly, where its symbols are
-   * visible, as in Debian's libdnnl: native/int8_linear.h; RRNATIVE_CPU_GEMM=torch turns it off),
+   * visible, as in Debian's libdnnl: native/kernels/int8_linear.h; RRNATIVE_CPU_GEMM=torch turns it off),
    * 'linear_dynamic' (LibTorch's quantized::linear_dynamic), '' before the first int8 model.
    */
   int8Kernel: '' | 'gemm_u8s8s32' | 'linear_dynamic';
   /**
    * 'onednn' where the float32 CPU linear products go through oneDNN's sgemm (a LibTorch linking a visible
-   * libdnnl, as Debian's: native/cpu_gemm.h; RRNATIVE_CPU_GEMM=torch turns it off); '' where LibTorch runs them.
+   * libdnnl, as Debian's: native/kernels/cpu_gemm.h; RRNATIVE_CPU_GEMM=torch turns it off); '' where LibTorch runs them.
    */
   cpuGemm: string;
   /** Products since the addon loaded that went through that sgemm (forward and backward). */
@@ -299,13 +299,13 @@ export interface NativeAddon {
   /** Ends the profile (waiting for the GPU), sums it by name, and writes a Chrome trace to `tracePath` if given. */
   stopProfiler(options?: { tracePath?: string }): Promise<NativeProfileSummary>;
   /**
-   * The CPU dropout keep mask (native/dropout.h) of `count` elements under `seed`, as the forward pass applies it
+   * The CPU dropout keep mask (native/layers/dropout.h) of `count` elements under `seed`, as the forward pass applies it
    * (1 / (1 - p) with probability 1 - p, else 0) and as the backward pass recomputes it. The model draws its masks
    * this way on the CPU; exposed so tests can check the statistics.
    */
   dropoutMask(options: { count: number; p: number; seed: number }): Promise<{ forward: Float32Array; backward: Float32Array }>;
   /**
-   * The CPU attention kernels (native/packed_attention.h) on their own: `qkv` holds sum(rowLengths) packed token
+   * The CPU attention kernels (native/kernels/packed_attention.h) on their own: `qkv` holds sum(rowLengths) packed token
    * rows of [Q | K | V] (3 x hidden floats each). Returns the [tokens, hidden] context; with `gradOut` (the
    * context's gradient) the training kernel runs, with dropout `dropout` under `seed`, and `gradQkv` is qkv's
    * gradient. For tests.
@@ -313,13 +313,13 @@ export interface NativeAddon {
   packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number; gradOut?: Float32Array; dropout?: number; seed?: number }):
     Promise<{ out: Float32Array; gradQkv?: Float32Array }>;
   /**
-   * The CPU bias + exact GELU kernel (native/bias_gelu.h) on its own: gelu(product + bias) over rows of
+   * The CPU bias + exact GELU kernel (native/kernels/bias_gelu.h) on its own: gelu(product + bias) over rows of
    * bias.length values. With `gradOut` its backward pass runs too: the gradients of product and bias. For tests.
    */
   biasGelu(options: { product: Float32Array; bias: Float32Array; gradOut?: Float32Array }):
     Promise<{ out: Float32Array; gradProduct?: Float32Array; gradBias?: Float32Array }>;
   /**
-   * The CPU bias + residual + LayerNorm kernel (native/residual_norm.h) on its own: LayerNorm(product + bias +
+   * The CPU bias + residual + LayerNorm kernel (native/kernels/residual_norm.h) on its own: LayerNorm(product + bias +
    * residual) over rows of weight.length values, with the norm's weight, bias (normBias) and eps. For tests.
    */
   residualLayerNorm(options: { product: Float32Array; residual: Float32Array; bias?: Float32Array; weight: Float32Array; normBias: Float32Array; eps: number }):
@@ -393,12 +393,12 @@ export function addon(): NativeAddon {
   // with the addon; a value already set is kept.
   if (process.env.OPENBLAS_THREAD_TIMEOUT === undefined) process.env.OPENBLAS_THREAD_TIMEOUT = '10';
   // OpenMP's (libgomp's) idle threads do the same after each parallel region, oneDNN's products among them
-  // (native/cpu_gemm.h, native/int8_linear.h): 300,000 spins before they sleep, while the attention and GELU
+  // (native/kernels/cpu_gemm.h, native/kernels/int8_linear.h): 300,000 spins before they sleep, while the attention and GELU
   // kernels' threads need the cores. Sleeping at once (PASSIVE) measured on the 2-core machine, MiniLM scoring:
   // attention 1.0 s -> 0.62 s, int8 146-162 -> 213-220 pairs/s, float32 102-121 -> 112-129. libgomp reads it as
   // it loads, with the addon; a wait policy or spin count already set is kept.
   if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
-  // native/cpu_gemm.h reads it as it first multiplies: 'torch' leaves the float32 CPU products to LibTorch.
+  // native/kernels/cpu_gemm.h reads it as it first multiplies: 'torch' leaves the float32 CPU products to LibTorch.
   const gemm = process.env.RRNATIVE_CPU_GEMM;
   if (gemm !== undefined && gemm !== '' && gemm !== 'torch' && gemm !== 'onednn') {
     throw new Error(`RRNATIVE_CPU_GEMM: expected 'onednn' (the default where oneDNN's sgemm is found) or 'torch', got ${JSON.stringify(gemm)}`);

@@ -1,4 +1,4 @@
-// The feed-forward block's bias + exact GELU as one CPU pass (native/bias_gelu.h): the kernel against a float64
+// The feed-forward block's bias + exact GELU as one CPU pass (native/kernels/bias_gelu.h): the kernel against a float64
 // reference (forward and both gradients), and the models through it against transformers' outputs (the HF
 // fixtures) with runtimeInfo().biasGeluCalls proving the kernel ran.
 import { test } from 'node:test';

@@ -1,6 +1,6 @@
-// The float32 CPU linear products (native/cpu_gemm.h): through oneDNN's sgemm where this LibTorch links a visible
+// The float32 CPU linear products (native/kernels/cpu_gemm.h): through oneDNN's sgemm where this LibTorch links a visible
 // libdnnl, else LibTorch's own; RRNATIVE_CPU_GEMM=torch chooses LibTorch's, and both give transformers' logits.
-// The int8 products likewise (native/int8_linear.h): oneDNN's gemm_u8s8s32 called directly, or LibTorch's
+// The int8 products likewise (native/kernels/int8_linear.h): oneDNN's gemm_u8s8s32 called directly, or LibTorch's
 // quantized::linear_dynamic. A misspelt value is refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

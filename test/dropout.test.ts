@@ -1,4 +1,4 @@
-// CPU dropout (native/dropout.h): the keep mask drawn by a counter hash instead of LibTorch's bernoulli_. Its
+// CPU dropout (native/layers/dropout.h): the keep mask drawn by a counter hash instead of LibTorch's bernoulli_. Its
 // statistics must be those of independent Bernoulli draws, the backward pass must recompute the forward's mask,
 // and the model must draw fresh masks each step that manual_seed repeats.
 import { test } from 'node:test';

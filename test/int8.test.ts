@@ -1,4 +1,4 @@
-// dtype 'int8' (native/int8_linear.h): the encoder's products in int8 on the CPU, checked against transformers'
+// dtype 'int8' (native/kernels/int8_linear.h): the encoder's products in int8 on the CPU, checked against transformers'
 // fp32 outputs (test/fixtures/hf) as bf16 weights are, with the same 1e-2 bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +36,7 @@ const int8Missing: Promise<string | null> = (async () => {
   }
 })();
 
-// Full-range activations only where the products use AVX-512 VNNI (native/int8_linear.cpp): the CPU has it and
+// Full-range activations only where the products use AVX-512 VNNI (native/kernels/int8_linear.cpp): the CPU has it and
 // oneDNN's ISA cap, if any, allows it. Read here from /proc/cpuinfo, independently of the addon's cpuid.
 function expectedActivations(): 'u8' | 'u7' {
   if (['SSE41', 'AVX', 'AVX2', 'AVX2_VNNI', 'AVX2_VNNI_2', 'AVX512_CORE'].includes(oneDnnIsaCap())) return 'u7';
@@ -59,7 +59,7 @@ for (const { name, productsPerLayer } of families) {
       assert.equal(model.dtype, 'int8');
       const info = addon().runtimeInfo();
       assert.match(info.int8Engine, /^(onednn|x86|fbgemm)$/);
-      // oneDNN's primitive cache off (native/int8_linear.cpp: cached int8 products held memory per batch shape).
+      // oneDNN's primitive cache off (native/kernels/int8_linear.cpp: cached int8 products held memory per batch shape).
       if (info.int8Engine === 'onednn' && info.onednnPrimitiveCache !== -1 && !process.env.ONEDNN_PRIMITIVE_CACHE_CAPACITY) {
         assert.equal(info.onednnPrimitiveCache, 0);
       }

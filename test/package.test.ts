@@ -62,7 +62,7 @@ test('npm pack ships dist/ built fresh by prepack, the native sources, configs a
   tarball = path.join(work, (JSON.parse(result.stdout.slice(result.stdout.indexOf('['))) as { filename: string }[])[0].filename);
   console.log(`# tarball: ${path.basename(tarball)}, ${packed[0].entryCount} files, ${(packed[0].size / 1e6).toFixed(2)} MB ` +
     `(${(packed[0].unpackedSize / 1e6).toFixed(2)} MB unpacked)`);
-  for (const f of ['package.json', 'README.md', 'LICENSE', 'CMakeLists.txt', 'scripts/install.js', 'native/bindings.cpp', 'configs/quickstart.yaml',
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'CMakeLists.txt', 'scripts/install.js', 'native/runtime/bindings.cpp', 'configs/quickstart.yaml',
     'data/debdesc/train.jsonl.gz', 'dist/src/index.js', 'dist/src/index.mjs', 'dist/src/index.d.ts', 'dist/src/cli.js', 'dist/src/serve/server.js',
     'dist/src/install/addon.js']) {
     assert.ok(files.includes(f), `the tarball has ${f}`);

@@ -1,5 +1,5 @@
-// Packed tokens (native/packing.h): on the CPU, BERT-family layers skip the padding of a batch, and inference
-// runs attention on the packed tokens too (native/packed_attention.h). The logits and the training step must
+// Packed tokens (native/layers/packing.h): on the CPU, BERT-family layers skip the padding of a batch, and inference
+// runs attention on the packed tokens too (native/kernels/packed_attention.h). The logits and the training step must
 // stay transformers' (padding never changes a real token's output), and the packed paths must really run:
 // runtimeInfo().packedForwards and packedAttentionCalls count them.
 import { test } from 'node:test';

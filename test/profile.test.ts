@@ -1,4 +1,4 @@
-// The profiler the GPU benchmark reads (native/profiler.h, scripts/bench/profile.ts): it records the work it
+// The profiler the GPU benchmark reads (native/runtime/profiler.h, scripts/bench/profile.ts): it records the work it
 // wraps without changing it, and refuses to be stopped or started out of turn with a plain message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,7 +32,7 @@ test(`a profiled score on ${testDevice} still matches transformers, and the prof
     const ops = new Map(profile.entries.filter((e) => e.device === 'cpu').map((e) => [e.name, e]));
     // 24 pairs in batches of 8: 3 forwards, each with 4 linear layers per encoder layer (recorded as aten::linear
     // or, by LibTorch 1.13, as the aten::matmul / aten::addmm it runs; as rr::sgemm_linear where oneDNN's sgemm
-    // runs them: native/cpu_gemm.h).
+    // runs them: native/kernels/cpu_gemm.h).
     const layers = (JSON.parse(fs.readFileSync(path.join(bertMiniDir, 'config.json'), 'utf8')) as { num_hidden_layers: number }).num_hidden_layers;
     const products = ['aten::linear', 'aten::matmul', 'aten::addmm', 'rr::sgemm_linear'].reduce((n, name) => n + (ops.get(name)?.calls ?? 0), 0);
     assert.ok(products >= 3 * layers * 4, `${products} matrix products recorded for ${layers} layers: ${[...ops.keys()].join(', ')}`);

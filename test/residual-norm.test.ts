@@ -1,4 +1,4 @@
-// Bias + residual + LayerNorm as one CPU pass (native/residual_norm.h), float32 inference: the kernel against a
+// Bias + residual + LayerNorm as one CPU pass (native/kernels/residual_norm.h), float32 inference: the kernel against a
 // float64 reference (rows not a whole number of vectors, with and without bias, large offsets), and the models
 // through it against transformers' outputs (the HF fixtures) with runtimeInfo().residualLayerNormCalls proving it ran.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Settings the addon applies once, when it loads (native/worker.cpp): thread counts and glibc's allocator.
+// Settings the addon applies once, when it loads (native/runtime/worker.cpp): thread counts and glibc's allocator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -31,7 +31,7 @@
 // - Scoring: ours is `Reranker.score(pairs, { batchSize })` on the TEXT (its tokenization is timed); the peer is
 //   `cpu_bert_peer.py infer --sort` on the token ids (not timed on its side). Both length-sort, and the pair
 //   count is a multiple of the batch size, so both run the same batches. One warm-up batch, untimed, each side.
-// - Scoring in int8 ("score int8"): ours loads the model with dtype 'int8' (native/int8_linear.h); the peer is
+// - Scoring in int8 ("score int8"): ours loads the model with dtype 'int8' (native/kernels/int8_linear.h); the peer is
 //   scripts/bench/cpu_int8_peer.py, the shared peer's model under torch.ao's dynamic quantization (qint8 weights per
 //   output channel, activations per call, engine onednn), the same ids, batches and timing as its `infer --sort`.
 //   Ours runs its int8 products on torch's intra-op pool with all N threads; the peer gets `--threads N` (no

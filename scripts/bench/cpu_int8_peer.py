@@ -3,7 +3,7 @@
 
 The BERT of ../shared/peers/cpu_bert_peer.py (loaded from its path: same model code, same weights loading), its
 encoder layers' nn.Linear modules converted with torch.ao's dynamic quantization: qint8 weights per output channel
-(symmetric), activations quantized per call (quint8) -- what rrnative's dtype 'int8' does (native/int8_linear.h),
+(symmetric), activations quantized per call (quint8) -- what rrnative's dtype 'int8' does (native/kernels/int8_linear.h),
 on the same engine (onednn when this torch has it). Inputs, batching (--sort: length-sorted) and timing are the
 shared peer's `infer`: token ids given, not timed; one warm-up batch.
 

@@ -166,7 +166,7 @@ if [ "$FAKE" = 0 ]; then
   # --- 4. the addon, against python3's torch -------------------------------------------------------------
   command -v cmake >/dev/null 2>&1 || die 1 "cmake is needed to build the addon"
   TORCH_PREFIX=$("$PYTHON" -c 'import torch;print(torch.utils.cmake_prefix_path)')
-  stamp="$TORCH_PREFIX $(cat CMakeLists.txt native/*.cpp native/*.h | cksum | cut -d' ' -f1)"
+  stamp="$TORCH_PREFIX $(find CMakeLists.txt native -type f | sort | xargs cat | cksum | cut -d' ' -f1)"
   if [ -f build/Release/rrnative.node ] && [ "$(cat build/.gpu-bench-stamp 2>/dev/null)" = "$stamp" ]; then
     log "addon: up to date (build/Release/rrnative.node)"
   else

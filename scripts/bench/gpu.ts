@@ -216,7 +216,7 @@ async function ours(o: OursOptions): Promise<void> {
         const idx = batchOf(s);
         return pretokenized ? Promise.resolve(idx.map((i) => pretokenized[i])) : model.tokenizer.encodePairs(text(idx.map((i) => used[i])), o.maxLength, true);
       };
-      // The length a captured graph is keyed by (native/graphs.h: kGraphLengthBucket).
+      // The length a captured graph is keyed by (native/runtime/graphs.h: kGraphLengthBucket).
       const bucketOf = (encoded: EncodedPair[]) => Math.ceil(Math.max(...encoded.map((e) => e.ids.length)) / 32);
       const processedLengths: number[] = [];
       const run = async (first: number, count: number, timed: boolean, deadline: number) => {

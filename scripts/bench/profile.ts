@@ -1,4 +1,4 @@
-// Reading a profile (native/profiler.h through addon().stopProfiler): which kinds of kernel a step spends its GPU
+// Reading a profile (native/runtime/profiler.h through addon().stopProfiler): which kinds of kernel a step spends its GPU
 // time on, and how busy the GPU was. Used by `gpu.js ours --profile` and `gpu.js table` (profile.md); on the CPU,
 // by `cpu.js --profile` (formatCpuProfile).
 import fs from 'node:fs';

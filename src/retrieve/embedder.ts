@@ -1,5 +1,5 @@
 // An embedding model (a sentence-transformers folder, local or by Hub name) run by the addon: texts tokenized
-// here, the encoder forward and the Pooling / Normalize modules in native code (native/pooling.h), off the JS
+// here, the encoder forward and the Pooling / Normalize modules in native code (native/layers/pooling.h), off the JS
 // thread. embed() is sentence-transformers' encode(): the same prompts, truncation at max_seq_length, pooling.
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // rrnative's own vector indexes, both VectorStores: ExactIndex (every stored vector compared to each query in
-// the addon, native/vector_index.h: exact, the default) and UsearchIndex (usearch's HNSW graph: approximate,
+// the addon, native/kernels/vector_index.h: exact, the default) and UsearchIndex (usearch's HNSW graph: approximate,
 // sub-linear, for corpora past a few hundred thousand documents).
 import { addon, type NativeVectorIndex } from '../native';
 import { checkOneOf, checkPositiveInt, describe } from '../validate';

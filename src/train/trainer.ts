@@ -350,7 +350,7 @@ export function resolveLengthSlices(setting: number | 'auto', device: string, ca
   return capturedSteps ? 4 : 1;
 }
 
-/** Whether the model's layers run on packed tokens, attention included (native/packed_attention.h). */
+/** Whether the model's layers run on packed tokens, attention included (native/kernels/packed_attention.h). */
 export function packsTokens(model: Reranker): boolean {
   return model.device === 'cpu' && model.dtype === 'fp32' && model.config.modelType !== 'deberta-v2';
 }
