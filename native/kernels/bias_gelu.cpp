@@ -92,8 +92,8 @@ void backwardRows(const float* gradOut, const float* product, const float* bias,
 
 struct Rows {
   torch::Tensor product, bias;  // contiguous
-  int64_t rows = 0, width = 0, items = 0;
-  CpuSplit split;
+  int64_t width = 0;
+  RowBlocks blocks;
 };
 
 Rows rowsOf(const torch::Tensor& product, const torch::Tensor& bias) {
@@ -105,9 +105,7 @@ Rows rowsOf(const torch::Tensor& product, const torch::Tensor& bias) {
   r.product = product.contiguous();
   r.bias = bias.contiguous();
   r.width = product.size(-1);
-  r.rows = r.width == 0 ? 0 : product.numel() / r.width;
-  r.items = (r.rows + kRowsPerItem - 1) / kRowsPerItem;
-  r.split = cpuSplit(r.items);
+  r.blocks = rowBlocks(r.width == 0 ? 0 : product.numel() / r.width, kRowsPerItem);
   return r;
 }
 
@@ -116,8 +114,7 @@ torch::Tensor forwardAll(const Rows& r, bool inPlace) {
   const float* product = r.product.data_ptr<float>();
   const float* bias = r.bias.data_ptr<float>();
   float* dst = out.data_ptr<float>();
-  forEachItem(r.items, r.split, [&](int64_t item, int) {
-    const int64_t first = item * kRowsPerItem, count = std::min(kRowsPerItem, r.rows - first);
+  forEachRowBlock(r.blocks, [&](int64_t first, int64_t count, int) {
     forwardRows(product + first * r.width, bias, dst + first * r.width, count, r.width);
   });
   ++callCount;
@@ -138,12 +135,13 @@ struct BiasGeluFunction : torch::autograd::Function<BiasGeluFunction> {
     Rows r = rowsOf(saved[0], saved[1]);
     const auto gradOut = grads[0].contiguous();
     auto gradProduct = torch::empty_like(r.product);
-    std::vector<double> biasSums(r.split.parts * r.width, 0.0);  // per part, so the parts never share a sum
-    std::vector<float> blockSums(r.split.parts * roundUp(r.width, kLanes));
+    const int parts = r.blocks.split.parts;
+    std::vector<double> biasSums(parts * r.width, 0.0);  // per part, so the parts never share a sum
+    std::vector<float> blockSums(parts * roundUp(r.width, kLanes));
     const float *dOut = gradOut.data_ptr<float>(), *product = r.product.data_ptr<float>(), *bias = r.bias.data_ptr<float>();
     float* dProduct = gradProduct.data_ptr<float>();
-    forEachItem(r.items, r.split, [&](int64_t item, int part) {
-      const int64_t first = item * kRowsPerItem, count = std::min(kRowsPerItem, r.rows - first), at = first * r.width;
+    forEachRowBlock(r.blocks, [&](int64_t first, int64_t count, int part) {
+      const int64_t at = first * r.width;
       backwardRows(dOut + at, product + at, bias, dProduct + at, &biasSums[part * r.width],
                    &blockSums[part * roundUp(r.width, kLanes)], count, r.width);
     });
@@ -151,7 +149,7 @@ struct BiasGeluFunction : torch::autograd::Function<BiasGeluFunction> {
     float* db = gradBias.data_ptr<float>();
     for (int64_t j = 0; j < r.width; ++j) {
       double sum = 0.0;
-      for (int p = 0; p < r.split.parts; ++p) sum += biasSums[p * r.width + j];
+      for (int p = 0; p < parts; ++p) sum += biasSums[p * r.width + j];
       db[j] = static_cast<float>(sum);
     }
     return {gradProduct, gradBias};

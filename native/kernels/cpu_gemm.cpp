@@ -18,19 +18,14 @@ using Sgemm = int (*)(char transa, char transb, int64_t m, int64_t n, int64_t k,
 std::atomic<int64_t> callCount{0};
 
 Sgemm sgemmFunction() {
-  static const Sgemm fn = []() -> Sgemm {
-    const char* choice = std::getenv("RRNATIVE_CPU_GEMM");
-    if (choice && std::strcmp(choice, "torch") == 0) return nullptr;
-    return reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "dnnl_sgemm"));
-  }();
+  static const Sgemm fn = reinterpret_cast<Sgemm>(oneDnnFunction("dnnl_sgemm"));
   return fn;
 }
 
-// One product on all the kernel threads: oneDNN runs on OpenMP, whose count on the torch thread is torch's
-// intra-op count (1 in OpenBLAS builds, whose own pool has the cores).
+// One product on all the kernel threads (productThreads()).
 void sgemm(char transA, char transB, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
            int64_t ldb, float beta, float* c, int64_t ldc) {
-  IntraOpThreads threads(std::max(cpuKernelThreads(), at::get_num_threads()));
+  IntraOpThreads threads(productThreads());
   const int status = sgemmFunction()(transA, transB, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
   TORCH_CHECK(status == 0, "oneDNN sgemm failed with status ", status, " (m ", m, ", n ", n, ", k ", k, ")");
   ++callCount;
@@ -106,6 +101,12 @@ bool applies(const torch::Tensor& input, const torch::Tensor& weight, const torc
 }
 
 }  // namespace
+
+void* oneDnnFunction(const char* name) {
+  const char* choice = std::getenv("RRNATIVE_CPU_GEMM");
+  if (choice && std::strcmp(choice, "torch") == 0) return nullptr;
+  return dlsym(RTLD_DEFAULT, name);
+}
 
 torch::Tensor linearProduct(const torch::Tensor& input, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (!applies(input, weight, bias)) return bias.defined() ? torch::linear(input, weight, bias) : torch::linear(input, weight);

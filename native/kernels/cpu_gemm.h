@@ -17,6 +17,11 @@ torch::Tensor linearProduct(const torch::Tensor& input, const torch::Tensor& wei
 // (no visible dnnl_sgemm, or RRNATIVE_CPU_GEMM=torch).
 std::string cpuGemmBackend();
 
+// oneDNN's C function `name` (dnnl_sgemm, dnnl_gemm_u8s8s32) where its symbols are visible, as in Debian's libdnnl;
+// null where they are not (a pip LibTorch links oneDNN inside, hidden) or when RRNATIVE_CPU_GEMM=torch leaves the
+// CPU products, float32 and int8, to LibTorch.
+void* oneDnnFunction(const char* name);
+
 // How many products went through oneDNN's sgemm (forward and backward), for tests.
 int64_t cpuGemmCalls();
 

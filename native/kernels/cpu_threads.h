@@ -61,6 +61,36 @@ void forEachItem(int64_t items, const CpuSplit& split, Work work) {
   for (auto& helper : helpers) helper.join();
 }
 
+// `rows` rows in blocks of `perBlock` (the last one shorter), the blocks split as cpuSplit splits items: the
+// element-wise kernels' unit of work (native/kernels/bias_gelu.h, residual_norm.h, int8_linear.h).
+struct RowBlocks {
+  int64_t rows = 0, perBlock = 1, blocks = 0;
+  CpuSplit split;
+};
+
+inline RowBlocks rowBlocks(int64_t rows, int64_t perBlock) {
+  RowBlocks b;
+  b.rows = rows;
+  b.perBlock = perBlock;
+  b.blocks = (rows + perBlock - 1) / perBlock;
+  b.split = cpuSplit(b.blocks);
+  return b;
+}
+
+// Calls work(first, count, part) for each block: rows [first, first + count), part as forEachItem's.
+template <typename Work>
+void forEachRowBlock(const RowBlocks& b, Work work) {
+  forEachItem(b.blocks, b.split, [&](int64_t block, int part) {
+    const int64_t first = block * b.perBlock;
+    work(first, std::min(b.perBlock, b.rows - first), part);
+  });
+}
+
+// The intra-op thread count for a oneDNN product (native/kernels/cpu_gemm.h, int8_linear.h): all the kernel
+// threads. oneDNN runs on OpenMP, whose count on the torch thread is torch's intra-op count (1 in OpenBLAS builds,
+// whose own pool has the cores).
+inline int productThreads() { return std::max(cpuKernelThreads(), at::get_num_threads()); }
+
 // Gives torch's intra-op pool `threads` threads for a scope (an int8 forward: native/kernels/int8_linear.h) and restores the
 // count after. Through OpenMP's own setting where LibTorch runs on OpenMP: at::set_num_threads also rebuilds
 // LibTorch's pthreadpool, which made a 2-layer model's many small scoring jobs 40% slower when switched per job.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include "kernels/cpu_gemm.h"
 #include "kernels/cpu_threads.h"
 #include "kernels/cpu_vector.h"
 
@@ -94,11 +95,7 @@ using GemmU8s8 = int (*)(char transa, char transb, char offsetc, int64_t m, int6
 // per call (the cache is off: limitOneDnnPrimitiveCache()) and quantizes through ATen ops; the GEMM alone ran
 // MiniLM's shapes at 450-990 G int8 ops/s with VNNI on the 2-core EPYC (scripts/bench/CPU-NOTES.md).
 GemmU8s8 gemmU8s8() {
-  static const GemmU8s8 fn = []() -> GemmU8s8 {
-    const char* choice = std::getenv("RRNATIVE_CPU_GEMM");
-    if (choice && std::strcmp(choice, "torch") == 0) return nullptr;
-    return reinterpret_cast<GemmU8s8>(dlsym(RTLD_DEFAULT, "dnnl_gemm_u8s8s32"));
-  }();
+  static const GemmU8s8 fn = reinterpret_cast<GemmU8s8>(oneDnnFunction("dnnl_gemm_u8s8s32"));
   return fn;
 }
 
@@ -219,13 +216,12 @@ torch::Tensor gemmProduct(const torch::Tensor& x, const torch::Tensor& weight, c
   auto out = torch::empty({m, n}, x.options());
   if (m == 0) return out;
   const float* xs = x.data_ptr<float>();
-  const int64_t items = (m + kRowsPerItem - 1) / kRowsPerItem;
-  const CpuSplit split = cpuSplit(items);
-  auto rowsOf = [&](int64_t item) { return std::min(kRowsPerItem, m - item * kRowsPerItem); };
+  const RowBlocks blocks = rowBlocks(m, kRowsPerItem);
 
-  std::vector<float> lows(split.parts, 0.0f), highs(split.parts, 0.0f);  // 0 in the range, as PyTorch's qparams
-  forEachItem(items, split, [&](int64_t item, int part) {
-    rangeOfRows(xs + item * kRowsPerItem * k, rowsOf(item), k, lows[part], highs[part]);
+  // 0 in the range, as PyTorch's qparams
+  std::vector<float> lows(blocks.split.parts, 0.0f), highs(blocks.split.parts, 0.0f);
+  forEachRowBlock(blocks, [&](int64_t first, int64_t count, int part) {
+    rangeOfRows(xs + first * k, count, k, lows[part], highs[part]);
   });
   const float low = *std::min_element(lows.begin(), lows.end()), high = *std::max_element(highs.begin(), highs.end());
   const float qmax = reduceRange ? 127.0f : 255.0f;
@@ -235,16 +231,15 @@ torch::Tensor gemmProduct(const torch::Tensor& x, const torch::Tensor& weight, c
 
   auto quantized = torch::empty({m, k}, x.options().dtype(torch::kUInt8));
   uint8_t* qs = quantized.data_ptr<uint8_t>();
-  forEachItem(items, split, [&](int64_t item, int) {
-    const int64_t at = item * kRowsPerItem * k;
-    quantizeRows(xs + at, qs + at, rowsOf(item) * k, 1.0f / scale, zero, qmax);
+  forEachRowBlock(blocks, [&](int64_t first, int64_t count, int) {
+    quantizeRows(xs + first * k, qs + first * k, count * k, 1.0f / scale, zero, qmax);
   });
 
   static_assert(sizeof(float) == sizeof(int32_t), "the int32 sums are written into the float output");
   int32_t* sums = reinterpret_cast<int32_t*>(out.data_ptr<float>());
   const int32_t noOffset = 0;
   {
-    IntraOpThreads threads(std::max(cpuKernelThreads(), at::get_num_threads()));  // oneDNN runs on OpenMP
+    IntraOpThreads threads(productThreads());
     const int status = gemmU8s8()('N', 'T', 'F', m, n, k, 1.0f, qs, k, static_cast<uint8_t>(zero), weight.data_ptr<int8_t>(),
                                   k, 0, 0.0f, sums, n, &noOffset);
     TORCH_CHECK(status == 0, "oneDNN gemm_u8s8s32 failed with status ", status, " (m ", m, ", n ", n, ", k ", k, ")");
@@ -253,9 +248,7 @@ torch::Tensor gemmProduct(const torch::Tensor& x, const torch::Tensor& weight, c
   const float* ss = scales.data_ptr<float>();
   const float* bs = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* os = out.data_ptr<float>();
-  forEachItem(items, split, [&](int64_t item, int) {
-    dequantizeRows(os + item * kRowsPerItem * n, rowsOf(item), n, ss, bs);
-  });
+  forEachRowBlock(blocks, [&](int64_t first, int64_t count, int) { dequantizeRows(os + first * n, count, n, ss, bs); });
   return out;
 }
 
@@ -308,7 +301,7 @@ torch::Tensor Int8Linear::operator()(const torch::Tensor& input) const {
   torch::jit::Stack stack{input.to(torch::kFloat32).contiguous(), packed_, quantizedOps().reduceRange};
   // oneDNN's int8 products run on torch's OpenMP pool: it gets the cores for the product only, so the attention and
   // GELU kernels around it keep threads of their own (as in float32 jobs, where they measured faster than on the pool).
-  IntraOpThreads threads(std::max(cpuKernelThreads(), at::get_num_threads()));
+  IntraOpThreads threads(productThreads());
   quantizedOps().linear->callBoxed(&stack);
   productCount.fetch_add(1);
   return stack.at(0).toTensor();

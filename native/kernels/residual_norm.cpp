@@ -80,14 +80,13 @@ torch::Tensor residualLayerNorm(const torch::Tensor& product, const torch::Tenso
   auto gamma = norm->weight.contiguous(), beta = norm->bias.contiguous();
   auto out = overwriteProduct || !p.is_same(product) ? p : torch::empty_like(p);
   const int64_t rows = width == 0 ? 0 : p.numel() / width;
-  const int64_t items = (rows + kRowsPerItem - 1) / kRowsPerItem;
   const float *ps = p.data_ptr<float>(), *rs = res.data_ptr<float>(), *bs = b.defined() ? b.data_ptr<float>() : nullptr;
   const float *gs = gamma.data_ptr<float>(), *betas = beta.data_ptr<float>();
   float* os = out.data_ptr<float>();
   const float eps = static_cast<float>(options.eps());
-  forEachItem(items, cpuSplit(items), [&](int64_t item, int) {
-    const int64_t first = item * kRowsPerItem, at = first * width;
-    normRows(os + at, ps + at, bs, rs + at, gs, betas, std::min(kRowsPerItem, rows - first), width, eps);
+  forEachRowBlock(rowBlocks(rows, kRowsPerItem), [&](int64_t first, int64_t count, int) {
+    const int64_t at = first * width;
+    normRows(os + at, ps + at, bs, rs + at, gs, betas, count, width, eps);
   });
   ++callCount;
   return out;
