@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import { resolveModelFolder } from './hub/models';
 import path from 'node:path';
 import { addon, type NativeCrossEncoder, type NativeDtype, type NativeTokenBatch } from './native';
-import { configForSave, readModelConfig, resolveModelConfig, type HfConfig, type ResolvedModelConfig } from './hfconfig';
+import { configForSave, readModelConfig, resolveModelConfig, savedPrompt, type HfConfig, type ResolvedModelConfig } from './hfconfig';
 import {
   DEFAULT_CHUNK_OVERLAP, DEFAULT_MAX_CHUNKS, PairTokenizer, padBatch, type ChunkAggregate, type EncodedPair, type LongDocuments,
   type TruncationDirection,
 } from './tokenize';
 import { TokenizePool, tokenizeWorkersFor } from './tokenize-pool';
+import type { TemplateName } from './prompt';
 import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type Pair } from './validate';
 import { fsyncPath, writeFileAtomic } from './util';
 
@@ -48,6 +49,19 @@ export interface LoadOptions {
   revision?: string;
   /** For a Hub id: the local cache only, no request (as transformers' local_files_only; HF_HUB_OFFLINE=1 for all). */
   localFilesOnly?: boolean;
+  /**
+   * The prompt pairs are put in: 'qwen3-reranker' (Qwen3-Reranker's, built from the model's chat template; the
+   * default for Qwen3ForCausalLM / Qwen2ForCausalLM rerankers) or 'none' (the tokenizer's own pair encoding; the
+   * default for every other model, the *-seq-cls conversions of Qwen3-Reranker included, which need 'qwen3-reranker').
+   */
+  template?: TemplateName;
+  /** The template's instruction when score() names none (default: Qwen3-Reranker's web-search instruction). */
+  instruction?: string;
+  /**
+   * A *ForCausalLM reranker's answer tokens: its score is logit(yes) - logit(no) at the last token. Strings are
+   * looked up in the tokenizer (default "yes" and "no"); numbers are token ids (a folder without a tokenizer).
+   */
+  answerTokens?: { yes: string | number; no: string | number };
 }
 
 export interface CreateOptions extends LoadOptions {
@@ -83,6 +97,8 @@ export interface ScoreOptions {
   aggregate?: ChunkAggregate;
   /** Truncating: which end of the pair is cut, 'right' (default, as transformers) or 'left'. */
   truncationDirection?: TruncationDirection;
+  /** A prompt-template model's instruction for these pairs (Qwen3-Reranker's `<Instruct>`); default the model's. */
+  instruction?: string;
 }
 
 /** The long-document options of score(), which the pipeline and the retrieval eval pass on. */
@@ -193,8 +209,10 @@ export class Reranker {
       throw new Error(`${dir}: no model.safetensors${hint}`);
     }
     const config = readModelConfig(dir, { configOverrides: options.configOverrides });
-    const tokenizer = hasTokenizerFiles(dir) ? await PairTokenizer.load(dir) : new PairTokenizerMissing(dir);
+    const tokenizerOptions = checkTemplateOptions(options, config, savedPrompt(config, path.join(dir, 'config.json')));
+    const tokenizer = hasTokenizerFiles(dir) ? await PairTokenizer.load(dir, tokenizerOptions) : new PairTokenizerMissing(dir);
     if (tokenizer instanceof PairTokenizer) checkVocabularies(tokenizer, config, dir);
+    resolveAnswerTokens(options, config, tokenizer instanceof PairTokenizer ? tokenizer : null, dir);
     const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
     try {
@@ -213,8 +231,9 @@ export class Reranker {
     checkString(options.tokenizer, 'options.tokenizer (a folder with tokenizer.json or vocab.txt)');
     const config = resolveModelConfig({ ...options.config, ...options.configOverrides }, 'model.config', { numLabels: options.numLabels });
     const tokenizerDir = await resolveModelFolder(options.tokenizer, { revision: options.revision, localFilesOnly: options.localFilesOnly, files: 'tokenizer' });
-    const tokenizer = await PairTokenizer.load(tokenizerDir);
+    const tokenizer = await PairTokenizer.load(tokenizerDir, checkTemplateOptions(options, config));
     checkVocabularies(tokenizer, config, options.tokenizer);
+    resolveAnswerTokens(options, config, tokenizer, options.tokenizer);
     const { device, seed, dtype } = checkLoadOptions(options);
     const native = await addon().createModel(config.native, { device, seed });
     try {
@@ -224,6 +243,16 @@ export class Reranker {
       native.dispose();
       throw err;
     }
+  }
+
+  /** The instruction option, checked: only a prompt-template model takes one. */
+  private checkInstruction(value: unknown): string | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') throw new TypeError(`options.instruction must be a string, got ${describe(value)}`);
+    if (!this.tokenizer.template) {
+      throw new RangeError('options.instruction needs a model with a prompt template (a Qwen3-Reranker; or load with template: \'qwen3-reranker\')');
+    }
+    return value;
   }
 
   /** The pair tokenizer; an error for a model folder that has no tokenizer files. */
@@ -258,9 +287,10 @@ export class Reranker {
     if (typeof truncation !== 'boolean') throw new TypeError(`options.truncation must be a boolean, got ${describe(truncation)}`);
     const bf16 = this.checkBf16(options.bf16);
     const long = checkLongDocumentOptions(options);
+    const instruction = this.checkInstruction(options.instruction);
     if (checked.length === 0) return [];
     if (long.longDocuments === 'chunk' || long.truncationDirection === 'left') {
-      return this.logitsByDocument(checked, long, truncation, batchSize, bf16, this.labelColumn(options.label));
+      return this.logitsByDocument(checked, long, truncation, batchSize, bf16, this.labelColumn(options.label), instruction);
     }
     // On a GPU, tokenized in chunks: the next chunk's tokenization (on the thread pool) overlaps the model's work
     // on this one, which would otherwise wait for every pair to be tokenized first. On the CPU both compete for
@@ -271,10 +301,13 @@ export class Reranker {
     const forwards: Promise<void>[] = [];
     let failure: unknown;
     const workers = this.device === 'cuda' && !this.tokenizePool ? tokenizeWorkersFor(checked.length) : 0;
-    if (workers > 0) this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, workers);
+    if (workers > 0) {
+      const { template, instruction: defaultInstruction } = this.tokenizer;
+      this.tokenizePool = TokenizePool.start(this.tokenizer.sourceDir, workers, { template: template?.name, instruction: defaultInstruction ?? undefined });
+    }
     const tokenizer = this.tokenizePool ?? this.tokenizer;  // the pool exists only for CUDA models
     const encode = (start: number) =>
-      tokenizer.encodePairs(order.slice(start, start + chunkSize).map((i) => checked[i]), this.maxLength, truncation, start);
+      tokenizer.encodePairs(order.slice(start, start + chunkSize).map((i) => checked[i]), this.maxLength, truncation, start, instruction);
     let next = encode(0);
     for (let start = 0; start < checked.length; start += chunkSize) {
       const encoded = await next;
@@ -292,6 +325,7 @@ export class Reranker {
   // chunks are aggregated back into one per pair.
   private async logitsByDocument(
     pairs: ReadonlyArray<readonly [string, string]>, long: LongDocumentOptions, truncate: boolean, batchSize: number, bf16: boolean, column: number,
+    instruction: string | undefined,
   ): Promise<number[][]> {
     const groups = new Map<string, number[]>();
     pairs.forEach(([query], i) => {
@@ -303,7 +337,7 @@ export class Reranker {
     const owners: number[] = [];
     for (const [query, indexes] of groups) {
       const docs = await this.tokenizer.encodeDocuments(query, indexes.map((i) => pairs[i][1]), {
-        maxLength: this.maxLength, longDocuments: long.longDocuments, truncate, direction: long.truncationDirection,
+        maxLength: this.maxLength, longDocuments: long.longDocuments, truncate, direction: long.truncationDirection, instruction,
         maxChunks: long.maxChunks, chunkOverlap: long.chunkOverlap,
       }, indexes);
       for (let p = 0; p < docs.pairs.length; p++) {
@@ -350,7 +384,10 @@ export class Reranker {
     await this.nativeModel.saveWeights(tmp, { format: 'pt' });
     fsyncPath(tmp);
     fs.renameSync(tmp, weights);
-    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configForSave(this.config), null, 2) + '\n');
+    const template = this.pairTokenizer instanceof PairTokenizer ? this.pairTokenizer.template : null;
+    const prompt = template && this.pairTokenizer instanceof PairTokenizer
+      ? { template: template.name, instruction: this.pairTokenizer.instruction ?? undefined } : undefined;
+    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configForSave(this.config, prompt), null, 2) + '\n');
     if (this.pairTokenizer instanceof PairTokenizer) this.pairTokenizer.save(dir);
   }
 
@@ -427,6 +464,49 @@ export function chunkOrder(pairs: readonly (readonly [string, string])[], chunkS
   if (pairs.length <= chunkSize || !truncation) return order;
   const chars = pairs.map(([query, document]) => query.length + document.length);
   return order.sort((a, b) => chars[b] - chars[a] || a - b);
+}
+
+// The template a model's pairs are put in: the option, else Qwen3-Reranker's for a yes/no decoder.
+function checkTemplateOptions(options: LoadOptions, config: ResolvedModelConfig, saved?: { template: TemplateName; instruction?: string }): { template: TemplateName; instruction?: string } {
+  if (saved && options.template === undefined && options.instruction === undefined) return saved;
+  const fallback: TemplateName = saved?.template ?? (config.native.decoderHead === 'yes_no' ? 'qwen3-reranker' : 'none');
+  const template = options.template === undefined ? fallback : checkOneOf(options.template, 'options.template', ['qwen3-reranker', 'none']);
+  if (options.instruction !== undefined && typeof options.instruction !== 'string') {
+    throw new TypeError(`options.instruction must be a string, got ${describe(options.instruction)}`);
+  }
+  if (options.instruction !== undefined && template === 'none') {
+    throw new RangeError('options.instruction needs a prompt template (options.template \'qwen3-reranker\')');
+  }
+  return { template, instruction: options.instruction };
+}
+
+// A yes/no reranker's answer token ids, into config.native: from options.answerTokens (ids, or tokens looked up in
+// the tokenizer), else the tokenizer's "yes" and "no".
+function resolveAnswerTokens(options: LoadOptions, config: ResolvedModelConfig, tokenizer: PairTokenizer | null, source: string): void {
+  if (config.native.decoderHead !== 'yes_no') {
+    if (options.answerTokens !== undefined) throw new RangeError(`options.answerTokens is for *ForCausalLM rerankers; ${source} is a ${config.architecture}`);
+    return;
+  }
+  const asked = options.answerTokens ?? { yes: 'yes', no: 'no' };
+  if (typeof asked !== 'object' || asked === null) throw new TypeError(`options.answerTokens must be { yes, no }, got ${describe(asked)}`);
+  const idOf = (key: 'yes' | 'no'): number => {
+    const value = asked[key];
+    if (typeof value === 'number') {
+      if (!Number.isInteger(value) || value < 0 || value >= config.native.vocabSize) {
+        throw new RangeError(`options.answerTokens.${key}: ${value} is not a token id below vocab_size ${config.native.vocabSize}`);
+      }
+      return value;
+    }
+    if (typeof value !== 'string') throw new TypeError(`options.answerTokens.${key} must be a token (string) or a token id, got ${describe(value)}`);
+    if (!tokenizer) {
+      throw new Error(`${source}: no tokenizer files, so the "${value}" token's id is unknown: pass options.answerTokens with token ids`);
+    }
+    const id = tokenizer.tokenId(value);
+    if (id === undefined) throw new Error(`${source}: the tokenizer has no "${value}" token (options.answerTokens.${key}), which a ${config.architecture} reranker's score reads`);
+    return id;
+  };
+  config.native.yesTokenId = idOf('yes');
+  config.native.noTokenId = idOf('no');
 }
 
 function checkLoadOptions(options: LoadOptions): { device: Device; seed: number; dtype: NativeDtype } {

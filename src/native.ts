@@ -6,7 +6,7 @@ import { addonFile, packageRoot, setupHelp } from './install/addon';
 
 /** The model hyper-parameters the native core reads (resolved from config.json by hfconfig.ts). */
 export interface NativeModelConfig {
-  modelType: 'bert' | 'roberta' | 'electra' | 'deberta-v2';
+  modelType: 'bert' | 'roberta' | 'electra' | 'deberta-v2' | 'modernbert' | 'qwen3' | 'qwen2';
   vocabSize: number;
   hiddenSize: number;
   /** ELECTRA / DeBERTa: the embedding width before the projection to hiddenSize. */
@@ -35,6 +35,35 @@ export interface NativeModelConfig {
   normRelEmbedding: boolean;
   poolerHiddenAct: string;
   poolerDropout: number;
+  // ModernBERT (layerNormEps is norm_eps, hiddenAct hidden_activation, attentionProbsDropoutProb attention_dropout)
+  normBias?: boolean;
+  attentionBias?: boolean;
+  mlpBias?: boolean;
+  classifierBias?: boolean;
+  globalRopeTheta?: number;
+  localRopeTheta?: number;
+  /** Per layer: a sliding-window (local) layer, else global. */
+  localLayers?: boolean[];
+  /** local_attention: local layers see tokens within half of it on each side. */
+  localAttention?: number;
+  /** classifier_pooling 'mean' (else 'cls'). */
+  meanPooling?: boolean;
+  classifierActivation?: string;
+  embeddingDropout?: number;
+  mlpDropout?: number;
+  // Qwen3 / Qwen2 (layerNormEps is rms_norm_eps)
+  numKeyValueHeads?: number;
+  headDim?: number;
+  ropeTheta?: number;
+  /** Qwen3: RMSNorm over each head of q and k. */
+  qkNorm?: boolean;
+  /** Qwen2: q/k/v projections with biases. */
+  qkvBias?: boolean;
+  tieWordEmbeddings?: boolean;
+  /** 'score': a Linear on the last real token (*ForSequenceClassification); 'yes_no': logit(yes) - logit(no) there (*ForCausalLM). */
+  decoderHead?: 'score' | 'yes_no';
+  yesTokenId?: number;
+  noTokenId?: number;
 }
 
 /** A padded batch of token ids, row-major [batch, length]. */

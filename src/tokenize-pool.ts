@@ -4,7 +4,7 @@
 // pairs scored in 0.99 s on an H200, about their tokenization time). Workers take that JS work off the main
 // thread and return ids in typed arrays. Results equal PairTokenizer.encodePairs', in the same order.
 import os from 'node:os';
-import type { EncodedPair } from './tokenize';
+import type { EncodedPair, PairTokenizerOptions } from './tokenize';
 import { WorkerPool, type WorkerReply } from './worker-pool';
 
 interface TokenizeReply extends WorkerReply { offsets?: Int32Array; ids?: Int32Array; typeIds?: Int32Array; range?: boolean }
@@ -28,17 +28,17 @@ export class TokenizePool {
   private constructor(private readonly pool: WorkerPool<TokenizeReply>) {}
 
   /** Starts `count` workers, each loading the tokenizer folder `dir` (PairTokenizer.load). Idle, they let the process exit. */
-  static start(dir: string, count: number): TokenizePool {
-    return new TokenizePool(new WorkerPool<TokenizeReply>(require.resolve('./tokenize-worker'), count, { dir }, {
+  static start(dir: string, count: number, options: PairTokenizerOptions = {}): TokenizePool {
+    return new TokenizePool(new WorkerPool<TokenizeReply>(require.resolve('./tokenize-worker'), count, { dir, options }, {
       name: 'tokenization worker', unrefWhenIdle: true,
       errorOf: (r) => (r.range ? new RangeError(r.error) : new Error(`tokenization worker: ${r.error}`)),
     }));
   }
 
   /** PairTokenizer.encodePairs over the workers, one contiguous slice each. */
-  encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0): Promise<EncodedPair[]> {
+  encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0, instruction?: string): Promise<EncodedPair[]> {
     return this.pool.map(pairs, (w, part, start) =>
-      this.pool.request(w, { pairs: part, maxLength, truncate, indexOffset: indexOffset + start }).then(unpack));
+      this.pool.request(w, { pairs: part, maxLength, truncate, indexOffset: indexOffset + start, instruction }).then(unpack));
   }
 
   close(): Promise<void> {

@@ -2,15 +2,16 @@
 // answers {id, pairs, maxLength, truncate, indexOffset} with PairTokenizer.encodePairs' ids and type ids packed
 // into typed arrays (one transfer instead of one JS array per pair).
 import { parentPort, workerData } from 'node:worker_threads';
-import { PairTokenizer } from './tokenize';
+import { PairTokenizer, type PairTokenizerOptions } from './tokenize';
 
-interface Request { id: number; pairs: [string, string][]; maxLength: number; truncate: boolean; indexOffset: number }
+interface Request { id: number; pairs: [string, string][]; maxLength: number; truncate: boolean; indexOffset: number; instruction?: string }
 
-const loaded = PairTokenizer.load((workerData as { dir: string }).dir);
+const { dir, options } = workerData as { dir: string; options?: PairTokenizerOptions };
+const loaded = PairTokenizer.load(dir, options);
 
-parentPort!.on('message', ({ id, pairs, maxLength, truncate, indexOffset }: Request) => {
+parentPort!.on('message', ({ id, pairs, maxLength, truncate, indexOffset, instruction }: Request) => {
   loaded
-    .then((tokenizer) => tokenizer.encodePairs(pairs, maxLength, truncate, indexOffset))
+    .then((tokenizer) => tokenizer.encodePairs(pairs, maxLength, truncate, indexOffset, instruction))
     .then((encoded) => {
       const offsets = new Int32Array(encoded.length + 1);
       encoded.forEach((e, i) => { offsets[i + 1] = offsets[i] + e.ids.length; });

@@ -19,6 +19,7 @@ import {
   wordPieceDecoder,
 } from 'tokenizers';
 import type { NativeTokenBatch } from './native';
+import { qwen3RerankerTemplate, type PromptTemplate, type TemplateName } from './prompt';
 import { readJsonFile } from './util';
 
 export interface EncodedPair {
@@ -47,6 +48,15 @@ export interface DocumentEncodeOptions {
   chunkOverlap?: number;
   /** The document's tokens looked at, at most (Cohere v2's max_tokens_per_doc): its first ones. */
   maxDocumentTokens?: number;
+  /** A prompt-template model's instruction (default: the tokenizer's). */
+  instruction?: string;
+}
+
+export interface PairTokenizerOptions {
+  /** A prompt template pairs are put in ('none': the tokenizer's own pair encoding, [CLS] q [SEP] d [SEP]). */
+  template?: TemplateName;
+  /** The template's instruction when a call names none (default: the template's, e.g. Qwen3-Reranker's web search one). */
+  instruction?: string;
 }
 
 export interface EncodedDocuments {
@@ -73,10 +83,12 @@ export const DEFAULT_CHUNK_OVERLAP = 32;
 const PREFIX_CHARS_PER_TOKEN = 8;
 
 /** Files that make up a tokenizer in a HF model folder, copied along when a model is saved. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'added_tokens.json'];
+const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'added_tokens.json', 'vocab.json', 'merges.txt', 'chat_template.jinja'];
 
 export class PairTokenizer {
   private truncation: { maxLength: number; direction: TruncationDirection } | null = null;
+  /** The template's prefix and suffix as token ids, encoded on first use. */
+  private templateIds: Promise<[number[], number[]]> | undefined;
   /** Special tokens the post-processor adds to a pair ([CLS] q [SEP] d [SEP]: 3). */
   private pairSpecials: number | undefined;
   private queue: Promise<void> = Promise.resolve();
@@ -88,10 +100,17 @@ export class PairTokenizer {
     /** tokenizer_config.json's model_max_length, when it is a real limit. */
     readonly modelMaxLength: number | undefined,
     readonly padTokenId: number,
+    /** The prompt template pairs are put in, or null (plain pair encoding). */
+    readonly template: PromptTemplate | null = null,
+    /** The template's instruction when a call names none. */
+    readonly instruction: string | null = null,
   ) {}
 
-  /** Loads `tokenizer.json`, or builds a BERT WordPiece tokenizer from `vocab.txt` + `tokenizer_config.json`. */
-  static async load(dir: string): Promise<PairTokenizer> {
+  /**
+   * Loads `tokenizer.json`, or builds a BERT WordPiece tokenizer from `vocab.txt` + `tokenizer_config.json`; with
+   * `options.template`, pairs are put in that prompt (src/prompt.ts).
+   */
+  static async load(dir: string, options: PairTokenizerOptions = {}): Promise<PairTokenizer> {
     const configFile = path.join(dir, 'tokenizer_config.json');
     const config = fs.existsSync(configFile) ? (readJsonFile(configFile) as Record<string, unknown>) : {};
     const maxLen = typeof config.model_max_length === 'number' && config.model_max_length < 1e9 ? config.model_max_length : undefined;
@@ -114,9 +133,45 @@ export class PairTokenizer {
       throw new Error(`${dir}: no tokenizer.json or vocab.txt found.${hint}`);
     }
     tokenizer.disablePadding();
-    const padToken = typeof config.pad_token === 'string' ? config.pad_token : '[PAD]';
+    const padToken = typeof config.pad_token === 'string' ? config.pad_token
+      : typeof (config.pad_token as { content?: unknown } | undefined)?.content === 'string' ? (config.pad_token as { content: string }).content : '[PAD]';
     const padId = tokenizer.tokenToId(padToken) ?? 0;
-    return new PairTokenizer(tokenizer, dir, maxLen, padId);
+    const template = options.template === 'qwen3-reranker' ? qwen3RerankerTemplate(dir, (t) => tokenizer.tokenToId(t) !== undefined && tokenizer.tokenToId(t) !== null) : null;
+    const instruction = template ? options.instruction ?? template.defaultInstruction : null;
+    return new PairTokenizer(tokenizer, dir, maxLen, padId, template, instruction);
+  }
+
+  /** A token's id, or undefined when the vocabulary has no such token. */
+  tokenId(token: string): number | undefined {
+    const id = this.tokenizer.tokenToId(token);
+    return id === null || id === undefined ? undefined : id;
+  }
+
+  // Prompt-template pairs: prefix ids + the body (instruction, query, document) cut to what the limit leaves, from
+  // the right, so from the document's end + suffix ids, as Qwen3-Reranker's recipe does. A document far longer
+  // than the room is cut to a prefix before tokenizing (PREFIX_CHARS_PER_TOKEN).
+  private async encodeTemplated(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, instruction: string | undefined,
+    indexOffset: number, indexes?: readonly number[]): Promise<EncodedPair[]> {
+    const template = this.template!;
+    const [prefixIds, suffixIds] = await (this.templateIds ??= Promise.all([template.prefix, template.suffix].map(async (text) => {
+      this.setTruncation(null);
+      return (await this.tokenizer.encode(text, null, { addSpecialTokens: false })).getIds();
+    })) as Promise<[number[], number[]]>);
+    const room = maxLength - prefixIds.length - suffixIds.length;
+    if (room < 1) throw new RangeError(`maxLength ${maxLength} leaves no room for a query and a document after the ${template.name} prompt's ${prefixIds.length + suffixIds.length} tokens`);
+    const chosen = instruction ?? this.instruction ?? template.defaultInstruction;
+    const limit = (room + 1) * PREFIX_CHARS_PER_TOKEN;
+    const bodies = pairs.map(([query, document]) =>
+      template.body(chosen, query, truncate && document.length > limit ? prefixAtSpace(document, limit) ?? document : document));
+    this.setTruncation(truncate ? { maxLength: room, direction: 'right' } : null);
+    const encodings = await Promise.all(bodies.map((body) => this.tokenizer.encode(body)));
+    return encodings.map((encoding, i) => {
+      const ids = [...prefixIds, ...encoding.getIds(), ...suffixIds];
+      if (ids.length > maxLength) {
+        throw new RangeError(`pairs[${indexes?.[i] ?? indexOffset + i}] is ${ids.length} tokens long in the ${template.name} prompt, over maxLength ${maxLength}, and truncation is off`);
+      }
+      return { ids, typeIds: new Array<number>(ids.length).fill(0) };
+    });
   }
 
   /**
@@ -124,7 +179,12 @@ export class PairTokenizer {
    * `maxLength` longest-first (as HF's truncation=True); without it a longer pair is a RangeError naming it.
    * `indexOffset`: added to the index an error names (when `pairs` is a slice of the caller's list).
    */
-  async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0): Promise<EncodedPair[]> {
+  async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0, instruction?: string): Promise<EncodedPair[]> {
+    if (this.template) {
+      const templated = this.queue.then(() => this.encodeTemplated(pairs, maxLength, truncate, instruction, indexOffset));
+      this.queue = templated.then(() => undefined, () => undefined);
+      return templated;
+    }
     // Truncation is a setting of the shared Rust tokenizer, read when each encode runs: calls take turns.
     const turn = this.queue.then(async () => {
       this.setTruncation(truncate ? { maxLength, direction: 'right' } : null);
@@ -177,6 +237,7 @@ export class PairTokenizer {
   /** A hash of the tokenizer's files: token-id caches are keyed by it. */
   fingerprint(): string {
     const hash = crypto.createHash('sha256');
+    if (this.template) hash.update(JSON.stringify([this.template.name, this.template.prefix, this.template.suffix, this.instruction]));
     for (const name of TOKENIZER_FILES) {
       const file = path.join(this.sourceDir, name);
       if (fs.existsSync(file)) hash.update(name).update(fs.readFileSync(file));
@@ -212,6 +273,7 @@ export class PairTokenizer {
     const truncate = options.truncate ?? true;
     const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS;
     const plain = { addSpecialTokens: false };
+    if (this.template) return this.encodeTemplatedDocuments(query, documents, options, indexes);
     const turn = this.queue.then(async () => {
       // Truncation is the tokenizer's setting, read as each encode runs: off while texts are counted.
       this.setTruncation(null);
@@ -228,6 +290,40 @@ export class PairTokenizer {
         await this.truncateDocuments(query, queryTokens, documents, maxLength, room, truncate, direction, indexes, result);
       }
       return result;
+    });
+    this.queue = turn.then(() => undefined, () => undefined);
+    return turn;
+  }
+
+  // A prompt-template model's documents: cut at the right of the prompt's body (its recipe's way); windows of chunks
+  // would each need the whole prompt, and left truncation would cut the instruction, so both are refused.
+  private async encodeTemplatedDocuments(query: string, documents: readonly string[], options: DocumentEncodeOptions, indexes?: readonly number[]): Promise<EncodedDocuments> {
+    const name = this.template!.name;
+    if ((options.longDocuments ?? 'truncate') === 'chunk') throw new RangeError(`longDocuments 'chunk' is not supported with the ${name} prompt template (use 'truncate')`);
+    if ((options.direction ?? 'right') !== 'right') throw new RangeError(`truncationDirection 'left' is not supported with the ${name} prompt template: it would cut the instruction`);
+    const turn = this.queue.then(async () => {
+      // Cohere v2's max_tokens_per_doc: each document's first tokens only.
+      this.setTruncation(null);
+      const capped = options.maxDocumentTokens === undefined ? documents : await Promise.all(documents.map(async (d) => {
+        const e = await this.tokenizer.encode(d, null, { addSpecialTokens: false });
+        return e.getLength() > options.maxDocumentTokens! ? this.tokenizer.decode(e.getIds().slice(0, options.maxDocumentTokens), false) : d;
+      }));
+      const truncate = options.truncate ?? true;
+      const pairs = await this.encodeTemplated(capped.map((d) => [query, d] as const), options.maxLength, truncate, options.instruction, 0, indexes);
+      const empty = (await this.encodeTemplated([[query, '']], Number.MAX_SAFE_INTEGER, false, options.instruction, 0))[0].ids.length;
+      const [prefixIds, suffixIds] = await this.templateIds!;
+      const specials = prefixIds.length + suffixIds.length;
+      // A pair at the limit was cut when its document alone would not fit after the rest of the prompt.
+      let truncated = 0;
+      for (let i = 0; i < pairs.length; i++) {
+        if (capped[i] !== documents[i]) truncated++;
+        else if (pairs[i].ids.length >= options.maxLength) {
+          this.setTruncation(null);
+          const alone = (await this.tokenizer.encode(documents[i], null, { addSpecialTokens: false })).getLength();
+          if (empty + alone > options.maxLength) truncated++;
+        }
+      }
+      return { pairs, owners: pairs.map((_, i) => i), truncated, chunked: 0, queryTokens: empty - specials, specialTokens: specials };
     });
     this.queue = turn.then(() => undefined, () => undefined);
     return turn;

@@ -31,9 +31,22 @@ struct Scratch {
 struct Shape {
   const float* qkv;
   float* out;
-  int64_t hidden, headDim, paddedHeadDim;
+  int64_t stride;            // floats per token of qkv: (heads + 2 x kvHeads) x headDim
+  int64_t width;             // floats per token of out: heads x headDim (also where K starts in qkv)
+  int64_t valueOffset;       // where V starts in a token of qkv
+  int64_t headDim, paddedHeadDim;
+  int64_t group;             // query heads per K/V head (grouped-query attention)
+  int64_t window;            // keys j with |i - j| <= window, or -1: every key of the row
+  bool causal;               // keys j <= i only
   float scale;
 };
+
+// The keys query i of a row of `length` tokens attends to: [lo, hi).
+RR_INLINE void keyRange(const Shape& shape, int64_t i, int64_t length, int64_t& lo, int64_t& hi) {
+  lo = shape.window >= 0 ? std::max<int64_t>(0, i - shape.window) : 0;
+  hi = shape.window >= 0 ? std::min(length, i + shape.window + 1) : length;
+  if (shape.causal) hi = std::min(hi, i + 1);
+}
 
 // Training: the probabilities are saved (before dropout) for the backward pass, and dropout applied to them.
 struct Training {
@@ -100,25 +113,50 @@ RR_INLINE float exponentiateRow(float* scores, int64_t length) {
   return 1.0f / sum;
 }
 
+// scores[lo, hi) := exp(score - max over [lo, hi)); returns 1 / their sum. Reads (never writes) up to 7 floats
+// past hi.
+RR_INLINE float exponentiateRange(float* scores, int64_t lo, int64_t hi) {
+  float max = scores[lo];
+  for (int64_t j = lo + 1; j < hi; ++j) max = std::max(max, scores[j]);
+  const Floats8 shift = splat(max);
+  Floats8 sums{};
+  for (int64_t j = lo; j < hi; j += kLanes) {
+    Floats8 e = expNonPositive(load(scores + j) - shift);
+    if (j + kLanes > hi) {  // the last lanes belong to keys past hi, or to the next query's scores
+      for (int64_t lane = hi - j; lane < kLanes; ++lane) e[lane] = 0.0f;
+      for (int64_t lane = 0; lane < hi - j; ++lane) scores[j + lane] = e[lane];
+    } else {
+      store(scores + j, e);
+    }
+    sums += e;
+  }
+  float sum = 0.0f;
+  for (int64_t lane = 0; lane < kLanes; ++lane) sum += sums[lane];
+  return 1.0f / sum;
+}
+
 // One row's attention for one head.
 RR_VECTOR_CLONES
 void attendRowHead(const Shape& shape, int64_t row, int64_t start, int64_t length, int64_t head, Scratch& s,
                    const Training* training) {
-  const int64_t stride = 3 * shape.hidden, headDim = shape.headDim, paddedHeadDim = shape.paddedHeadDim;
+  const int64_t stride = shape.stride, headDim = shape.headDim, paddedHeadDim = shape.paddedHeadDim;
   const int64_t paddedLength = roundUp(length, 2 * kLanes);
+  const bool masked = shape.window >= 0 || shape.causal;
   const float* rows = shape.qkv + start * stride + head * headDim;  // this head's Q of the row's first token
+  const float* keyRows = shape.qkv + start * stride + shape.width + (head / shape.group) * headDim;
+  const float* valueRows = shape.qkv + start * stride + shape.valueOffset + (head / shape.group) * headDim;
   for (int64_t t = 0; t < headDim; ++t) {
-    const float* k = rows + shape.hidden + t;
+    const float* k = keyRows + t;
     float* kt = s.keysT.data() + t * paddedLength;
     for (int64_t j = 0; j < length; ++j) kt[j] = k[j * stride];
   }
   // V is read in place when the head dim is whole vectors, else copied with its head dim padded.
-  const float* values = rows + 2 * shape.hidden;
+  const float* values = valueRows;
   int64_t valueStride = stride;
   if (paddedHeadDim != headDim) {
     for (int64_t j = 0; j < length; ++j) {
       float* v = s.values.data() + j * paddedHeadDim;
-      std::memcpy(v, rows + j * stride + 2 * shape.hidden, headDim * sizeof(float));
+      std::memcpy(v, valueRows + j * stride, headDim * sizeof(float));
       std::fill(v + headDim, v + paddedHeadDim, 0.0f);
     }
     values = s.values.data();
@@ -133,10 +171,31 @@ void attendRowHead(const Shape& shape, int64_t row, int64_t start, int64_t lengt
       const float* q = rows + std::min(first + r, length - 1) * stride;
       for (int64_t t = 0; t < headDim; ++t) s.queries[r * headDim + t] = q[t] * shape.scale;
     }
-    for (int64_t j = 0; j < paddedLength; j += 2 * kLanes)  // scores, 16 keys at a time
+    // A sliding window or a causal mask: each query's keys [lo, hi); the block's scores and products cover the
+    // union of its rows' ranges [blockLo, blockHi), the keys outside a row's own range weigh 0.
+    int64_t lo[kRowsPerBlock], hi[kRowsPerBlock], blockLo = 0, blockHi = length;
+    if (masked) {
+      blockLo = length, blockHi = 0;
+      for (int64_t r = 0; r < kRowsPerBlock; ++r) {
+        keyRange(shape, std::min(first + r, length - 1), length, lo[r], hi[r]);
+        blockLo = std::min(blockLo, lo[r]), blockHi = std::max(blockHi, hi[r]);
+      }
+    }
+    const int64_t firstKey = blockLo / (2 * kLanes) * (2 * kLanes), lastKey = std::min(paddedLength, roundUp(blockHi, 2 * kLanes));
+    for (int64_t j = firstKey; j < lastKey; j += 2 * kLanes)  // scores, 16 keys at a time
       fourRowProducts<2>(s.queries.data(), headDim, s.keysT.data() + j, paddedLength, headDim, s.scores.data() + j, paddedLength);
     float inverseSums[kRowsPerBlock];
-    for (int64_t r = 0; r < kRowsPerBlock; ++r) inverseSums[r] = exponentiateRow(s.scores.data() + r * paddedLength, length);
+    for (int64_t r = 0; r < kRowsPerBlock; ++r) {
+      float* row = s.scores.data() + r * paddedLength;
+      if (!masked) {
+        inverseSums[r] = exponentiateRow(row, length);
+        continue;
+      }
+      inverseSums[r] = exponentiateRange(row, lo[r], hi[r]);
+      // Zero outside the row's own keys: the block's whole range in inference, the row's in training (saved).
+      std::fill(row + (training ? 0 : blockLo), row + lo[r], 0.0f);
+      std::fill(row + hi[r], row + (training ? length : blockHi), 0.0f);
+    }
     if (training) {  // normalised probabilities saved, then dropped out; the context needs no normalising after
       for (int64_t r = 0; r < count; ++r) {
         float* p = s.scores.data() + r * paddedLength;
@@ -150,9 +209,10 @@ void attendRowHead(const Shape& shape, int64_t row, int64_t start, int64_t lengt
         inverseSums[r] = 1.0f;
       }
     }
-    fourRowProductsAcross(s.scores.data(), paddedLength, values, valueStride, length, paddedHeadDim, s.context.data(), paddedHeadDim);
+    fourRowProductsAcross(s.scores.data() + blockLo, paddedLength, values + blockLo * valueStride, valueStride, blockHi - blockLo,
+                          paddedHeadDim, s.context.data(), paddedHeadDim);
     for (int64_t r = 0; r < count; ++r) {
-      float* dst = shape.out + (start + first + r) * shape.hidden + head * headDim;
+      float* dst = shape.out + (start + first + r) * shape.width + head * headDim;
       const float* src = s.context.data() + r * paddedHeadDim;
       for (int64_t t = 0; t < headDim; ++t) dst[t] = src[t] * inverseSums[r];
     }
@@ -175,20 +235,21 @@ struct GradScratch {
 RR_VECTOR_CLONES
 void attendRowHeadBackward(const Shape& shape, const float* gradOut, float* gradQkv, const Training& training, int64_t row,
                            int64_t start, int64_t length, int64_t head, GradScratch& g) {
-  const int64_t stride = 3 * shape.hidden, headDim = shape.headDim, width = shape.paddedHeadDim;
+  // Training runs without grouped K/V heads (layoutOf checks), so K and V of head h sit at width and valueOffset.
+  const int64_t stride = shape.stride, headDim = shape.headDim, width = shape.paddedHeadDim;
   const int64_t paddedLength = roundUp(length, 2 * kLanes), rows = roundUp(length, kRowsPerBlock);
   const float* q = shape.qkv + start * stride + head * headDim;
-  const float* dO = gradOut + start * shape.hidden + head * headDim;
+  const float* dO = gradOut + start * shape.width + head * headDim;
   auto copyRows = [&](std::vector<float>& to, const float* from, int64_t fromStride) {
     std::fill(to.begin(), to.begin() + rows * width, 0.0f);
     for (int64_t i = 0; i < length; ++i) std::memcpy(&to[i * width], from + i * fromStride, headDim * sizeof(float));
   };
   copyRows(g.queries, q, stride);
-  copyRows(g.keys, q + shape.hidden, stride);
-  copyRows(g.gradOut, dO, shape.hidden);
+  copyRows(g.keys, q + shape.width, stride);
+  copyRows(g.gradOut, dO, shape.width);
   for (int64_t t = 0; t < headDim; ++t) {
     float* vt = &g.valuesT[t * paddedLength];
-    for (int64_t j = 0; j < length; ++j) vt[j] = q[2 * shape.hidden + j * stride + t];
+    for (int64_t j = 0; j < length; ++j) vt[j] = q[shape.valueOffset + j * stride + t];
     std::fill(vt + length, vt + paddedLength, 0.0f);
   }
   for (auto* m : {&g.gradScores, &g.gradScoresT, &g.droppedT})
@@ -219,7 +280,7 @@ void attendRowHeadBackward(const Shape& shape, const float* gradOut, float* grad
     for (int64_t first = 0; first < length; first += kRowsPerBlock) {
       fourRowProductsAcross(&weights[first * paddedLength], paddedLength, vectors.data(), width, length, width, g.block.data(), width);
       for (int64_t r = 0; r < std::min(kRowsPerBlock, length - first); ++r) {
-        float* dst = gradQkv + (start + first + r) * stride + part * shape.hidden + head * headDim;
+        float* dst = gradQkv + (start + first + r) * stride + part * shape.width + head * headDim;
         for (int64_t t = 0; t < headDim; ++t) dst[t] = g.block[r * width + t] * factor;
       }
     }
@@ -248,21 +309,24 @@ struct Layout {
 };
 
 Layout layoutOf(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts, const std::vector<int64_t>& rowLengths,
-                int64_t numHeads) {
-  TORCH_CHECK(qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32 && qkv.dim() == 2 && qkv.size(1) % 3 == 0,
-              "packedAttention: qkv must be a float32 CPU tensor [tokens, 3 x hidden]");
+                const PackedAttentionShape& heads) {
+  TORCH_CHECK(qkv.device().is_cpu() && qkv.scalar_type() == torch::kFloat32 && qkv.dim() == 2,
+              "packedAttention: qkv must be a float32 CPU tensor [tokens, (heads + 2 x kvHeads) x headDim]");
   TORCH_CHECK(rowStarts.size() == rowLengths.size(), "packedAttention: one start per row length");
+  const int64_t numHeads = heads.numHeads, kvHeads = heads.kvHeads > 0 ? heads.kvHeads : heads.numHeads;
+  TORCH_CHECK(numHeads > 0 && numHeads % kvHeads == 0, "packedAttention: the head count must be a multiple of the K/V head count");
+  const int64_t headDim = heads.headDim > 0 ? heads.headDim : qkv.size(1) / (numHeads + 2 * kvHeads);
+  TORCH_CHECK(headDim > 0 && qkv.size(1) == (numHeads + 2 * kvHeads) * headDim,
+              "packedAttention: qkv has ", qkv.size(1), " columns, not (heads + 2 x kvHeads) x headDim");
   Layout l;
   l.qkv = qkv.contiguous();
-  const int64_t hidden = l.qkv.size(1) / 3;
-  TORCH_CHECK(numHeads > 0 && hidden % numHeads == 0, "packedAttention: hidden size not divisible by the head count");
   for (size_t r = 0; r < rowLengths.size(); ++r) {
     TORCH_CHECK(rowLengths[r] > 0 && rowStarts[r] >= 0 && rowStarts[r] + rowLengths[r] <= l.qkv.size(0),
                 "packedAttention: row ", r, " lies outside the packed tokens");
     l.longest = std::max(l.longest, rowLengths[r]);
   }
-  const int64_t headDim = hidden / numHeads;
-  l.shape = Shape{l.qkv.data_ptr<float>(), nullptr, hidden, headDim, roundUp(headDim, kLanes),
+  l.shape = Shape{l.qkv.data_ptr<float>(), nullptr, l.qkv.size(1), numHeads * headDim, (numHeads + kvHeads) * headDim,
+                  headDim, roundUp(headDim, kLanes), numHeads / kvHeads, heads.window, heads.causal,
                   static_cast<float>(1.0 / std::sqrt(static_cast<double>(headDim)))};
   l.paddedLength = roundUp(l.longest, 2 * kLanes);
   l.items = static_cast<int64_t>(rowLengths.size()) * numHeads;
@@ -270,10 +334,10 @@ Layout layoutOf(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
   return l;
 }
 
-// The forward pass; with `training`, the probabilities saved and dropped out. Returns [tokens, hidden].
+// The forward pass; with `training`, the probabilities saved and dropped out. Returns [tokens, heads x headDim].
 torch::Tensor attendAll(Layout& l, const std::vector<int64_t>& rowStarts, const std::vector<int64_t>& rowLengths,
                         int64_t numHeads, const Training* training) {
-  auto out = torch::empty({l.qkv.size(0), l.shape.hidden}, l.qkv.options());
+  auto out = torch::empty({l.qkv.size(0), l.shape.width}, l.qkv.options());
   l.shape.out = out.data_ptr<float>();
   const int64_t headDim = l.shape.headDim;
   std::vector<Scratch> scratch(l.split.parts);  // allocated here, so a failed allocation throws on this thread
@@ -281,7 +345,7 @@ torch::Tensor attendAll(Layout& l, const std::vector<int64_t>& rowStarts, const 
     s.keysT.resize(headDim * l.paddedLength);
     if (l.shape.paddedHeadDim != headDim) s.values.resize(l.longest * l.shape.paddedHeadDim);
     s.queries.resize(kRowsPerBlock * headDim);
-    s.scores.resize(kRowsPerBlock * l.paddedLength);
+    s.scores.resize(kRowsPerBlock * l.paddedLength + kLanes);  // exponentiateRange reads up to 7 past a row
     s.context.resize(kRowsPerBlock * l.shape.paddedHeadDim);
     if (training) s.factors.resize(l.longest);
   }
@@ -296,8 +360,10 @@ torch::Tensor attendAll(Layout& l, const std::vector<int64_t>& rowStarts, const 
 // Autograd for training: saves qkv and the probabilities; the dropout mask is drawn again from the seed.
 struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv, std::vector<int64_t> rowStarts,
-                               std::vector<int64_t> rowLengths, int64_t numHeads, double dropout, int64_t seed) {
-    Layout l = layoutOf(qkv, rowStarts, rowLengths, numHeads);
+                               std::vector<int64_t> rowLengths, int64_t numHeads, int64_t window, bool causal, double dropout,
+                               int64_t seed) {
+    const PackedAttentionShape heads{numHeads, numHeads, 0, window, causal};
+    Layout l = layoutOf(qkv, rowStarts, rowLengths, heads);
     std::vector<int64_t> probOffsets(rowLengths.size());
     int64_t total = 0;
     for (size_t r = 0; r < rowLengths.size(); ++r) probOffsets[r] = total, total += numHeads * rowLengths[r] * rowLengths[r];
@@ -309,6 +375,8 @@ struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFuncti
     ctx->saved_data["rowLengths"] = rowLengths;
     ctx->saved_data["probOffsets"] = probOffsets;
     ctx->saved_data["numHeads"] = numHeads;
+    ctx->saved_data["window"] = window;
+    ctx->saved_data["causal"] = causal;
     ctx->saved_data["dropout"] = dropout;
     ctx->saved_data["seed"] = seed;
     return out;
@@ -320,7 +388,8 @@ struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFuncti
     const auto rowLengths = ctx->saved_data["rowLengths"].toIntVector();
     const auto probOffsets = ctx->saved_data["probOffsets"].toIntVector();
     const int64_t numHeads = ctx->saved_data["numHeads"].toInt();
-    Layout l = layoutOf(saved[0], rowStarts, rowLengths, numHeads);
+    const PackedAttentionShape heads{numHeads, numHeads, 0, ctx->saved_data["window"].toInt(), ctx->saved_data["causal"].toBool()};
+    Layout l = layoutOf(saved[0], rowStarts, rowLengths, heads);
     const Training training{saved[1].data_ptr<float>(), &probOffsets, ctx->saved_data["dropout"].toDouble(),
                             static_cast<uint64_t>(ctx->saved_data["seed"].toInt())};
     const auto gradOut = grads[0].contiguous();
@@ -341,28 +410,46 @@ struct PackedAttentionFunction : torch::autograd::Function<PackedAttentionFuncti
       const int64_t row = item / numHeads;
       attendRowHeadBackward(l.shape, dO, dQkv, training, row, rowStarts[row], rowLengths[row], item % numHeads, scratch[part]);
     });
-    return {gradQkv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {gradQkv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor packedAttention(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
-                              const std::vector<int64_t>& rowLengths, int64_t numHeads) {
+                              const std::vector<int64_t>& rowLengths, const PackedAttentionShape& heads) {
   RECORD_FUNCTION("rr::packed_attention", std::vector<c10::IValue>());  // named in LibTorch's profiler
-  Layout l = layoutOf(qkv, rowStarts, rowLengths, numHeads);
-  return attendAll(l, rowStarts, rowLengths, numHeads, nullptr);
+  Layout l = layoutOf(qkv, rowStarts, rowLengths, heads);
+  return attendAll(l, rowStarts, rowLengths, heads.numHeads, nullptr);
+}
+
+torch::Tensor packedAttention(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
+                              const std::vector<int64_t>& rowLengths, int64_t numHeads) {
+  return packedAttention(qkv, rowStarts, rowLengths, PackedAttentionShape{numHeads});
+}
+
+torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
+                                      const std::vector<int64_t>& rowLengths, const PackedAttentionShape& heads, double dropout,
+                                      int64_t seed) {
+  TORCH_CHECK(dropout >= 0.0 && dropout < 1.0, "packedAttention: dropout must be in [0, 1), got ", dropout);
+  TORCH_CHECK(heads.kvHeads <= 0 || heads.kvHeads == heads.numHeads && heads.headDim <= 0,
+              "packedAttention: training needs one K/V head per query head and head size = width / heads");
+  return PackedAttentionFunction::apply(qkv, rowStarts, rowLengths, heads.numHeads, heads.window, heads.causal, dropout, seed);
+}
+
+torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
+                                      const std::vector<int64_t>& rowLengths, const PackedAttentionShape& heads, double dropout) {
+  return packedAttentionTraining(qkv, rowStarts, rowLengths, heads, dropout, dropout > 0.0 ? dropoutSeed() : 0);
 }
 
 torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
                                       const std::vector<int64_t>& rowLengths, int64_t numHeads, double dropout, int64_t seed) {
-  TORCH_CHECK(dropout >= 0.0 && dropout < 1.0, "packedAttention: dropout must be in [0, 1), got ", dropout);
-  return PackedAttentionFunction::apply(qkv, rowStarts, rowLengths, numHeads, dropout, seed);
+  return packedAttentionTraining(qkv, rowStarts, rowLengths, PackedAttentionShape{numHeads}, dropout, seed);
 }
 
 torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vector<int64_t>& rowStarts,
                                       const std::vector<int64_t>& rowLengths, int64_t numHeads, double dropout) {
-  return packedAttentionTraining(qkv, rowStarts, rowLengths, numHeads, dropout, dropout > 0.0 ? dropoutSeed() : 0);
+  return packedAttentionTraining(qkv, rowStarts, rowLengths, PackedAttentionShape{numHeads}, dropout);
 }
 
 }  // namespace rr

@@ -2,11 +2,17 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rr {
 
-// Encoder families. Roberta covers XLM-RoBERTa (the bge-reranker family); DebertaV2 covers DeBERTa-v3.
-enum class ModelType { Bert, Roberta, Electra, DebertaV2 };
+// Model families. Roberta covers XLM-RoBERTa (the bge-reranker family); DebertaV2 covers DeBERTa-v3; ModernBert the
+// gte / ettin rerankers; Qwen3 and Qwen2 the decoder rerankers (Qwen3-Reranker, mxbai-rerank-v2).
+enum class ModelType { Bert, Roberta, Electra, DebertaV2, ModernBert, Qwen3, Qwen2 };
+
+// How a decoder scores a pair: a `score` Linear on the last real token (HF's *ForSequenceClassification), or
+// Qwen3-Reranker's logit("yes") - logit("no") there, from those two rows of the LM head (a *ForCausalLM checkpoint).
+enum class DecoderHead { Score, YesNo };
 
 struct ModelConfig {
   ModelType type = ModelType::Bert;
@@ -37,7 +43,29 @@ struct ModelConfig {
   bool normRelEmbedding = false;     // norm_rel_ebd == "layer_norm"
   std::string poolerHiddenAct = "gelu";
   double poolerDropout = 0.0;
+
+  // ModernBERT (layerNormEps is norm_eps, hiddenAct hidden_activation, attentionProbsDropoutProb attention_dropout)
+  bool normBias = true;
+  bool attentionBias = false, mlpBias = false, classifierBias = false;
+  double globalRopeTheta = 160000.0, localRopeTheta = 10000.0;
+  std::vector<bool> localLayers;       // layer_types "sliding_attention" (or i % global_attn_every_n_layers != 0)
+  int64_t localAttention = -1;         // local layers see |i - j| <= localAttention / 2
+  bool meanPooling = false;            // classifier_pooling "mean" (else "cls")
+  std::string classifierActivation = "gelu";
+  double embeddingDropout = 0.0, mlpDropout = 0.0;
+
+  // Qwen3 / Qwen2 (layerNormEps is rms_norm_eps)
+  int64_t numKeyValueHeads = 0;
+  int64_t headDim = 0;                 // Qwen3's head_dim may differ from hidden / heads
+  double ropeTheta = 10000.0;
+  bool qkNorm = false;                 // Qwen3: RMSNorm over each head of q and k before RoPE
+  bool qkvBias = false;                // Qwen2: q/k/v projections with biases
+  bool tieWordEmbeddings = false;
+  DecoderHead decoderHead = DecoderHead::Score;
+  int64_t yesTokenId = -1, noTokenId = -1;
 };
+
+inline bool isDecoder(ModelType type) { return type == ModelType::Qwen3 || type == ModelType::Qwen2; }
 
 // The width the token embeddings are stored in: embedding_size where a family embeds smaller and projects.
 inline int64_t embeddingWidth(const ModelConfig& cfg) { return cfg.embeddingSize > 0 ? cfg.embeddingSize : cfg.hiddenSize; }

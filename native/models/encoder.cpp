@@ -84,12 +84,29 @@ torch::Tensor EncoderImpl::forward(torch::Tensor hidden, const torch::Tensor& ad
   return hidden;
 }
 
+namespace {
+double lowestOf(torch::ScalarType dtype) {
+  return dtype == torch::kFloat64 ? std::numeric_limits<double>::lowest()
+         : dtype == torch::kBFloat16 ? -3.3895313892515355e38
+         : dtype == torch::kFloat16 ? -65504.0
+                                    : static_cast<double>(std::numeric_limits<float>::lowest());
+}
+}  // namespace
+
 torch::Tensor additiveAttentionMask(const torch::Tensor& attentionMask, torch::ScalarType dtype) {
   auto keep = attentionMask.to(dtype).unsqueeze(1).unsqueeze(2);
-  const double lowest = dtype == torch::kFloat64 ? std::numeric_limits<double>::lowest()
-                        : dtype == torch::kBFloat16 ? -3.3895313892515355e38
-                        : dtype == torch::kFloat16 ? -65504.0
-                                                  : static_cast<double>(std::numeric_limits<float>::lowest());
-  return (1.0 - keep) * lowest;
+  return (1.0 - keep) * lowestOf(dtype);
+}
+
+torch::Tensor windowedAttentionMask(const torch::Tensor& attentionMask, torch::ScalarType dtype, int64_t window, bool causal) {
+  const int64_t length = attentionMask.size(1);
+  auto keep = attentionMask.ne(0).unsqueeze(1).unsqueeze(2);  // [batch, 1, 1, length]
+  auto positions = torch::arange(length, attentionMask.options().dtype(torch::kInt64));
+  auto offset = positions.unsqueeze(0) - positions.unsqueeze(1);  // [query, key]: key - query
+  auto allowed = torch::ones({length, length}, attentionMask.options().dtype(torch::kBool));
+  if (window >= 0) allowed = allowed.logical_and(offset.abs() <= window);
+  if (causal) allowed = allowed.logical_and(offset <= 0);
+  keep = keep.logical_and(allowed.unsqueeze(0).unsqueeze(0));
+  return torch::zeros(keep.sizes(), attentionMask.options().dtype(dtype)).masked_fill(keep.logical_not(), lowestOf(dtype));
 }
 }  // namespace rr

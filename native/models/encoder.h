@@ -42,5 +42,10 @@ TORCH_MODULE(Encoder);
 // [batch, length] 0/1 mask -> [batch, 1, 1, length] additive mask in `dtype` (0 kept, lowest value masked), as HF.
 torch::Tensor additiveAttentionMask(const torch::Tensor& attentionMask, torch::ScalarType dtype);
 
+// [batch, length] 0/1 mask -> [batch, 1, length, length]: padded keys masked, and with `window` >= 0 keys further
+// than `window` from the query (a sliding window), with `causal` keys after it. A query row that masks every key
+// (a left pad under the causal mask) gets uniform weights, as HF's eager softmax gives it; it is never read.
+torch::Tensor windowedAttentionMask(const torch::Tensor& attentionMask, torch::ScalarType dtype, int64_t window, bool causal);
+
 
 }  // namespace rr

@@ -44,12 +44,36 @@ const char* prefixOf(ModelType type) {
     case ModelType::Roberta: return "roberta";
     case ModelType::Electra: return "electra";
     case ModelType::DebertaV2: return "deberta";
+    case ModelType::ModernBert:
+    case ModelType::Qwen3:
+    case ModelType::Qwen2: return "model";
   }
   return "bert";
 }
 }  // namespace
 
 CrossEncoder::CrossEncoder(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) {
+  if (cfg.type == ModelType::ModernBert) {
+    modernBert_ = register_module("model", ModernBertModel(cfg));
+    modernHead_ = register_module("head", ModernBertHead(cfg));
+    linearClassifier_ = register_module("classifier", LinearClassifier(cfg.hiddenSize, cfg.numLabels, cfg.classifierDropout));
+    torch::manual_seed(seed);
+    initializeModernBert(*this, cfg);
+    return;
+  }
+  if (isDecoder(cfg.type)) {
+    qwen_ = register_module("model", QwenModel(cfg));
+    if (cfg.decoderHead == DecoderHead::Score) {
+      score_ = register_module("score", torch::nn::Linear(torch::nn::LinearOptions(cfg.hiddenSize, cfg.numLabels).bias(false)));
+    } else {
+      if (!cfg.tieWordEmbeddings)
+        lmHead_ = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg.hiddenSize, cfg.vocabSize).bias(false)));
+      yesNoIds_ = torch::tensor(std::vector<int64_t>{cfg.yesTokenId, cfg.noTokenId}, torch::kInt64);
+    }
+    torch::manual_seed(seed);
+    initializeWeights();
+    return;
+  }
   base_ = register_module(prefixOf(cfg.type), BaseModel(cfg));
   switch (cfg.type) {
     case ModelType::Bert:
@@ -64,6 +88,8 @@ CrossEncoder::CrossEncoder(const ModelConfig& cfg, uint64_t seed) : cfg_(cfg) {
     case ModelType::DebertaV2:
       contextPooler_ = register_module("pooler", ContextPooler(cfg));
       linearClassifier_ = register_module("classifier", LinearClassifier(cfg.hiddenSize, cfg.numLabels, cfg.classifierDropout));
+      break;
+    default:
       break;
   }
   torch::manual_seed(seed);
@@ -80,7 +106,9 @@ void CrossEncoder::initializeWeights() {
   for (auto& item : named_parameters(true)) {
     const std::string& name = item.key();
     auto& p = item.value();
-    const bool isLayerNorm = name.find("LayerNorm") != std::string::npos;
+    // BERT's LayerNorm, Qwen's RMSNorms (input_layernorm, q_norm, norm): weight 1.
+    const bool isLayerNorm = name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
+                             name.find("_norm.") != std::string::npos || name.rfind("model.norm.", 0) == 0;
     const bool isBias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
     if (isLayerNorm) {
       isBias ? p.zero_() : p.fill_(1.0);
@@ -93,6 +121,8 @@ void CrossEncoder::initializeWeights() {
   auto zeroPaddingRow = [&](const torch::nn::Embedding& embedding) {
     if (embedding && cfg_.padTokenId >= 0 && cfg_.padTokenId < embedding->weight.size(0)) embedding->weight[cfg_.padTokenId].zero_();
   };
+  if (qwen_) zeroPaddingRow(qwen_->embedTokens);
+  if (!base_) return;
   if (base_->embeddings) {
     zeroPaddingRow(base_->embeddings->wordEmbeddings);
     if (cfg_.type == ModelType::Roberta) zeroPaddingRow(base_->embeddings->positionEmbeddings);
@@ -116,7 +146,10 @@ void CrossEncoder::setInt8(bool on) {
   if (on && (dtype_ != torch::kFloat32 || !device_.is_cpu()))
     throw std::runtime_error("dtype 'int8' needs a float32 model on the CPU");
   torch::NoGradGuard noGrad;
-  for (auto& layer : *base_->encoder->layers) layer->as<TransformerLayer>()->setInt8(on);
+  if (modernBert_) modernBert_->setInt8(on);
+  else if (qwen_) qwen_->setInt8(on);
+  else
+    for (auto& layer : *base_->encoder->layers) layer->as<TransformerLayer>()->setInt8(on);
   int8_ = on;
 }
 
@@ -126,7 +159,31 @@ std::vector<std::pair<std::string, torch::Tensor>> CrossEncoder::namedParameters
   return out;
 }
 
+torch::Tensor CrossEncoder::tokenStates(const TokenBatch& batch) {
+  if (modernBert_) {
+    TokenPacking packing;
+    auto states = modernBert_->forward(batch.inputIds, batch.attentionMask, packing);
+    return packing.active() ? packing.unpack(states) : states;
+  }
+  if (qwen_) throw std::runtime_error("token states (embedding pooling) are not supported for decoder models");
+  return base_->tokenStates(batch);
+}
+
 torch::Tensor CrossEncoder::forward(const TokenBatch& batch) {
+  if (modernBert_) {
+    TokenPacking packing;
+    auto states = modernBert_->forward(batch.inputIds, batch.attentionMask, packing);
+    auto pooled = modernHead_(modernBertPool(states, batch.attentionMask, packing, cfg_.meanPooling));
+    return linearClassifier_(pooled).to(torch::kFloat32);
+  }
+  if (qwen_) {
+    auto last = qwen_(batch.inputIds, batch.attentionMask);  // [batch, hidden]
+    if (score_) return score_(last).to(torch::kFloat32);
+    // Qwen3-Reranker: logit("yes") - logit("no") from those two rows of the LM head, not the vocabulary's product.
+    const auto& head = lmHead_ ? lmHead_->weight : qwen_->embedTokens->weight;
+    auto pair = torch::matmul(last, head.index_select(0, yesNoIds_.to(head.device())).t());  // [batch, 2]
+    return (pair.select(1, 0) - pair.select(1, 1)).unsqueeze(1).to(torch::kFloat32);
+  }
   auto hidden = base_(batch);
   torch::Tensor logits;
   switch (cfg_.type) {
@@ -134,6 +191,7 @@ torch::Tensor CrossEncoder::forward(const TokenBatch& batch) {
     case ModelType::Roberta:
     case ModelType::Electra: logits = headClassifier_(hidden); break;
     case ModelType::DebertaV2: logits = linearClassifier_(contextPooler_(hidden)); break;
+    default: break;
   }
   return logits.to(torch::kFloat32);
 }

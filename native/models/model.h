@@ -8,6 +8,8 @@
 #include "models/config.h"
 #include "models/deberta.h"
 #include "models/encoder.h"
+#include "models/modernbert.h"
+#include "models/qwen.h"
 
 namespace rr {
 
@@ -47,7 +49,7 @@ class CrossEncoder : public torch::nn::Module {
   // Logits [batch, num_labels] in float32.
   torch::Tensor forward(const TokenBatch& batch);
   // The base model's token states, for embedding models (native/layers/pooling.h), in the model's dtype.
-  torch::Tensor tokenStates(const TokenBatch& batch) { return base_->tokenStates(batch); }
+  torch::Tensor tokenStates(const TokenBatch& batch);
   const ModelConfig& config() const { return cfg_; }
   torch::Device device() const { return device_; }
   void moveTo(torch::Device device);
@@ -74,6 +76,12 @@ class CrossEncoder : public torch::nn::Module {
   LinearClassifier linearClassifier_{nullptr};  // BERT, DeBERTa
   ClassificationHead headClassifier_{nullptr};  // RoBERTa, ELECTRA
   ContextPooler contextPooler_{nullptr};        // DeBERTa
+  ModernBertModel modernBert_{nullptr};         // ModernBERT: "model", "head", "classifier"
+  ModernBertHead modernHead_{nullptr};
+  QwenModel qwen_{nullptr};                     // Qwen3 / Qwen2: "model", and "score" or the LM head's yes/no rows
+  torch::nn::Linear score_{nullptr};
+  torch::nn::Linear lmHead_{nullptr};           // a yes/no reranker with untied embeddings: lm_head.weight
+  torch::Tensor yesNoIds_;                      // int64 [2]: the "yes" and "no" token ids
 };
 
 }  // namespace rr

@@ -48,7 +48,9 @@ LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
       if ((entry = header.find(candidate))) break;
     if (!entry) {
       // A base-model checkpoint has no head: the head (and DeBERTa's pooler) start fresh, as in HF.
-      if (startsWith(name, "classifier.") || startsWith(name, "pooler.")) report.initialized.push_back(name);
+      // ModernBERT's head and Qwen's score head likewise (a ModernBertModel or Qwen3ForCausalLM checkpoint).
+      if (startsWith(name, "classifier.") || startsWith(name, "pooler.") || startsWith(name, "head.") || startsWith(name, "score."))
+        report.initialized.push_back(name);
       else missing.push_back(name);
       continue;
     }

@@ -85,6 +85,9 @@ ModelConfig readConfig(const Napi::Object& obj) {
   else if (type == "roberta") cfg.type = ModelType::Roberta;
   else if (type == "electra") cfg.type = ModelType::Electra;
   else if (type == "deberta-v2") cfg.type = ModelType::DebertaV2;
+  else if (type == "modernbert") cfg.type = ModelType::ModernBert;
+  else if (type == "qwen3") cfg.type = ModelType::Qwen3;
+  else if (type == "qwen2") cfg.type = ModelType::Qwen2;
   else throw Napi::TypeError::New(obj.Env(), "unsupported modelType '" + type + "'");
   auto integer = [&](const char* key) { return static_cast<int64_t>(numberField(obj, key)); };
   cfg.vocabSize = integer("vocabSize");
@@ -113,8 +116,50 @@ ModelConfig readConfig(const Napi::Object& obj) {
   cfg.normRelEmbedding = boolField(obj, "normRelEmbedding");
   cfg.poolerHiddenAct = obj.Get("poolerHiddenAct").ToString();
   cfg.poolerDropout = numberField(obj, "poolerDropout");
-  if (cfg.hiddenSize <= 0 || cfg.numAttentionHeads <= 0 || cfg.hiddenSize % cfg.numAttentionHeads != 0)
+  // The newer families' keys (src/hfconfig.ts fills them; absent for the BERT family).
+  auto has = [&](const char* key) { return !obj.Get(key).IsUndefined(); };
+  if (has("normBias")) cfg.normBias = boolField(obj, "normBias");
+  if (has("attentionBias")) cfg.attentionBias = boolField(obj, "attentionBias");
+  if (has("mlpBias")) cfg.mlpBias = boolField(obj, "mlpBias");
+  if (has("classifierBias")) cfg.classifierBias = boolField(obj, "classifierBias");
+  if (has("globalRopeTheta")) cfg.globalRopeTheta = numberField(obj, "globalRopeTheta");
+  if (has("localRopeTheta")) cfg.localRopeTheta = numberField(obj, "localRopeTheta");
+  if (has("localAttention")) cfg.localAttention = integer("localAttention");
+  if (has("localLayers")) {
+    Napi::Value v = obj.Get("localLayers");
+    if (!v.IsArray()) throw Napi::TypeError::New(obj.Env(), "config.localLayers must be an array of booleans");
+    auto list = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); ++i) cfg.localLayers.push_back(list.Get(i).ToBoolean().Value());
+  }
+  if (has("meanPooling")) cfg.meanPooling = boolField(obj, "meanPooling");
+  if (has("classifierActivation")) cfg.classifierActivation = obj.Get("classifierActivation").ToString();
+  if (has("embeddingDropout")) cfg.embeddingDropout = numberField(obj, "embeddingDropout");
+  if (has("mlpDropout")) cfg.mlpDropout = numberField(obj, "mlpDropout");
+  if (has("numKeyValueHeads")) cfg.numKeyValueHeads = integer("numKeyValueHeads");
+  if (has("headDim")) cfg.headDim = integer("headDim");
+  if (has("ropeTheta")) cfg.ropeTheta = numberField(obj, "ropeTheta");
+  if (has("qkNorm")) cfg.qkNorm = boolField(obj, "qkNorm");
+  if (has("qkvBias")) cfg.qkvBias = boolField(obj, "qkvBias");
+  if (has("tieWordEmbeddings")) cfg.tieWordEmbeddings = boolField(obj, "tieWordEmbeddings");
+  if (has("decoderHead")) {
+    const std::string head = obj.Get("decoderHead").ToString();
+    if (head == "score") cfg.decoderHead = DecoderHead::Score;
+    else if (head == "yes_no") cfg.decoderHead = DecoderHead::YesNo;
+    else throw Napi::TypeError::New(obj.Env(), "config.decoderHead must be 'score' or 'yes_no', got '" + head + "'");
+  }
+  if (has("yesTokenId")) cfg.yesTokenId = integer("yesTokenId");
+  if (has("noTokenId")) cfg.noTokenId = integer("noTokenId");
+  if (cfg.hiddenSize <= 0 || cfg.numAttentionHeads <= 0 || (!isDecoder(cfg.type) && cfg.hiddenSize % cfg.numAttentionHeads != 0))
     throw Napi::RangeError::New(obj.Env(), "hiddenSize must be a positive multiple of numAttentionHeads");
+  if (isDecoder(cfg.type)) {
+    const int64_t kv = cfg.numKeyValueHeads > 0 ? cfg.numKeyValueHeads : cfg.numAttentionHeads;
+    if (cfg.numAttentionHeads % kv != 0) throw Napi::RangeError::New(obj.Env(), "numAttentionHeads must be a multiple of numKeyValueHeads");
+    if (cfg.headDim <= 0 && cfg.hiddenSize % cfg.numAttentionHeads != 0)
+      throw Napi::RangeError::New(obj.Env(), "hiddenSize must be a multiple of numAttentionHeads when headDim is not given");
+    if (cfg.decoderHead == DecoderHead::YesNo &&
+        (cfg.yesTokenId < 0 || cfg.yesTokenId >= cfg.vocabSize || cfg.noTokenId < 0 || cfg.noTokenId >= cfg.vocabSize))
+      throw Napi::RangeError::New(obj.Env(), "config.yesTokenId and config.noTokenId must be token ids below vocabSize");
+  }
   return cfg;
 }
 

@@ -17,6 +17,8 @@ interface Args {
   activation: 'none' | 'sigmoid';
   device: DeviceRequest;
   dtype: NativeDtype;
+  template?: 'qwen3-reranker' | 'none';
+  instruction?: string;
 }
 
 export const scoreCommand: CommandModule<object, Args> = {
@@ -30,10 +32,14 @@ export const scoreCommand: CommandModule<object, Args> = {
     .option('max-length', { type: 'number' })
     .option('activation', { type: 'string', choices: ['none', 'sigmoid'], default: 'none' })
     .option('device', deviceOption)
-    .option('dtype', dtypeOption) as never,
+    .option('dtype', dtypeOption)
+    .option('template', { type: 'string', choices: ['qwen3-reranker', 'none'], describe: 'prompt pairs are put in (default: the model\'s; qwen3-reranker for Qwen3ForCausalLM)' })
+    .option('instruction', { type: 'string', describe: 'a prompt-template model\'s instruction (Qwen3-Reranker\'s <Instruct>)' }) as never,
   handler: async (argv) => {
     if (!fs.existsSync(argv.input)) throw new Error(`--input ${argv.input}: no such file`);
-    const model = await Reranker.load(argv.model, { maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype });
+    const model = await Reranker.load(argv.model, {
+      maxLength: argv['max-length'], device: commandDevice(argv.device, argv.dtype), dtype: argv.dtype, template: argv.template, instruction: argv.instruction,
+    });
     const tmp = argv.output ? `${argv.output}.tmp-${process.pid}` : null;
     const out = tmp ? fs.createWriteStream(tmp) : process.stdout;
     let chunk: [string, string][] = [];

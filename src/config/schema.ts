@@ -106,6 +106,10 @@ const modelSchema = z.strictObject({
   max_length: positiveInt.default(512),
   num_labels: positiveInt.default(1),
   config_overrides: z.record(z.string(), z.unknown()).default({}),
+  /** The prompt pairs are put in (Reranker.load's `template`): 'qwen3-reranker', or 'none'; default the model's. */
+  template: z.enum(['qwen3-reranker', 'none']).optional(),
+  /** The prompt template's instruction (Qwen3-Reranker's <Instruct>), for training and the saved model. */
+  instruction: z.string().min(1).optional(),
 }).refine((m) => Boolean(m.path) !== Boolean(m.config), {
   message: 'give either model.path (a Hugging Face folder) or model.config + model.tokenizer (a new model)',
 }).refine((m) => !m.config || Boolean(m.tokenizer), { message: 'a new model (model.config) needs model.tokenizer', path: ['tokenizer'] });

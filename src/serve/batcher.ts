@@ -100,6 +100,8 @@ export interface ScoreRequest {
   maxTokensPerDoc?: number;
   /** The logits column whose value picks a chunked document's best chunk (aggregate 'max'). */
   scoreColumn?: number;
+  /** A prompt-template model's instruction for this request (default: the model's). */
+  instruction?: string;
   /** Aborts the request (the client went away): its queued pairs are dropped. */
   signal?: AbortSignal;
   /** The documents' field name in error messages (default "documents"). */
@@ -333,6 +335,7 @@ export class Batcher {
     const options: DocumentEncodeOptions = {
       maxLength: max, longDocuments: request.longDocuments, truncate: request.truncate, direction: request.direction,
       maxChunks: request.maxChunks, chunkOverlap: request.chunkOverlap, maxDocumentTokens: chunk ? request.maxTokensPerDoc : undefined,
+      instruction: request.instruction,
     };
     const out: EncodedDocuments = { pairs: [], owners: [], truncated: 0, chunked: 0, queryTokens: 0, specialTokens: 0 };
     job.limit = max;

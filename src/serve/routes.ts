@@ -31,6 +31,8 @@ export interface RouteContext {
   column: number;
   /** Static facts for GET /info. */
   info: () => Record<string, unknown>;
+  /** The model's prompt template, or null: such a model's documents are truncated, never chunked. */
+  template: string | null;
 }
 
 interface Scored {
@@ -62,6 +64,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Body: RerankBody }>('/rerank', { schema: { body: rerankBodySchema } }, async (request, reply) => {
     const body = request.body;
     if (body.documents !== undefined && body.texts !== undefined) throw badRequest('give either documents (rerank) or texts (TEI), not both');
+    const instruction = checkInstruction(ctx, body.instruction);
     if (body.texts !== undefined) {
       // Text Embeddings Inference's contract.
       const texts = body.texts;
@@ -69,7 +72,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const activation = body.raw_scores === true ? 'none' : 'sigmoid';
       const direction = body.truncation_direction?.toLowerCase() as 'left' | 'right' | undefined;
       const { scored } = await score(ctx, reply, body.query, texts, activation, {
-        truncate: body.truncate, direction, ...longDocuments(ctx, body), field: 'texts',
+        truncate: body.truncate, direction, ...longDocuments(ctx, body), field: 'texts', instruction,
       });
       return topN(scored, body.top_n).map(({ index, score }) => (body.return_text ? { index, score, text: texts[index] } : { index, score }));
     }
@@ -78,7 +81,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     checkInput(ctx.limits, body.query, documents, 'documents');
     const activation = body.activation ?? 'none';
     const long = longDocuments(ctx, body);
-    const { scored, result } = await score(ctx, reply, body.query, documents, activation, { truncate: body.truncate, ...long });
+    const { scored, result } = await score(ctx, reply, body.query, documents, activation, { truncate: body.truncate, ...long, instruction });
     return {
       ranked_documents: topN(scored, body.top_n).map(({ index, score }) => ({ document: documents[index], score, index })),
       meta: {
@@ -104,11 +107,15 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     checkInput(ctx.limits, body.query, texts, 'documents');
     // v1's max_chunks_per_doc asks for chunking, as Cohere's v1 API does: each document scored by its best chunk.
     const long = longDocuments(ctx, body);
-    if (version === 1 && body.max_chunks_per_doc !== undefined) Object.assign(long, { longDocuments: 'chunk', maxChunks: body.max_chunks_per_doc });
+    const warnings: string[] = [];
+    if (version === 1 && body.max_chunks_per_doc !== undefined) {
+      // A prompt-template model's documents are truncated: Cohere's chunking cannot be expressed there.
+      if (ctx.template) warnings.push(`max_chunks_per_doc is ignored: this model's ${ctx.template} prompt truncates documents instead of chunking them`);
+      else Object.assign(long, { longDocuments: 'chunk', maxChunks: body.max_chunks_per_doc });
+    }
     const { scored, result } = await score(ctx, reply, body.query, texts, 'sigmoid', {
       truncate: body.truncate, maxTokensPerDoc: body.max_tokens_per_doc, ...long,
     });
-    const warnings: string[] = [];
     if (result.chunked) warnings.push(`${result.chunked} of ${texts.length} documents were split into chunks (${result.pairs} scored in all), each scored by its ${long.aggregate === 'max' ? 'best chunk' : `chunks' ${long.aggregate}`}`);
     if (result.truncated) {
       warnings.push(long.longDocuments === 'chunk'
@@ -157,9 +164,20 @@ function checkInput(limits: RouteLimits, query: string, documents: readonly stri
   }
 }
 
+// A request's instruction: only a prompt-template model (Qwen3-Reranker) takes one.
+function checkInstruction(ctx: RouteContext, instruction: string | undefined): string | undefined {
+  if (instruction === undefined) return undefined;
+  if (!ctx.template) throw badRequest('instruction needs a prompt-template model (a Qwen3-Reranker); this one encodes plain pairs');
+  if (instruction.trim().length === 0) throw badRequest('instruction must be a non-empty string');
+  return instruction;
+}
+
 // The request's long-document fields over the server's settings.
 function longDocuments(ctx: RouteContext, body: LongDocumentFields): Pick<ScoreRequest, 'longDocuments' | 'maxChunks' | 'chunkOverlap' | 'aggregate'> {
   const d = ctx.longDocuments;
+  if (ctx.template && body.long_documents === 'chunk') {
+    throw badRequest(`long_documents "chunk" is not supported with this model's ${ctx.template} prompt template: its documents are truncated`);
+  }
   return {
     longDocuments: body.long_documents ?? d.longDocuments,
     maxChunks: body.max_chunks ?? d.maxChunks,

@@ -37,6 +37,7 @@ export const rerankBodySchema = {
     raw_scores: bool,
     return_text: bool,
     truncation_direction: { type: 'string', enum: ['right', 'Right', 'left', 'Left'] },
+    instruction: str,
     ...longDocumentFields,
   },
 } as const;
@@ -51,6 +52,8 @@ export interface RerankBody extends LongDocumentFields {
   raw_scores?: boolean;
   return_text?: boolean;
   truncation_direction?: string;
+  /** A prompt-template model's instruction (Qwen3-Reranker's <Instruct>); rrnative's field, not TEI's. */
+  instruction?: string;
 }
 
 /** A Cohere v1 document: a string, or an object whose `text` is ranked and whose other string fields come back. */

@@ -15,6 +15,7 @@ import { BodyBudget, ConnectionGuard } from './connections';
 import { HttpError, rawErrorResponse, type ErrorType } from './errors';
 import { ServeMetrics } from './metrics';
 import { ROUTE_METHODS, registerRoutes, type RouteLimits } from './routes';
+import type { TemplateName } from '../prompt';
 
 export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimits> {
   /** A model folder to load, or a loaded Reranker (then the caller keeps ownership: close() does not dispose it). */
@@ -33,6 +34,9 @@ export interface ServeOptions extends Partial<BatcherOptions>, Partial<RouteLimi
   maxLength?: number;
   /** Which logit is the score, for models with several labels (index or id2label name). */
   label?: number | string;
+  /** The prompt template and its default instruction (LoadOptions.template / instruction), for a model folder. */
+  template?: TemplateName;
+  instruction?: string;
   /** The name /info and the responses report (default: the model folder's name). */
   modelName?: string;
   /** Truncate over-long pairs unless the request says `truncate: false` (default true). */
@@ -98,7 +102,10 @@ export interface RerankServer {
 export async function createServer(options: ServeOptions): Promise<RerankServer> {
   const ownsModel = typeof options.model === 'string';
   const model = typeof options.model === 'string'
-    ? await Reranker.load(options.model, { device: resolveDevice(options.device ?? 'auto', 'device', options.dtype), dtype: options.dtype, maxLength: options.maxLength })
+    ? await Reranker.load(options.model, {
+      device: resolveDevice(options.device ?? 'auto', 'device', options.dtype), dtype: options.dtype, maxLength: options.maxLength,
+      template: options.template, instruction: options.instruction,
+    })
     : options.model;
   try {
     return buildServer(model, ownsModel, options);
@@ -137,6 +144,10 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     throw new RangeError(`maxBufferedBytes (${connectionLimits.maxBufferedBytes}) must be at least bodyLimit (${limits.bodyLimit}), so that one largest body can be read`);
   }
   const longDocuments = checkLongDocumentOptions(options);
+  const template = model.tokenizer.template?.name ?? null;
+  if (template && longDocuments.longDocuments === 'chunk') {
+    throw new RangeError(`longDocuments 'chunk' is not supported with the ${template} prompt template: its documents are truncated`);
+  }
   if (limits.maxDocuments > batcherOptions.maxQueuePairs) {
     throw new RangeError(`maxDocuments (${limits.maxDocuments}) must not exceed maxQueuePairs (${batcherOptions.maxQueuePairs}): such a request could never be admitted`);
   }
@@ -271,6 +282,8 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     dtype: model.dtype,
     max_input_length: model.maxLength,
     max_length: model.maxLength,
+    prompt_template: template,
+    ...(template ? { instruction: model.tokenizer.instruction } : {}),
     num_labels: model.numLabels,
     labels: model.labels,
     score_label: model.labels[column] ?? String(column),
@@ -303,7 +316,7 @@ function buildServer(model: Reranker, ownsModel: boolean, options: ServeOptions)
     endpoints: ['POST /rerank', 'POST /v1/rerank', 'POST /v2/rerank', 'GET /health', 'GET /info', 'GET /metrics'],
   });
 
-  registerRoutes(app, { batcher, metrics, limits, truncate, longDocuments, column, info });
+  registerRoutes(app, { batcher, metrics, limits, truncate, longDocuments, column, info, template });
 
   let url: string | undefined;
   let closed: Promise<void> | undefined;

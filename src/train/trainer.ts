@@ -352,7 +352,8 @@ export function resolveLengthSlices(setting: number | 'auto', device: string, ca
 
 /** Whether the model's layers run on packed tokens, attention included (native/kernels/packed_attention.h). */
 export function packsTokens(model: Reranker): boolean {
-  return model.device === 'cpu' && model.dtype === 'fp32' && model.config.modelType !== 'deberta-v2';
+  // Qwen trains padded: its packed kernel has no backward pass for shared K/V heads.
+  return model.device === 'cpu' && model.dtype === 'fp32' && !['deberta-v2', 'qwen3', 'qwen2'].includes(model.config.modelType);
 }
 
 // `gradientWeight` scales a rank's gradients so that their average over the ranks is the global batch's (see
@@ -387,11 +388,12 @@ function resolveStages(config: RunConfig): Stage[] {
 async function loadStartingModel(config: RunConfig, device: 'cpu' | 'cuda'): Promise<Reranker> {
   const m = config.model;
   if (m.path) {
-    return Reranker.load(m.path, { device, maxLength: m.max_length, configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision });
+    return Reranker.load(m.path, { device, maxLength: m.max_length, configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision,
+      template: m.template, instruction: m.instruction });
   }
   const hfConfig = typeof m.config === 'string' ? readJsonFile(m.config) as Record<string, unknown> : m.config!;
   return Reranker.create({ config: hfConfig, tokenizer: m.tokenizer!, numLabels: m.num_labels, device, maxLength: m.max_length,
-    configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision });
+    configOverrides: m.config_overrides, seed: config.training.seed, revision: m.revision, template: m.template, instruction: m.instruction });
 }
 
 // Never train over an earlier run's checkpoints by accident: that would mix two runs' files.
