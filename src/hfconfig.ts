@@ -164,6 +164,8 @@ export interface ResolvedModelConfig {
   architecture: string;
   /** Decoders (Qwen): read at the last real token, pairs padded on either side. */
   decoder: boolean;
+  /** Keys the file wrote as floats (configJson keeps them so). */
+  floatKeys?: Set<string>;
 }
 
 /** Options of the decoder rerankers that config.json does not hold. */
@@ -356,7 +358,7 @@ export function readModelConfig(dir: string, overrides: { numLabels?: number; co
   if (!fs.existsSync(file)) throw new Error(`${dir}: no config.json (expected a Hugging Face model folder)`);
   const raw = readJsonFile(file);
   const merged = overrides.configOverrides && typeof raw === 'object' && raw !== null ? { ...raw, ...overrides.configOverrides } : raw;
-  return resolveModelConfig(merged, file, overrides);
+  return { ...resolveModelConfig(merged, file, overrides), floatKeys: floatKeysOf(fs.readFileSync(file, 'utf8')) };
 }
 
 /**
@@ -371,6 +373,26 @@ export function savedPrompt(config: ResolvedModelConfig, source: string): SavedP
   const parsed = z.strictObject({ template: z.enum(['qwen3-reranker', 'none']), instruction: z.string().optional() }).safeParse(saved);
   if (!parsed.success) throw new Error(formatZodError(parsed.error, `${source} (rrnative_prompt)`));
   return parsed.data;
+}
+
+// Keys transformers 5's config classes type as float: written as 2.0, not 2, or its strict dataclass check refuses
+// them (initializer_cutoff_factor 2, global_rope_theta 160000). JSON.parse forgets which numbers had a point, so
+// floats are known by name, and by the file they were read from (floatKeysOf).
+const FLOAT_KEY = /(dropout|_eps|_theta|initializer_range|_factor|_prob)$/;
+
+/** The keys whose numbers were written with a decimal point or an exponent in a config.json text. */
+export function floatKeysOf(text: string): Set<string> {
+  const keys = new Set<string>();
+  for (const m of text.matchAll(/"([^"\\]+)"\s*:\s*-?\d+(\.\d+)?([eE][-+]?\d+)?/g)) if (m[2] || m[3]) keys.add(m[1]);
+  return keys;
+}
+
+/** config.json's text: float keys with integral values keep their decimal point. */
+export function configJson(config: HfConfig, floatKeys: ReadonlySet<string> = new Set()): string {
+  const marker = '\u0000rrnative-float:';
+  const text = JSON.stringify(config, (key, value) =>
+    (typeof value === 'number' && Number.isInteger(value) && (FLOAT_KEY.test(key) || floatKeys.has(key)) ? `${marker}${value}` : value), 2);
+  return text.replace(/"\\u0000rrnative-float:(-?\d+)"/g, '$1.0') + '\n';
 }
 
 /** The config.json to save: the original keys, with the classification head described as transformers expects. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { resolveModelFolder } from './hub/models';
 import path from 'node:path';
 import { addon, type NativeCrossEncoder, type NativeDtype, type NativeTokenBatch } from './native';
-import { configForSave, readModelConfig, resolveModelConfig, savedPrompt, type HfConfig, type ResolvedModelConfig } from './hfconfig';
+import { configForSave, configJson, readModelConfig, resolveModelConfig, savedPrompt, type HfConfig, type ResolvedModelConfig } from './hfconfig';
 import {
   DEFAULT_CHUNK_OVERLAP, DEFAULT_MAX_CHUNKS, PairTokenizer, padBatch, type ChunkAggregate, type EncodedPair, type LongDocuments,
   type TruncationDirection,
@@ -387,7 +387,7 @@ export class Reranker {
     const template = this.pairTokenizer instanceof PairTokenizer ? this.pairTokenizer.template : null;
     const prompt = template && this.pairTokenizer instanceof PairTokenizer
       ? { template: template.name, instruction: this.pairTokenizer.instruction ?? undefined } : undefined;
-    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(configForSave(this.config, prompt), null, 2) + '\n');
+    writeFileAtomic(path.join(dir, 'config.json'), configJson(configForSave(this.config, prompt), this.config.floatKeys));
     if (this.pairTokenizer instanceof PairTokenizer) this.pairTokenizer.save(dir);
   }
 

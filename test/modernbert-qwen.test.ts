@@ -12,6 +12,7 @@ import { parseConfig } from '../src/config/load';
 import { train } from '../src/train/trainer';
 import { trainWordPiece } from '../src/train/vocab';
 import { bertMiniDir, bf16CpuUnderIsaCap, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, readSafetensorsHeader, tempDir, testDevice } from './helpers';
+import { withServer } from './serve-helpers';
 
 interface PubFixture {
   inputs: { input_ids: number[][]; attention_mask: number[][] };
@@ -137,9 +138,12 @@ for (const family of pub) {
     const out = tempDir();
     const model = await rr.load(dir, loadOptions(dir, f));
     await model.save(out);
-    const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    const text = fs.readFileSync(path.join(out, 'config.json'), 'utf8');
+    const config = JSON.parse(text);
     assert.equal(config.model_type, family.modelType);
     assert.deepEqual(config.architectures, [family.architecture]);
+    // Float keys keep their point (transformers 5's strict config classes refuse 160000 for a float theta).
+    assert.match(text, /_theta": \d+\.0,/);
     // Every tensor transformers stored, under its name and shape (a tied LM head is not stored, as HF does).
     const ours = readSafetensorsHeader(path.join(out, 'model.safetensors')).header;
     const theirs = readSafetensorsHeader(path.join(dir, 'model.safetensors')).header;
@@ -327,4 +331,36 @@ test('qwen3-reranker-tiny: training the yes/no form (loss on logit(yes) - logit(
 test('qwen3-reranker-seqcls-tiny: training the seq-cls form in the prompt lowers the loss', async () => {
   const { losses } = await trainBriefly(rerankerSeqClsDir, ', template: qwen3-reranker', 12, 2e-3);
   assertFalls(losses);
+});
+
+test('serve: /rerank takes a Qwen3-Reranker instruction, Cohere ignores what it cannot express, a plain model refuses one', async () => {
+  const model = await rr.load(rerankerDir);
+  const query = 'What is the capital of China?';
+  const documents = ['The capital of China is Beijing.', 'Gravity is a force that attracts two bodies towards each other.'];
+  const instruction = 'Find the passage that names a city';
+  const post = (port: number, route: string, body: unknown) => fetch(`http://127.0.0.1:${port}${route}`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+  });
+  await withServer(model, {}, async (_server, port) => {
+    const info = await (await fetch(`http://127.0.0.1:${port}/info`)).json() as Record<string, unknown>;
+    assert.equal(info.prompt_template, 'qwen3-reranker');
+    const withInstruction = await (await post(port, '/rerank', { query, documents, instruction })).json() as { ranked_documents: { index: number; score: number }[] };
+    const direct = await model.score(documents.map((d) => [query, d] as [string, string]), { instruction });
+    for (const r of withInstruction.ranked_documents) assert.equal(r.score, direct[r.index]);
+    const plain = await (await post(port, '/rerank', { query, documents })).json() as { ranked_documents: { index: number; score: number }[] };
+    assert.notEqual(plain.ranked_documents.find((r) => r.index === 0)!.score, direct[0], 'the instruction changes the prompt');
+    const chunk = await post(port, '/rerank', { query, documents, long_documents: 'chunk' });
+    assert.equal(chunk.status, 400);
+    assert.match(JSON.stringify(await chunk.json()), /not supported with this model's qwen3-reranker prompt template/);
+    const cohere = await (await post(port, '/v1/rerank', { query, documents, max_chunks_per_doc: 2 })).json() as { meta: { warnings?: string[] } };
+    assert.match(cohere.meta.warnings?.join(' ') ?? '', /max_chunks_per_doc is ignored/);
+  });
+  model.dispose();
+  const bert = await rr.load(bertMiniDir);
+  await withServer(bert, {}, async (_server, port) => {
+    const res = await post(port, '/rerank', { query: 'q', documents: ['d'], instruction: 'x' });
+    assert.equal(res.status, 400);
+    assert.match(JSON.stringify(await res.json()), /instruction needs a prompt-template model/);
+  });
+  bert.dispose();
 });
