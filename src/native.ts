@@ -339,7 +339,10 @@ export interface NativeAddon {
    * context's gradient) the training kernel runs, with dropout `dropout` under `seed`, and `gradQkv` is qkv's
    * gradient. For tests.
    */
-  packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number; gradOut?: Float32Array; dropout?: number; seed?: number }):
+  /** `kvHeads` (default heads): grouped K/V heads, qkv rows then [Q | K | V] of (heads + 2 kvHeads) x headDim; `window`: keys
+   * |i - j| <= window only; `causal`: keys j <= i only (the training kernel: kvHeads = heads). */
+  packedAttention(options: { qkv: Float32Array; rowLengths: number[]; heads: number; kvHeads?: number; window?: number; causal?: boolean;
+    gradOut?: Float32Array; dropout?: number; seed?: number }):
     Promise<{ out: Float32Array; gradQkv?: Float32Array }>;
   /**
    * The CPU bias + exact GELU kernel (native/kernels/bias_gelu.h) on its own: gelu(product + bias) over rows of

@@ -174,7 +174,8 @@ for (const c of kernelCases) {
  * probabilities P, D = P * m, out = D V; given dO: dV = D^T dO, dP = (dO V^T) * m, dS = P * (dP - rowsum(dP * P)),
  * dQ = dS K / sqrt(d), dK = dS^T Q / sqrt(d). `factors` covers every probability, in (row, head, query, key) order.
  */
-function referenceTraining(qkv: Float32Array, gradOut: Float32Array, rowLengths: number[], heads: number, factors: Float32Array): { out: Float64Array; gradQkv: Float64Array } {
+function referenceTraining(qkv: Float32Array, gradOut: Float32Array, rowLengths: number[], heads: number, factors: Float32Array,
+  allowed: (i: number, j: number) => boolean = () => true): { out: Float64Array; gradQkv: Float64Array } {
   const tokens = rowLengths.reduce((a, b) => a + b, 0);
   const hidden = qkv.length / tokens / 3, d = hidden / heads, scale = 1 / Math.sqrt(d);
   const out = new Float64Array(tokens * hidden), gradQkv = new Float64Array(qkv.length);
@@ -185,7 +186,7 @@ function referenceTraining(qkv: Float32Array, gradOut: Float32Array, rowLengths:
       const g = (token: number, t: number) => gradOut[(start + token) * hidden + h * d + t];
       const P: number[][] = [], D: number[][] = [];
       for (let i = 0; i < L; i++) {
-        const s = Array.from({ length: L }, (_, j) => { let dot = 0; for (let t = 0; t < d; t++) dot += x(i, 0, t) * x(j, 1, t); return dot * scale; });
+        const s = Array.from({ length: L }, (_, j) => { let dot = 0; for (let t = 0; t < d; t++) dot += x(i, 0, t) * x(j, 1, t); return allowed(i, j) ? dot * scale : -Infinity; });
         const max = Math.max(...s);
         const e = s.map((v) => Math.exp(v - max)), sum = e.reduce((a, b) => a + b, 0);
         P.push(e.map((v) => v / sum));
@@ -238,11 +239,75 @@ for (const c of trainingCases) {
   });
 }
 
+/**
+ * Attention with a key mask and grouped K/V heads in float64: qkv rows [Q (heads x d) | K (kvHeads x d) | V (kvHeads x
+ * d)], query head h reading K/V head floor(h / (heads / kvHeads)), query i seeing keys j with allowed(i, j).
+ */
+function referenceMaskedAttention(qkv: Float32Array, rowLengths: number[], heads: number, kvHeads: number, d: number,
+  allowed: (i: number, j: number) => boolean): Float64Array {
+  const tokens = rowLengths.reduce((a, b) => a + b, 0), stride = (heads + 2 * kvHeads) * d, group = heads / kvHeads;
+  const out = new Float64Array(tokens * heads * d);
+  let start = 0;
+  for (const L of rowLengths) {
+    for (let h = 0; h < heads; h++) {
+      const kv = Math.floor(h / group);
+      const q = (i: number, t: number) => qkv[(start + i) * stride + h * d + t];
+      const k = (j: number, t: number) => qkv[(start + j) * stride + heads * d + kv * d + t];
+      const v = (j: number, t: number) => qkv[(start + j) * stride + (heads + kvHeads) * d + kv * d + t];
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: L }, (_, j) => { let dot = 0; for (let t = 0; t < d; t++) dot += q(i, t) * k(j, t); return allowed(i, j) ? dot / Math.sqrt(d) : -Infinity; });
+        const max = Math.max(...s), e = s.map((x) => Math.exp(x - max)), sum = e.reduce((a, b) => a + b, 0);
+        for (let t = 0; t < d; t++) { let acc = 0; for (let j = 0; j < L; j++) acc += e[j] * v(j, t); out[(start + i) * heads * d + h * d + t] = acc / sum; }
+      }
+    }
+    start += L;
+  }
+  return out;
+}
+
+// ModernBERT's sliding window (local layers), Qwen's causal mask with shared K/V heads, and both, on rows shorter
+// and longer than the window and than the kernel's 4-row and 16-key blocks.
+const maskedCases: { heads: number; kvHeads: number; headDim: number; rowLengths: number[]; window: number; causal: boolean }[] = [
+  { heads: 4, kvHeads: 4, headDim: 12, rowLengths: [44, 31, 9, 3, 1], window: 8, causal: false },
+  { heads: 2, kvHeads: 2, headDim: 16, rowLengths: [100, 17], window: 0, causal: false },
+  { heads: 3, kvHeads: 3, headDim: 64, rowLengths: [70, 130], window: 33, causal: false },
+  { heads: 6, kvHeads: 2, headDim: 8, rowLengths: [20, 14, 7, 3, 2, 1], window: -1, causal: true },
+  { heads: 16, kvHeads: 8, headDim: 128, rowLengths: [37, 5], window: -1, causal: true },
+  { heads: 5, kvHeads: 1, headDim: 8, rowLengths: [66], window: -1, causal: true },
+  { heads: 4, kvHeads: 2, headDim: 12, rowLengths: [40, 6], window: 5, causal: true },
+];
+for (const c of maskedCases) {
+  test(`packed attention kernel: ${c.heads} heads on ${c.kvHeads} K/V heads, head dim ${c.headDim}, window ${c.window}, causal ${c.causal}, rows of ${c.rowLengths.join(', ')}: float64 reference`, async () => {
+    const rng = new Rng(c.headDim * 31 + c.rowLengths[0] + c.kvHeads);
+    const tokens = c.rowLengths.reduce((a, b) => a + b, 0);
+    const qkv = Float32Array.from({ length: tokens * (c.heads + 2 * c.kvHeads) * c.headDim }, () => rng.next() * 2 - 1);
+    const allowed = (i: number, j: number) => (c.window < 0 || Math.abs(i - j) <= c.window) && (!c.causal || j <= i);
+    const { out: got } = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads, kvHeads: c.kvHeads, window: c.window, causal: c.causal });
+    const want = referenceMaskedAttention(qkv, c.rowLengths, c.heads, c.kvHeads, c.headDim, allowed);
+    assert.equal(got.length, want.length);
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]) / Math.max(1, Math.abs(want[i]))), 0);
+    assert.ok(worst < 1e-6, `max error ${worst}`);
+    if (c.kvHeads === c.heads) {  // the training kernel: the same output, and gradients through the mask
+      const gradOut = Float32Array.from({ length: tokens * c.heads * c.headDim }, () => rng.next() * 2 - 1);
+      const probCount = c.heads * c.rowLengths.reduce((a, L) => a + L * L, 0);
+      const trained = await addon().packedAttention({ qkv, rowLengths: c.rowLengths, heads: c.heads, window: c.window, causal: c.causal, gradOut });
+      const reference = referenceTraining(qkv, gradOut, c.rowLengths, c.heads, new Float32Array(probCount).fill(1), allowed);
+      const error = (a: Float32Array, b: Float64Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]) / Math.max(1, Math.abs(b[i]))), 0);
+      assert.ok(error(trained.out, reference.out) < 1e-6, `training output: max error ${error(trained.out, reference.out)}`);
+      assert.ok(error(trained.gradQkv!, reference.gradQkv) < 1e-5, `gradient: max error ${error(trained.gradQkv!, reference.gradQkv)}`);
+    }
+  });
+}
+
 test('packed attention kernel: bad arguments are named, not a crash', async () => {
   const qkv = new Float32Array(2 * 3 * 8);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 0 }), /heads must be a whole number/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [0, 2], heads: 2 }), /rowLengths\[0\] must be/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [3], heads: 2 }), /qkv must hold sum\(rowLengths\) rows/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 3, kvHeads: 2 }), /heads must be a multiple of kvHeads/);
+  assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 2, window: 1.5 }), /window must be a whole number/);
+  assert.throws(() => addon().packedAttention({ qkv: new Float32Array(2 * 16), rowLengths: [2], heads: 2, kvHeads: 1, gradOut: new Float32Array(2 * 8) }),
+    /the training kernel \(gradOut\) needs kvHeads = heads/);
   assert.throws(() => addon().packedAttention({ qkv: new Float64Array(48) as unknown as Float32Array, rowLengths: [2], heads: 2 }), /qkv must be a Float32Array/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 2, gradOut: new Float32Array(3) }), /gradOut must be a Float32Array/);
   assert.throws(() => addon().packedAttention({ qkv, rowLengths: [2], heads: 2, gradOut: new Float32Array(16), dropout: 1 }), /dropout must be in \[0, 1\)/);

@@ -432,8 +432,9 @@ torch::Tensor packedAttentionTraining(const torch::Tensor& qkv, const std::vecto
                                       const std::vector<int64_t>& rowLengths, const PackedAttentionShape& heads, double dropout,
                                       int64_t seed) {
   TORCH_CHECK(dropout >= 0.0 && dropout < 1.0, "packedAttention: dropout must be in [0, 1), got ", dropout);
-  TORCH_CHECK(heads.kvHeads <= 0 || heads.kvHeads == heads.numHeads && heads.headDim <= 0,
-              "packedAttention: training needs one K/V head per query head and head size = width / heads");
+  TORCH_CHECK((heads.kvHeads <= 0 || heads.kvHeads == heads.numHeads) &&
+                  (heads.headDim <= 0 || heads.numHeads * 3 * heads.headDim == qkv.size(1)),
+              "packedAttention: training needs one K/V head per query head");
   return PackedAttentionFunction::apply(qkv, rowStarts, rowLengths, heads.numHeads, heads.window, heads.causal, dropout, seed);
 }
 

@@ -879,7 +879,7 @@ Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
 
 Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   struct AttentionJob : Job {
-    AttentionJob(Napi::Env env, std::vector<float> q, std::vector<int64_t> lengths, int64_t h)
+    AttentionJob(Napi::Env env, std::vector<float> q, std::vector<int64_t> lengths, PackedAttentionShape h)
         : Job(env), qkv(std::move(q)), rowLengths(std::move(lengths)), heads(h) {}
     void Execute() override {
       std::vector<int64_t> starts;
@@ -901,13 +901,13 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
     Napi::Value OnOK(Napi::Env env) override { return float32Tensors(env, {{"out", &out}, {"gradQkv", &gradQkv}}); }
     std::vector<float> qkv, gradOut;
     std::vector<int64_t> rowLengths;
-    int64_t heads;
+    PackedAttentionShape heads;
     double dropout = 0;
     int64_t seed = 0;
     torch::Tensor out, gradQkv;
   };
   Napi::Env env = info.Env();
-  const char* usage = "packedAttention({ qkv: Float32Array, rowLengths: number[], heads, gradOut?, dropout?, seed? })";
+  const char* usage = "packedAttention({ qkv: Float32Array, rowLengths: number[], heads, kvHeads?, window?, causal?, gradOut?, dropout?, seed? })";
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, std::string(usage) + ": options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   Napi::Value qkvValue = o.Get("qkv"), lengthsValue = o.Get("rowLengths"), gradValue = o.Get("gradOut");
@@ -915,6 +915,13 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   if (!lengthsValue.IsArray()) throw Napi::TypeError::New(env, std::string(usage) + ": rowLengths must be an array");
   const double heads = o.Get("heads").ToNumber().DoubleValue();
   requireWholeNumber(env, heads, 1, 1024, std::string(usage) + ": heads", "1 to 1024");
+  const double kvHeads = o.Has("kvHeads") ? o.Get("kvHeads").ToNumber().DoubleValue() : heads;
+  requireWholeNumber(env, kvHeads, 1, heads, std::string(usage) + ": kvHeads", "1 to heads");
+  if (std::fmod(heads, kvHeads) != 0) throw Napi::RangeError::New(env, std::string(usage) + ": heads must be a multiple of kvHeads");
+  const double window = o.Has("window") ? o.Get("window").ToNumber().DoubleValue() : -1;
+  if (window != -1) requireWholeNumber(env, window, 0, 65536, std::string(usage) + ": window", "0 to 65536 (or -1: none)");
+  const bool causal = o.Has("causal") && o.Get("causal").ToBoolean().Value();
+  const int64_t columnsPerHead = static_cast<int64_t>(heads + 2 * kvHeads);
   Napi::Array lengthsArray = lengthsValue.As<Napi::Array>();
   std::vector<int64_t> lengths;
   double tokens = 0;
@@ -926,11 +933,13 @@ Napi::Value PackedAttention(const Napi::CallbackInfo& info) {
   }
   auto qkv = qkvValue.As<Napi::Float32Array>();
   const double width = lengths.empty() ? 0 : static_cast<double>(qkv.ElementLength()) / tokens;
-  if (lengths.empty() || width != std::floor(width) || static_cast<int64_t>(width) % (3 * static_cast<int64_t>(heads)) != 0 || width == 0)
-    throw Napi::RangeError::New(env, std::string(usage) + ": qkv must hold sum(rowLengths) rows of 3 x hidden values, hidden a multiple of heads");
+  if (lengths.empty() || width != std::floor(width) || static_cast<int64_t>(width) % columnsPerHead != 0 || width == 0)
+    throw Napi::RangeError::New(env, std::string(usage) + ": qkv must hold sum(rowLengths) rows of (heads + 2 x kvHeads) x headDim values");
+  const int64_t headDim = static_cast<int64_t>(width) / columnsPerHead;
   auto job = std::make_unique<AttentionJob>(env, std::vector<float>(qkv.Data(), qkv.Data() + qkv.ElementLength()), std::move(lengths),
-                                            static_cast<int64_t>(heads));
+      PackedAttentionShape{static_cast<int64_t>(heads), static_cast<int64_t>(kvHeads), headDim, static_cast<int64_t>(window), causal});
   if (!gradValue.IsUndefined()) {
+    if (kvHeads != heads) throw Napi::RangeError::New(env, std::string(usage) + ": the training kernel (gradOut) needs kvHeads = heads");
     if (!isFloat32Array(gradValue) || gradValue.As<Napi::Float32Array>().ElementLength() * 3 != qkv.ElementLength())
       throw Napi::TypeError::New(env, std::string(usage) + ": gradOut must be a Float32Array of sum(rowLengths) x hidden values");
     auto grad = gradValue.As<Napi::Float32Array>();
