@@ -443,7 +443,7 @@ async function main(): Promise<void> {
     `## rrnative vs transformers, ModernBERT and Qwen3 scoring, CPU, ${date.slice(0, 10)}${opts.tiny ? ' (--tiny: a check of the script, not a measurement)' : ''}`,
     '',
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; every side ${opts.threads} threads`,
-    `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, BLAS ${info.blas}, RRNATIVE_NUM_THREADS=${opts.threads}, in this process; ` +
+    `- ours: Node ${process.version}, LibTorch ${info.torchVersion}, float32 products ${info.cpuGemm ? `${info.cpuGemm} sgemm` : `BLAS ${info.blas}`}, RRNATIVE_NUM_THREADS=${opts.threads}, in this process; ` +
       `packed = default, padded = RRNATIVE_PACKING=off`,
     `- transformers: torch ${peerVersions.torch}, transformers ${peerVersions.transformers} (${opts.hfPython}), attention: ${attn}; ` +
       `torch.set_num_threads(${opts.threads}), OMP/MKL/OPENBLAS_NUM_THREADS=${opts.threads}, inference_mode, a fresh process per round`,

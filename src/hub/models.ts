@@ -41,10 +41,10 @@ export function parseHubId(name: string, revision?: string): { id: string; revis
   return { id, revision: fromId ?? revision ?? 'main' };
 }
 
-// What a cross-encoder folder needs: its config, tokenizer files, sentence-transformers' small config files, and
+// What a cross-encoder folder needs: its config, tokenizer files (with a chat template: Qwen3-Reranker's prompt), sentence-transformers' small config files, and
 // the safetensors weights (last, so a snapshot with weights is whole). Not pytorch_model.bin, TF, Flax, ONNX or
 // OpenVINO copies of the same weights.
-const CONFIG_FILES = /^(config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|added_tokens\.json|vocab\.(txt|json)|merges\.txt|[^/]*\.model|modules\.json|sentence_bert_config\.json|config_sentence_transformers\.json|\d+_[A-Za-z]+\/config\.json)$/;
+const CONFIG_FILES = /^(config\.json|tokenizer\.json|tokenizer_config\.json|chat_template\.jinja|special_tokens_map\.json|added_tokens\.json|vocab\.(txt|json)|merges\.txt|[^/]*\.model|modules\.json|sentence_bert_config\.json|config_sentence_transformers\.json|\d+_[A-Za-z]+\/config\.json)$/;
 const WEIGHTS = 'model.safetensors';
 const OTHER_WEIGHTS = /^(pytorch_model.*\.bin|tf_model\.h5|flax_model\.msgpack|model\.onnx|onnx\/.*\.onnx|model-\d+-of-\d+\.safetensors)$/;
 
