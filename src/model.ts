@@ -12,7 +12,7 @@ import {
 import { TokenizePool, tokenizeWorkersFor } from './tokenize-pool';
 import type { TemplateName } from './prompt';
 import { checkOneOf, checkPairs, checkPositiveInt, checkString, describe, type Pair } from './validate';
-import { fsyncPath, writeFileAtomic } from './util';
+import { fsyncPath, readJsonFile, writeFileAtomic } from './util';
 
 export type Device = 'cpu' | 'cuda';
 /** A device as asked for: 'auto' is CUDA when LibTorch sees a GPU, else the CPU (as sentence-transformers picks). */
@@ -201,13 +201,7 @@ export class Reranker {
     checkString(nameOrDir, 'dir');
     const dir = await resolveModelFolder(nameOrDir, { revision: options.revision, localFilesOnly: options.localFilesOnly });
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`${dir}: no such model folder`);
-    const weights = path.join(dir, 'model.safetensors');
-    if (!fs.existsSync(weights)) {
-      const hint = fs.existsSync(path.join(dir, 'pytorch_model.bin'))
-        ? ' (it has pytorch_model.bin: convert it to safetensors with transformers\' save_pretrained(safe_serialization=True))'
-        : '';
-      throw new Error(`${dir}: no model.safetensors${hint}`);
-    }
+    const weights = weightFiles(dir);
     const config = readModelConfig(dir, { configOverrides: options.configOverrides });
     const tokenizerOptions = checkTemplateOptions(options, config, savedPrompt(config, path.join(dir, 'config.json')));
     const tokenizer = hasTokenizerFiles(dir) ? await PairTokenizer.load(dir, tokenizerOptions) : new PairTokenizerMissing(dir);
@@ -507,6 +501,36 @@ function resolveAnswerTokens(options: LoadOptions, config: ResolvedModelConfig, 
   };
   config.native.yesTokenId = idOf('yes');
   config.native.noTokenId = idOf('no');
+}
+
+/**
+ * The safetensors files of a model folder: model.safetensors, or the shards model.safetensors.index.json names
+ * (transformers' sharded checkpoints: Qwen3-Reranker-4B / -8B), each checked to be there.
+ */
+export function weightFiles(dir: string): string[] {
+  const single = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(single)) return [single];
+  const indexFile = path.join(dir, 'model.safetensors.index.json');
+  if (fs.existsSync(indexFile)) {
+    const index = readJsonFile(indexFile) as { weight_map?: unknown };
+    const map = index?.weight_map;
+    if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.keys(map).length === 0) {
+      throw new Error(`${indexFile}: "weight_map" must be an object of tensor name -> shard file`);
+    }
+    const shards = [...new Set(Object.values(map as Record<string, unknown>))];
+    return shards.map((shard) => {
+      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || !shard.endsWith('.safetensors')) {
+        throw new Error(`${indexFile}: weight_map names ${JSON.stringify(shard)}, not a .safetensors file in the folder`);
+      }
+      const file = path.join(dir, shard);
+      if (!fs.existsSync(file)) throw new Error(`${indexFile}: shard ${shard} is missing from the folder`);
+      return file;
+    });
+  }
+  const hint = fs.existsSync(path.join(dir, 'pytorch_model.bin'))
+    ? ' (it has pytorch_model.bin: convert it to safetensors with transformers\' save_pretrained(safe_serialization=True))'
+    : '';
+  throw new Error(`${dir}: no model.safetensors (or model.safetensors.index.json)${hint}`);
 }
 
 function checkLoadOptions(options: LoadOptions): { device: Device; seed: number; dtype: NativeDtype } {

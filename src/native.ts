@@ -199,7 +199,8 @@ export interface NativeCrossEncoder {
   /** AdamW moments, step count and the torch CPU RNG, as safetensors. */
   saveOptimizer(path: string): Promise<void>;
   loadOptimizer(path: string): Promise<void>;
-  loadWeights(safetensorsPath: string): Promise<NativeLoadReport>;
+  /** One safetensors file, or the shards of a sharded checkpoint (tensors looked up across them). */
+  loadWeights(safetensorsPath: string | string[]): Promise<NativeLoadReport>;
   saveWeights(safetensorsPath: string, metadata: Record<string, string>): Promise<void>;
   /**
    * Casts the parameters: 'bf16' for inference only (half the memory, no casts per forward; trainStep and

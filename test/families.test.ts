@@ -85,7 +85,7 @@ test('an unsupported model type is named, with the supported list', async () => 
   const dir = copyModel(bertMiniDir);
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'mpnet' }));
-  await assert.rejects(rr.load(dir), /model_type "mpnet" is not supported \(supported: bert, roberta, xlm-roberta, electra, deberta-v2\)/);
+  await assert.rejects(rr.load(dir), /model_type "mpnet" is not supported \(supported: bert, roberta, xlm-roberta, electra, deberta-v2, modernbert, qwen3, qwen2\)/);
 });
 
 test('a folder with only a SentencePiece model says how to make tokenizer.json', async () => {

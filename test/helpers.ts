@@ -107,3 +107,34 @@ export function writeRawSafetensors(file: string, header: unknown, data: Buffer)
   len.writeBigUInt64LE(BigInt(json.length));
   fs.writeFileSync(file, Buffer.concat([len, json, data]));
 }
+
+/**
+ * A copy of `dir` with its model.safetensors split into `parts` shards and a model.safetensors.index.json, as
+ * transformers' save_pretrained(max_shard_size=…) writes a large model (model-0000N-of-0000M.safetensors).
+ */
+export function shardModel(dir: string, parts: number): string {
+  const out = copyModel(dir);
+  const file = path.join(out, 'model.safetensors');
+  const { header, dataStart } = readSafetensorsHeader(file);
+  const buf = fs.readFileSync(file);
+  const names = Object.keys(header);
+  const weightMap: Record<string, string> = {};
+  for (let p = 0; p < parts; p++) {
+    const shard = `model-${String(p + 1).padStart(5, '0')}-of-${String(parts).padStart(5, '0')}.safetensors`;
+    const mine = names.filter((_, i) => i % parts === p);
+    const chunks: Buffer[] = [];
+    const shardHeader: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+    let offset = 0;
+    for (const name of mine) {
+      const { dtype, shape, data_offsets: [begin, end] } = header[name];
+      chunks.push(buf.subarray(dataStart + begin, dataStart + end));
+      shardHeader[name] = { dtype, shape, data_offsets: [offset, offset + end - begin] };
+      offset += end - begin;
+      weightMap[name] = shard;
+    }
+    writeRawSafetensors(path.join(out, shard), shardHeader, Buffer.concat(chunks));
+  }
+  fs.rmSync(file);
+  fs.writeFileSync(path.join(out, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: buf.length - dataStart }, weight_map: weightMap }, null, 2));
+  return out;
+}

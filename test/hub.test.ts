@@ -10,7 +10,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as rr from '../src/index';
 import { parseConfig } from '../src/config/load';
-import { bertMiniDir, column, loadFixture, repoRoot, tempDir } from './helpers';
+import { bertMiniDir, column, fixturesDir, loadFixture, repoRoot, shardModel, tempDir } from './helpers';
 import { filesOf, startFakeHub, useFakeHub, type FakeHub } from './hub-server';
 
 const fixture = loadFixture(bertMiniDir);
@@ -34,6 +34,7 @@ before(async () => {
     { type: 'model', id: 'rrtest/bin-only', revisions: { main: { 'config.json': model['config.json'], 'pytorch_model.bin': Buffer.from('x') } } },
     { type: 'model', id: 'rrtest/big-mini', revisions: { main: model } },
     { type: 'model', id: 'rrtest/st-weightedmean', revisions: { main: filesOf(stWeightedMeanDir) } },
+    { type: 'model', id: 'rrtest/qwen3-sharded', revisions: { main: filesOf(shardModel(path.join(fixturesDir, 'qwen3-seqcls-pub'), 2)) } },
   ]);
   hub.tokens.set('hf_good', { access: new Set(['rrtest/private-mini', 'rrtest/gated-mini']) });
   hub.tokens.set('hf_nogate', { access: new Set() });
@@ -233,4 +234,20 @@ test('loadEmbedder by Hub name: the sentence-transformers files (modules.json, 1
     local.dispose();
     remote.dispose();
   }
+});
+
+test('a sharded model by Hub name: the index, then its shards; the snapshot is then complete offline', async () => {
+  const f = loadFixture<{ inputs: { input_ids: number[][]; attention_mask: number[][] }; outputs: { logits: number[][] } }>(path.join(fixturesDir, 'qwen3-seqcls-pub'));
+  const input = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask };
+  const online = await rr.load('rrtest/qwen3-sharded');
+  const logits = column(await online.scoreTokens(input));
+  online.dispose();
+  logits.forEach((v, i) => assert.ok(Math.abs(v - f.outputs.logits[i][0]) < 1e-5, `row ${i}`));
+  const fetched = hub.requests.filter((r) => r.url.includes('/resolve/')).map((r) => decodeURIComponent(r.url.replace(/.*\/resolve\/[^/]+\//, '').replace(/\?.*/, '')));
+  assert.ok(fetched.includes('model.safetensors.index.json') && fetched.includes('model-00001-of-00002.safetensors') && fetched.includes('model-00002-of-00002.safetensors'),
+    `fetched ${fetched.join(', ')}`);
+  process.env.HF_HUB_OFFLINE = '1';
+  const offline = await rr.load('rrtest/qwen3-sharded');
+  assert.deepEqual(column(await offline.scoreTokens(input)), logits);
+  offline.dispose();
 });

@@ -11,7 +11,7 @@ import { addon } from '../src/native';
 import { parseConfig } from '../src/config/load';
 import { train } from '../src/train/trainer';
 import { trainWordPiece } from '../src/train/vocab';
-import { bertMiniDir, bf16CpuUnderIsaCap, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, readSafetensorsHeader, tempDir, testDevice } from './helpers';
+import { bertMiniDir, bf16CpuUnderIsaCap, column, copyModel, fixturesDir, loadFixture, maxAbsDiff, readSafetensorsHeader, shardModel, tempDir, testDevice } from './helpers';
 import { withServer } from './serve-helpers';
 
 interface PubFixture {
@@ -363,4 +363,30 @@ test('serve: /rerank takes a Qwen3-Reranker instruction, Cohere ignores what it 
     assert.match(JSON.stringify(await res.json()), /instruction needs a prompt-template model/);
   });
   bert.dispose();
+});
+
+test('a sharded checkpoint (model.safetensors.index.json + shards, as Qwen3-Reranker-4B/-8B ship) loads as the single file does', async () => {
+  const dir = path.join(fixturesDir, 'qwen3-seqcls-pub');
+  const f = loadFixture<PubFixture>(dir);
+  const sharded = shardModel(dir, 3);
+  const input = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask };
+  const [a, b] = [await rr.load(dir), await rr.load(sharded)];
+  assert.deepEqual(await b.scoreTokens(input), await a.scoreTokens(input));
+  // Saved, it is one model.safetensors again.
+  const out = tempDir();
+  await b.save(out);
+  [a, b].forEach((m) => m.dispose());
+  assert.ok(fs.existsSync(path.join(out, 'model.safetensors')) && !fs.existsSync(path.join(out, 'model.safetensors.index.json')));
+  // A shard missing, or the index naming no file: named.
+  fs.rmSync(path.join(sharded, 'model-00002-of-00003.safetensors'));
+  await assert.rejects(rr.load(sharded), /model\.safetensors\.index\.json: shard model-00002-of-00003\.safetensors is missing from the folder/);
+  fs.writeFileSync(path.join(sharded, 'model.safetensors.index.json'), JSON.stringify({ weight_map: {} }));
+  await assert.rejects(rr.load(sharded), /"weight_map" must be an object of tensor name -> shard file/);
+  // The same tensor in two shards is an error, not a silent pick.
+  const twice = shardModel(dir, 2);
+  const index = JSON.parse(fs.readFileSync(path.join(twice, 'model.safetensors.index.json'), 'utf8'));
+  fs.copyFileSync(path.join(twice, 'model-00001-of-00002.safetensors'), path.join(twice, 'model-00003-of-00003.safetensors'));
+  index.weight_map.extra = 'model-00003-of-00003.safetensors';
+  fs.writeFileSync(path.join(twice, 'model.safetensors.index.json'), JSON.stringify(index));
+  await assert.rejects(rr.load(twice), /is also in/);
 });

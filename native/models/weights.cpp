@@ -1,6 +1,7 @@
 #include "models/weights.h"
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
 #include "runtime/safetensors.h"
 
 namespace rr {
@@ -34,18 +35,35 @@ std::string joinNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
-LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
-  const SafetensorsHeader header = readSafetensorsHeader(path);
+LoadReport loadWeights(CrossEncoder& model, const std::string& path) { return loadWeights(model, std::vector<std::string>{path}); }
+
+LoadReport loadWeights(CrossEncoder& model, const std::vector<std::string>& paths) {
+  if (paths.empty()) throw std::runtime_error("loadWeights: no safetensors file given");
+  std::vector<SafetensorsHeader> headers;
+  for (const auto& p : paths) headers.push_back(readSafetensorsHeader(p));
+  const std::string path = paths.size() == 1 ? paths[0] : paths[0] + " (and " + std::to_string(paths.size() - 1) + " more shards)";
+  // A tensor's entry and the shard holding it; a name in two shards is an error, not a silent pick.
+  std::map<std::string, std::pair<const SafetensorsHeader*, const SafetensorsEntry*>> byName;
+  for (const auto& h : headers)
+    for (const auto& e : h.entries)
+      if (!byName.emplace(e.name, std::make_pair(&h, &e)).second)
+        throw std::runtime_error(h.path + ": tensor " + e.name + " is also in " + byName[e.name].first->path);
   const std::string basePrefix = model.basePrefix();
   std::vector<std::string> missing, mismatched;
   std::map<std::string, bool> used;
-  std::vector<std::pair<torch::Tensor, const SafetensorsEntry*>> assignments;
+  std::vector<std::pair<torch::Tensor, std::pair<const SafetensorsHeader*, const SafetensorsEntry*>>> assignments;
   LoadReport report;
 
   for (auto& [name, param] : model.namedParameters()) {
     const SafetensorsEntry* entry = nullptr;
-    for (const auto& candidate : candidateNames(name, basePrefix))
-      if ((entry = header.find(candidate))) break;
+    const SafetensorsHeader* shard = nullptr;
+    for (const auto& candidate : candidateNames(name, basePrefix)) {
+      auto found = byName.find(candidate);
+      if (found != byName.end()) {
+        std::tie(shard, entry) = found->second;
+        break;
+      }
+    }
     if (!entry) {
       // A base-model checkpoint has no head: the head (and DeBERTa's pooler) start fresh, as in HF.
       // ModernBERT's head and Qwen's score head likewise (a ModernBertModel or Qwen3ForCausalLM checkpoint).
@@ -65,7 +83,7 @@ LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
       mismatched.push_back(shape.str());
       continue;
     }
-    assignments.emplace_back(param, entry);
+    assignments.emplace_back(param, std::make_pair(shard, entry));
   }
   if (!missing.empty() || !mismatched.empty()) {
     std::string message = path + ": the checkpoint does not fit the model.";
@@ -74,9 +92,10 @@ LoadReport loadWeights(CrossEncoder& model, const std::string& path) {
     throw std::runtime_error(message);
   }
   torch::NoGradGuard noGrad;
-  for (auto& [param, entry] : assignments) param.copy_(readSafetensor(header, *entry));
-  for (const auto& e : header.entries)
-    if (!used.count(e.name)) report.unexpected.push_back(e.name);
+  for (auto& [param, at] : assignments) param.copy_(readSafetensor(*at.first, *at.second));
+  for (const auto& h : headers)
+    for (const auto& e : h.entries)
+      if (!used.count(e.name)) report.unexpected.push_back(e.name);
   return report;
 }
 

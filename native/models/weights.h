@@ -16,6 +16,8 @@ struct LoadReport {
 // tensors and shape mismatches are one error that lists every name; a missing classification head is
 // allowed (fine-tuning from a base model) and reported.
 LoadReport loadWeights(CrossEncoder& model, const std::string& path);
+// The same over a sharded checkpoint's files (model-0000N-of-0000M.safetensors, as model.safetensors.index.json lists them).
+LoadReport loadWeights(CrossEncoder& model, const std::vector<std::string>& paths);
 
 void saveWeights(CrossEncoder& model, const std::string& path, const std::map<std::string, std::string>& metadata);
 

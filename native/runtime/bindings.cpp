@@ -484,9 +484,9 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
 
   Napi::Value LoadWeights(const Napi::CallbackInfo& info) {
     struct LoadJob : Job {
-      LoadJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::string p) : Job(env), model(std::move(m)), path(std::move(p)) {}
+      LoadJob(Napi::Env env, std::shared_ptr<CrossEncoder> m, std::vector<std::string> p) : Job(env), model(std::move(m)), paths(std::move(p)) {}
       void Execute() override {
-        report = loadWeights(*model, path);
+        report = loadWeights(*model, paths);
         if (model->int8()) model->setInt8(true);  // quantize the new weights
       }
       Napi::Value OnOK(Napi::Env env) override {
@@ -496,12 +496,20 @@ class CrossEncoderWrap : public Napi::ObjectWrap<CrossEncoderWrap> {
         return out;
       }
       std::shared_ptr<CrossEncoder> model;
-      std::string path;
+      std::vector<std::string> paths;
       LoadReport report;
     };
     auto model = live(info.Env());
-    return Job::Queue(*addonData(info.Env()).torchThread,
-                      std::make_unique<LoadJob>(info.Env(), model, info[0].ToString().Utf8Value()));
+    // One safetensors file, or a sharded checkpoint's files.
+    std::vector<std::string> paths;
+    if (info.Length() > 0 && info[0].IsArray()) {
+      auto list = info[0].As<Napi::Array>();
+      for (uint32_t i = 0; i < list.Length(); ++i) paths.push_back(list.Get(i).ToString().Utf8Value());
+      if (paths.empty()) throw Napi::TypeError::New(info.Env(), "loadWeights: give a safetensors path or a non-empty array of them");
+    } else {
+      paths.push_back(info[0].ToString().Utf8Value());
+    }
+    return Job::Queue(*addonData(info.Env()).torchThread, std::make_unique<LoadJob>(info.Env(), model, std::move(paths)));
   }
 
   Napi::Value SaveWeights(const Napi::CallbackInfo& info) {

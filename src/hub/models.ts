@@ -4,6 +4,7 @@
 // The revision is resolved to a commit first (refs/<revision> offline; else the Hub's revision API, written back to
 // refs/ as Python does), then the files a cross-encoder needs are fetched by that commit with @huggingface/hub.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { RepoCache } from './cache';
 import { hubSettings, type HubSettings } from './settings';
 import { HubError, downloadAll, listRepoFiles, openRepo, repoOf, type ListFileEntry } from './transfer';
@@ -46,7 +47,9 @@ export function parseHubId(name: string, revision?: string): { id: string; revis
 // OpenVINO copies of the same weights.
 const CONFIG_FILES = /^(config\.json|tokenizer\.json|tokenizer_config\.json|chat_template\.jinja|special_tokens_map\.json|added_tokens\.json|vocab\.(txt|json)|merges\.txt|[^/]*\.model|modules\.json|sentence_bert_config\.json|config_sentence_transformers\.json|\d+_[A-Za-z]+\/config\.json)$/;
 const WEIGHTS = 'model.safetensors';
-const OTHER_WEIGHTS = /^(pytorch_model.*\.bin|tf_model\.h5|flax_model\.msgpack|model\.onnx|onnx\/.*\.onnx|model-\d+-of-\d+\.safetensors)$/;
+// A sharded checkpoint (Qwen3-Reranker-4B / -8B): the index names the shards, fetched after it.
+const WEIGHTS_INDEX = 'model.safetensors.index.json';
+const OTHER_WEIGHTS = /^(pytorch_model.*\.bin|tf_model\.h5|flax_model\.msgpack|model\.onnx|onnx\/.*\.onnx)$/;
 
 /**
  * The local folder for `nameOrPath`: the path itself when it exists, else the cache snapshot of that Hub model,
@@ -76,6 +79,17 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
     return cache.snapshotDir(sha);
   }
   const weights = files.find((f) => f.path === WEIGHTS);
+  const index = weights ? undefined : files.find((f) => f.path === WEIGHTS_INDEX);
+  if (index) {
+    if (!wanted.some((f) => f.path === 'config.json')) throw new HubError(`${label}: the repo has no config.json: not a transformers model`);
+    await downloadAll(opened, [...wanted, index]);
+    const shards = shardsOf(cache, sha);
+    const entries = shards.map((shard) => files.find((f) => f.path === shard));
+    const absent = shards.filter((_, i) => !entries[i]);
+    if (absent.length) throw new HubError(`${label}: ${WEIGHTS_INDEX} names shards the repo does not have: ${absent.slice(0, 3).join(', ')}`);
+    await downloadAll(opened, entries as ListFileEntry[]);
+    return cache.snapshotDir(sha);
+  }
   if (!weights) {
     const others = files.filter((f) => OTHER_WEIGHTS.test(f.path)).map((f) => f.path);
     throw new HubError(`${label}: no weights rrnative can read: it needs ${WEIGHTS}` +
@@ -90,5 +104,22 @@ export async function resolveModelFolder(nameOrPath: string, options: HubOptions
 /** A snapshot rrnative can load: the files fetched last are there (the weights; for a tokenizer, its main file). */
 function isComplete(cache: RepoCache, sha: string, only: 'model' | 'tokenizer'): boolean {
   if (only === 'tokenizer') return cache.has(sha, 'tokenizer.json') || cache.has(sha, 'vocab.txt');
-  return cache.has(sha, 'config.json') && cache.has(sha, WEIGHTS);
+  if (!cache.has(sha, 'config.json')) return false;
+  if (cache.has(sha, WEIGHTS)) return true;
+  if (!cache.has(sha, WEIGHTS_INDEX)) return false;
+  try {
+    return shardsOf(cache, sha).every((shard) => cache.has(sha, shard));
+  } catch {
+    return false;
+  }
+}
+
+// The shard files a cached index names, in order, each once.
+function shardsOf(cache: RepoCache, sha: string): string[] {
+  const index = JSON.parse(fs.readFileSync(path.join(cache.snapshotDir(sha), WEIGHTS_INDEX), 'utf8')) as { weight_map?: Record<string, unknown> };
+  const shards = [...new Set(Object.values(index.weight_map ?? {}))];
+  if (shards.length === 0 || !shards.every((s) => typeof s === 'string' && /^[^/\\]+\.safetensors$/.test(s))) {
+    throw new HubError(`${cache.snapshotDir(sha)}/${WEIGHTS_INDEX}: "weight_map" must map tensor names to .safetensors files of the repo`);
+  }
+  return shards as string[];
 }
