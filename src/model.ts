@@ -471,7 +471,8 @@ function checkTemplateOptions(options: LoadOptions, config: ResolvedModelConfig,
   if (options.instruction !== undefined && template === 'none') {
     throw new RangeError('options.instruction needs a prompt template (options.template \'qwen3-reranker\')');
   }
-  return { template, instruction: options.instruction };
+  // A saved folder's instruction stays with its template unless another is given.
+  return { template, instruction: options.instruction ?? (saved?.template === template ? saved.instruction : undefined) };
 }
 
 // A yes/no reranker's answer token ids, into config.native: from options.answerTokens (ids, or tokens looked up in

@@ -250,7 +250,9 @@ test('qwen3-reranker-seqcls-tiny: the *-seq-cls conversion with template qwen3-r
   for (const file of ['vocab.json', 'merges.txt', 'tokenizer_config.json', 'tokenizer.json']) assert.ok(fs.existsSync(path.join(out, file)), file);
   const reloaded = await rr.load(out, { maxLength: f.max_length });
   assert.deepEqual(await reloaded.score(pairs), got);
-  [causal, plain, seqcls, reloaded].forEach((m) => m.dispose());
+  const named = await rr.load(out, { maxLength: f.max_length, template: 'qwen3-reranker' });
+  assert.equal(named.tokenizer.instruction, instruction, 'naming the same template keeps the saved instruction');
+  [causal, plain, seqcls, reloaded, named].forEach((m) => m.dispose());
 });
 
 test('qwen3-reranker-tiny: what the prompt cannot do is refused, naming the option', async () => {
