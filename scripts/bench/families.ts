@@ -5,6 +5,7 @@
 //   npx tsc -p tsconfig.json && node dist/scripts/bench/families.js [--models modernbert,qwen3] [--pairs 64]
 //       [--qwen-pairs 16] [--batch 16] [--threads 2] [--repeats 2] [--max-length 256] [--seed 0]
 //       [--hf-python ~/.cache/rrnative-peers/venv/bin/python] [--work DIR] [--out FILE.json] [--tiny]
+//       [--no-st] [--st-pairs 64] [--st-qwen-pairs 16]
 //
 // What it does:
 // - Models: random init by transformers at a real model's shape (families_peer.py create: AutoConfig.for_model,
@@ -12,7 +13,8 @@
 //   os.tmpdir()/rrnative-families-bench), kept there: a folder whose bench-spec.json matches is reused.
 //   ModernBERT-base: vocab 50368, 22 x 768, 12 heads, 1152, global attention every 3rd layer, local window 128,
 //   mean pooling. Qwen3-0.6B: vocab 151669, 28 x 1024, 16 heads, 8 KV heads, head_dim 128, 3072, tied embeddings.
-//   --tiny shrinks both (vocab 1000, hidden 64, 2-3 layers) and the pair counts: a check of the script in < 1 min.
+//   --tiny shrinks both (hidden 64, 2-3 layers; vocab 1000 for Qwen, 8064 for ModernBERT so that bert-mini-a's
+//   WordPiece fits for the text part) and the pair counts: a check of the script in about a minute.
 // - Token ids: no tokenizer for either model. The lengths are real ones: debdesc dev pairs as scripts/bench/cpu.ts
 //   makes them, tokenized by bert-mini-a's WordPiece (test/fixtures/hf, truncated to --max-length); each pair
 //   becomes seeded random ids of its length. ModernBERT rows are [CLS] ids [SEP]; Qwen rows get 50 more ids, what
@@ -32,6 +34,28 @@
 //   reverse order); each side's best round is shown, every round's pairs/s is in --out.
 // - Agreement: max |ours - transformers| over the first (shortest) batch's logits, and over all batches.
 // Prints a Markdown table; --out writes the raw results as JSON.
+//
+// Second part, text (skip with --no-st): rrnative's score() beside sentence-transformers' CrossEncoder.predict(),
+// tokenization timed on both sides.
+// - Folders: <name>-text beside each model folder, hard links (else copies) of its config.json and
+//   model.safetensors plus a tokenizer: ModernBERT gets bert-mini-a's WordPiece (test/fixtures/hf; ids < 8000,
+//   [CLS] q [SEP] d [SEP] as ModernBERT's own tokenizer builds a pair), Qwen3 qwen3-reranker-tiny's BPE with
+//   chat_template taken out of tokenizer_config.json (sentence-transformers 6 sends a model with a chat template
+//   down its message path, which refuses plain pairs), so both sides encode plain (query, document) pairs;
+//   rrnative loads it with template 'none' (its default for a seq-cls model). Remade on every run.
+// - Pairs: the debdesc dev pairs of scripts/bench/cpu.ts, --st-pairs for ModernBERT, --st-qwen-pairs for Qwen,
+//   max_length --max-length on both sides (truncation longest-first on both).
+// - Sides: ours `load(dir, { maxLength })` then `score(pairs, { batchSize: --batch })`, packed and padded
+//   (RRNATIVE_PACKING=off); sentence-transformers `CrossEncoder(dir, max_length, device='cpu')` then
+//   `predict(pairs, batch_size, activation_fn=Identity, show_progress_bar=False)` in a fresh Python process
+//   per round (families_peer.py st-predict; the peer's environment and threads as above). Load untimed; one
+//   untimed warm-up call on the first 4 pairs; then one timed call over every pair. Both sort by length into
+//   batches themselves (ours by tokens, sentence-transformers by characters).
+// - Scores: raw logits on both sides. CrossEncoder.predict applies `activation_fn or model.activation_fn`, and
+//   the default for num_labels 1 is Sigmoid, so the peer passes torch.nn.Identity(); agreement is max |diff|
+//   over every pair. Tokens/pair is rrnative's tokenizer's count; the peer's count (its own tokenizer, after the
+//   clock) is checked against it, pair by pair.
+// - Rounds: --repeats, alternating order, best round shown; a second Markdown table, and `text` in --out.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,7 +70,8 @@ import { makePairs, paddingEfficiency } from './cpu';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const peerScript = path.join(repoRoot, 'scripts', 'bench', 'families_peer.py');
-const defaultTokenizer = path.join(repoRoot, 'test', 'fixtures', 'hf', 'bert-mini-a');
+const fixtures = path.join(repoRoot, 'test', 'fixtures', 'hf');
+const defaultTokenizer = path.join(fixtures, 'bert-mini-a');
 const defaultHfPython = path.join(os.homedir(), '.cache', 'rrnative-peers', 'venv', 'bin', 'python');
 
 // The OpenMP wait policy this script was started with, before the addon sets rrnative's default (as cpu.ts).
@@ -74,12 +99,13 @@ interface Family {
 
 export function families(tiny: boolean): Family[] {
   // ModernBERT's tokenizer: [UNK] 50280, [CLS] 50281, [SEP] 50282, [PAD] 50283 (HF's ModernBertConfig defaults
-  // for bos/eos/cls/sep). Tiny: the same layout at the top of a 1000-id vocabulary.
+  // for bos/eos/cls/sep). Tiny: the same layout at 997-999, in a vocabulary of 8064 ids (the text part's
+  // WordPiece has 8000; the token-id rows stay below 1000).
   const modernbert: Family = tiny
     ? {
       key: 'modernbert', label: 'ModernBERT (tiny)', arch: 'ModernBertForSequenceClassification', idEnd: 997, pad: 999, cls: 997, sep: 998, extraTokens: 0, padding: 'right',
       config: {
-        model_type: 'modernbert', vocab_size: 1000, hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 96,
+        model_type: 'modernbert', vocab_size: 8064, hidden_size: 64, num_hidden_layers: 3, num_attention_heads: 4, intermediate_size: 96,
         max_position_embeddings: 8192, global_attn_every_n_layers: 3, local_attention: 128, classifier_pooling: 'mean', num_labels: 1,
         pad_token_id: 999, bos_token_id: 997, cls_token_id: 997, eos_token_id: 998, sep_token_id: 998,
       },
@@ -120,6 +146,10 @@ interface Options {
   work: string;
   out?: string;
   tiny: boolean;
+  /** The text part (rrnative score() vs sentence-transformers CrossEncoder.predict). */
+  st: boolean;
+  stPairs: number;
+  stQwenPairs: number;
 }
 
 function positiveInt(value: string, name: string): number {
@@ -145,6 +175,9 @@ export function parseOptions(argv: string[]): Options {
       work: { type: 'string', default: path.join(os.tmpdir(), 'rrnative-families-bench') },
       out: { type: 'string' },
       tiny: { type: 'boolean', default: false },
+      'no-st': { type: 'boolean', default: false },
+      'st-pairs': { type: 'string' },
+      'st-qwen-pairs': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -176,6 +209,9 @@ export function parseOptions(argv: string[]): Options {
     work: path.resolve(values.work),
     out: values.out,
     tiny,
+    st: !values['no-st'],
+    stPairs: positiveInt(values['st-pairs'] ?? (tiny ? '32' : '64'), 'st-pairs'),
+    stQwenPairs: positiveInt(values['st-qwen-pairs'] ?? '16', 'st-qwen-pairs'),
   };
 }
 
@@ -330,6 +366,171 @@ function maxAbsDiff(a: number[][][], b: number[][][], batches = a.length): numbe
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Text: rrnative score() vs sentence-transformers CrossEncoder.predict()
+
+/** The text part's tokenizer for a family: a fixture folder, and the files of it that are copied. */
+const TEXT_TOKENIZERS: Record<string, { dir: string; files: string[] }> = {
+  modernbert: { dir: path.join(fixtures, 'bert-mini-a'), files: ['tokenizer.json', 'vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json'] },
+  qwen3: { dir: path.join(fixtures, 'qwen3-reranker-tiny'), files: ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt', 'special_tokens_map.json'] },
+};
+
+/** Hard link `from` at `to`, or copy it where a link cannot be made (another file system, no permission). */
+function linkOrCopy(from: string, to: string): 'link' | 'copy' {
+  try {
+    fs.linkSync(from, to);
+    return 'link';
+  } catch {
+    fs.copyFileSync(from, to);
+    return 'copy';
+  }
+}
+
+/**
+ * `<modelDir>-text`, made afresh: config.json and model.safetensors of the model folder (hard links), the
+ * family's tokenizer files, tokenizer_config.json without chat_template.
+ */
+export function makeTextFolder(family: Family, modelDir: string): { dir: string; weights: 'link' | 'copy'; tokenizer: string; files: string[] } {
+  const dir = `${modelDir}-text`;
+  const source = TEXT_TOKENIZERS[family.key];
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  linkOrCopy(path.join(modelDir, 'config.json'), path.join(dir, 'config.json'));
+  const weights = linkOrCopy(path.join(modelDir, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+  const files = source.files.filter((f) => fs.existsSync(path.join(source.dir, f)));
+  for (const f of files) {
+    if (f === 'tokenizer_config.json') {
+      const config = JSON.parse(fs.readFileSync(path.join(source.dir, f), 'utf8')) as Record<string, unknown>;
+      delete config.chat_template;
+      fs.writeFileSync(path.join(dir, f), JSON.stringify(config, null, 2) + '\n');
+    } else {
+      fs.copyFileSync(path.join(source.dir, f), path.join(dir, f));
+    }
+  }
+  return { dir, weights, tokenizer: path.relative(repoRoot, source.dir), files };
+}
+
+interface TextRun {
+  pairsPerSecond: number;
+  seconds: number;
+  scores: number[];
+  extra?: Record<string, unknown>;
+}
+
+type TextSide = 'rrnative packed' | 'rrnative padded' | 'sentence-transformers';
+const TEXT_SIDES: TextSide[] = ['rrnative packed', 'rrnative padded', 'sentence-transformers'];
+const TEXT_WARMUP_PAIRS = 4;
+
+async function scoreOursText(model: Reranker, pairs: [string, string][], batch: number, packed: boolean): Promise<TextRun> {
+  const before = process.env.RRNATIVE_PACKING;
+  if (packed) delete process.env.RRNATIVE_PACKING;
+  else process.env.RRNATIVE_PACKING = 'off';
+  try {
+    await model.score(pairs.slice(0, TEXT_WARMUP_PAIRS), { batchSize: batch });
+    const packedBefore = addon().runtimeInfo().packedForwards;
+    const t0 = process.hrtime.bigint();
+    const scores = await model.score(pairs, { batchSize: batch });
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const packedForwards = addon().runtimeInfo().packedForwards - packedBefore;
+    return { pairsPerSecond: pairs.length / seconds, seconds, scores, extra: { packedForwards, forwards: Math.ceil(pairs.length / batch) } };
+  } finally {
+    if (before === undefined) delete process.env.RRNATIVE_PACKING;
+    else process.env.RRNATIVE_PACKING = before;
+  }
+}
+
+async function scoreSt(opts: Options, dir: string, pairsFile: string): Promise<TextRun> {
+  const args = [peerScript, 'st-predict', dir, pairsFile, '--threads', String(opts.threads), '--batch', String(opts.batch),
+    '--max-length', String(opts.maxLength), '--warmup', String(TEXT_WARMUP_PAIRS)];
+  const r = await runProcess(opts.hfPython, args, peerEnv(opts.threads), TIMEOUT_MS);
+  const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
+  if (r.code !== 0 || !line) throw new Error(`families_peer.py st-predict exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
+  const p = JSON.parse(line) as { pairs_per_s: number; seconds: number; scores: number[]; tokens: number[] } & Record<string, unknown>;
+  const { pairs_per_s: pairsPerSecond, seconds, scores, ...rest } = p;
+  return { pairsPerSecond, seconds, scores, extra: rest };
+}
+
+function maxAbsDiffFlat(a: number[], b: number[]): number {
+  return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+}
+
+interface TextResult {
+  key: string;
+  label: string;
+  dir: string;
+  weights: 'link' | 'copy';
+  tokenizer: string;
+  tokenizerFiles: string[];
+  pairs: number;
+  batch: number;
+  maxLength: number;
+  tokensPerPair: number;
+  /** Pairs whose token count differs between rrnative's tokenizer and the CrossEncoder's. */
+  tokenCountMismatches: number;
+  paddingEfficiency: number;
+  sides: Record<TextSide, { pairsPerSecond: number; seconds: number; runs: number[]; extra?: Record<string, unknown> }>;
+  ratios: { packedOverSt: number; paddedOverSt: number; packedOverPadded: number };
+  agreement: { maxAbsDiff: { packed: number; padded: number }; packedVsPadded: number; maxAbsScore: number };
+}
+
+async function runText(opts: Options, family: Family, modelDir: string, pairs: [string, string][], log: (s: string) => void): Promise<TextResult> {
+  const folder = makeTextFolder(family, modelDir);
+  const pairsFile = path.join(opts.work, `${path.basename(folder.dir)}-pairs.json`);
+  fs.writeFileSync(pairsFile, JSON.stringify({ pairs }));
+  log(`${family.label}: text, ${folder.dir} (weights ${folder.weights === 'link' ? 'hard-linked' : 'copied'}); loading into rrnative (untimed)`);
+  const model = await load(folder.dir, { device: 'cpu', maxLength: opts.maxLength, template: 'none' });
+  const runs: Record<TextSide, TextRun[]> = { 'rrnative packed': [], 'rrnative padded': [], 'sentence-transformers': [] };
+  let lengths: number[];
+  try {
+    lengths = (await model.tokenizer.encodePairs(pairs, opts.maxLength, true)).map((e) => e.ids.length);
+    for (let r = 0; r < opts.repeats; r++) {
+      for (const side of r % 2 === 0 ? TEXT_SIDES : [...TEXT_SIDES].reverse()) {
+        log(`${family.label}: text, ${side} (round ${r + 1}/${opts.repeats}, ${pairs.length} pairs, batches of ${opts.batch})`);
+        const run = side === 'sentence-transformers' ? await scoreSt(opts, folder.dir, pairsFile) : await scoreOursText(model, pairs, opts.batch, side === 'rrnative packed');
+        if (run.scores.length !== pairs.length || run.scores.some((v) => !Number.isFinite(v))) throw new Error(`${family.label}, text, ${side}: ${run.scores.length} scores for ${pairs.length} pairs, or one not finite`);
+        runs[side].push(run);
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  const packedRun = runs['rrnative packed'][0], paddedRun = runs['rrnative padded'][0], stRun = runs['sentence-transformers'][0];
+  const forwards = Math.ceil(pairs.length / opts.batch);
+  const packedCount = runs['rrnative packed'].map((r) => r.extra?.packedForwards);
+  if (packedCount.some((n) => n !== forwards) || runs['rrnative padded'].some((r) => r.extra?.packedForwards !== 0)) {
+    log(`${family.label}: text, warning: packed forwards per run ${JSON.stringify(packedCount)} (packed), ` +
+      `${JSON.stringify(runs['rrnative padded'].map((r) => r.extra?.packedForwards))} (padded), of ${forwards}`);
+  }
+  const stTokens = stRun.extra?.tokens as number[];
+  const tokenCountMismatches = lengths.filter((n, i) => n !== stTokens[i]).length;
+  if (tokenCountMismatches > 0) log(`${family.label}: text, warning: ${tokenCountMismatches} of ${pairs.length} pairs have another token count in the CrossEncoder's tokenizer`);
+  const best = (side: TextSide) => {
+    const b = runs[side].reduce((a, x) => (x.pairsPerSecond > a.pairsPerSecond ? x : a));
+    const extra = { ...b.extra };
+    delete extra.tokens;
+    return { pairsPerSecond: b.pairsPerSecond, seconds: b.seconds, runs: runs[side].map((x) => x.pairsPerSecond), extra };
+  };
+  const sides = { 'rrnative packed': best('rrnative packed'), 'rrnative padded': best('rrnative padded'), 'sentence-transformers': best('sentence-transformers') };
+  return {
+    key: family.key, label: family.label, dir: folder.dir, weights: folder.weights, tokenizer: folder.tokenizer, tokenizerFiles: folder.files,
+    pairs: pairs.length, batch: opts.batch, maxLength: opts.maxLength,
+    tokensPerPair: lengths.reduce((s, x) => s + x, 0) / lengths.length,
+    tokenCountMismatches,
+    paddingEfficiency: paddingEfficiency(lengths, opts.batch, true),
+    sides,
+    ratios: {
+      packedOverSt: sides['rrnative packed'].pairsPerSecond / sides['sentence-transformers'].pairsPerSecond,
+      paddedOverSt: sides['rrnative padded'].pairsPerSecond / sides['sentence-transformers'].pairsPerSecond,
+      packedOverPadded: sides['rrnative packed'].pairsPerSecond / sides['rrnative padded'].pairsPerSecond,
+    },
+    agreement: {
+      maxAbsDiff: { packed: maxAbsDiffFlat(packedRun.scores, stRun.scores), padded: maxAbsDiffFlat(paddedRun.scores, stRun.scores) },
+      packedVsPadded: maxAbsDiffFlat(packedRun.scores, paddedRun.scores),
+      maxAbsScore: stRun.scores.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Machine
 
 function cpuName(): string {
@@ -378,11 +579,13 @@ async function main(): Promise<void> {
   const lengthsOf = async (n: number) => (await tokenizer.encodePairs(makePairs(dev, n, 1).pairs, opts.maxLength, true)).map((e) => e.ids.length);
 
   const results: ModelResult[] = [];
+  const modelDirs: { family: Family; dir: string }[] = [];
   let peerVersions = { torch: 'n/a', transformers: 'n/a' };
   for (const [index, family] of families(opts.tiny).entries()) {
     if (!opts.models.includes(family.key)) continue;
     const dir = path.join(opts.work, family.key + (opts.tiny ? '-tiny' : ''));
     const { params } = await ensureModel(opts, family, dir, log);
+    modelDirs.push({ family, dir });
     const pairLengths = await lengthsOf(family.key === 'qwen3' ? opts.qwenPairs : opts.pairs);
     const batches = makeBatches(family, pairLengths, opts.batch, opts.seed + index);
     const rowLengths = pairLengths.map((l) => l + family.extraTokens);
@@ -436,6 +639,15 @@ async function main(): Promise<void> {
     });
   }
 
+  // The text part, after the token-id one: the same model folders, with tokenizers.
+  const textResults: TextResult[] = [];
+  if (opts.st) {
+    for (const { family, dir } of modelDirs) {
+      const pairs = makePairs(dev, family.key === 'qwen3' ? opts.stQwenPairs : opts.stPairs, 1).pairs;
+      textResults.push(await runText(opts, family, dir, pairs, log));
+    }
+  }
+
   const date = new Date().toISOString();
   const machine = { cpu: cpuName(), cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), threads: opts.threads };
   const attn = [...new Set(results.map((r) => `${r.label} ${String(r.sides.transformers.extra?.attnImplementation)}`))].join(', ');
@@ -465,9 +677,35 @@ async function main(): Promise<void> {
       `${fmtDiff(r.agreement.firstBatchMaxAbsDiff.packed)} (${fmtDiff(r.agreement.allBatchesMaxAbsDiff.packed)}) | ` +
       `${fmtDiff(r.agreement.firstBatchMaxAbsDiff.padded)} (${fmtDiff(r.agreement.allBatchesMaxAbsDiff.padded)}) |`),
   ];
+  if (textResults.length > 0) {
+    const st = textResults[0].sides['sentence-transformers'].extra ?? {};
+    const stAttn = textResults.map((r) => `${r.label} ${String(r.sides['sentence-transformers'].extra?.attn_implementation)}`).join(', ');
+    lines.push(
+      '',
+      `### Text: rrnative score() vs sentence-transformers CrossEncoder.predict(), tokenization timed on both sides`,
+      '',
+      `- sentence-transformers ${String(st.sentence_transformers)} (transformers ${String(st.transformers)}, torch ${String(st.torch)}), ` +
+        `CrossEncoder(dir, max_length=${opts.maxLength}, device='cpu').predict(pairs, batch_size=${opts.batch}, activation_fn=Identity), attention: ${stAttn}; ` +
+        `torch.set_num_threads(${opts.threads}), a fresh process per round`,
+      `- rrnative: load(dir, { maxLength: ${opts.maxLength}, template: 'none' }).score(pairs, { batchSize: ${opts.batch} }); packed = default, padded = RRNATIVE_PACKING=off`,
+      `- folders: <model>-text, the weights above (hard links) + tokenizer: ModernBERT ${textResults.find((r) => r.key === 'modernbert')?.tokenizer ?? '-'} (WordPiece), ` +
+        `Qwen3 ${textResults.find((r) => r.key === 'qwen3')?.tokenizer ?? '-'} (BPE, chat_template removed); plain (query, document) pairs on both sides`,
+      `- pairs: debdesc dev (as scripts/bench/cpu.ts), truncated longest-first to ${opts.maxLength}; tokens/pair as rrnative's tokenizer counts them ` +
+        `(the CrossEncoder's differs on ${textResults.map((r) => `${r.tokenCountMismatches}/${r.pairs}`).join(', ')} pairs); padding eff. for length-sorted batches of ${opts.batch}`,
+      `- timing: load untimed; one untimed warm-up call on ${TEXT_WARMUP_PAIRS} pairs; one timed call over every pair; ${opts.repeats} rounds, alternating the order, best shown`,
+      `- agreement: max |rrnative - CrossEncoder| over every pair's raw logit (the CrossEncoder's default, Sigmoid for one label, replaced by Identity)`,
+      '',
+      '| model | pairs | tokens/pair | padding eff. | rrnative packed pairs/s | rrnative padded pairs/s | sentence-transformers pairs/s | packed / ST | padded / ST | packed / padded | max abs diff packed | max abs diff padded |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...textResults.map((r) => `| ${r.label} | ${r.pairs} | ${fmt(r.tokensPerPair)} | ${fmt(100 * r.paddingEfficiency, 0)}% | ` +
+        `${fmt(r.sides['rrnative packed'].pairsPerSecond, 2)} | ${fmt(r.sides['rrnative padded'].pairsPerSecond, 2)} | ${fmt(r.sides['sentence-transformers'].pairsPerSecond, 2)} | ` +
+        `${fmt(r.ratios.packedOverSt, 2)}x | ${fmt(r.ratios.paddedOverSt, 2)}x | ${fmt(r.ratios.packedOverPadded, 2)}x | ` +
+        `${fmtDiff(r.agreement.maxAbsDiff.packed)} | ${fmtDiff(r.agreement.maxAbsDiff.padded)} |`),
+    );
+  }
   console.log(lines.join('\n'));
   if (opts.out) {
-    const json = { date, machine, options: opts, ours: { node: process.version, runtime: info }, transformers: { python: opts.hfPython, ...peerVersions }, models: results };
+    const json = { date, machine, options: opts, ours: { node: process.version, runtime: info }, transformers: { python: opts.hfPython, ...peerVersions }, models: results, text: textResults };
     fs.writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');
     log(`wrote ${opts.out}`);
   }
