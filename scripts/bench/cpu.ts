@@ -56,7 +56,6 @@
 // - --profile: after each task's timed runs, ours runs once more under LibTorch's profiler (untimed) and the
 //   largest CPU operators are printed after the table: where the time goes, before choosing what to speed up.
 // Prints one Markdown table and, with --json, writes the raw results.
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -67,6 +66,7 @@ import { Rng } from '../../src/data/rng';
 import { Reranker } from '../../src/model';
 import { addon, type NativeProfileSummary } from '../../src/native';
 import { formatCpuProfile } from './profile';
+import { peerEnv, runProcess, startOmpWaitPolicy, tail } from './processes';
 import { PairTokenizer, padBatch } from '../../src/tokenize';
 import { packsTokens, resolveLengthSlices } from '../../src/train/trainer';
 import { trainWordPiece } from '../../src/train/vocab';
@@ -292,42 +292,6 @@ function hashIds(rows: (number[] | number[][])[]): string {
 
 // ---------------------------------------------------------------------------------------------------------
 // Running a measurement in a child process
-
-// Measurement processes still running; ended with this one (Ctrl-C, kill) so none is left behind.
-const running = new Set<ChildProcess>();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    for (const child of running) child.kill('SIGKILL');
-    process.exit(130);
-  });
-}
-
-function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    child.on('exit', () => running.delete(child));
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(killed after ${timeoutMs / 1000} s)`; }, timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
-
-const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(-400);
-
-// The OpenMP settings this script was started with, before loading the addon sets rrnative's defaults.
-const startOmpWaitPolicy = process.env.OMP_WAIT_POLICY;
-
-/** The environment for a peer's process: the caller's, with OpenMP's wait policy as this script found it. */
-function peerEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  if (startOmpWaitPolicy === undefined) delete env.OMP_WAIT_POLICY;
-  else env.OMP_WAIT_POLICY = startOmpWaitPolicy;
-  return env;
-}
 
 async function measureOurs(spec: ChildSpec, work: string, threads: number, timeoutMs: number): Promise<Measurement | { error: string }> {
   const specFile = path.join(work, `spec-${spec.kind}-${spec.dtype}-${path.basename(spec.modelDir)}.json`);

@@ -56,7 +56,6 @@
 //   over every pair. Tokens/pair is rrnative's tokenizer's count; the peer's count (its own tokenizer, after the
 //   clock) is checked against it, pair by pair.
 // - Rounds: --repeats, alternating order, best round shown; a second Markdown table, and `text` in --out.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,15 +66,13 @@ import { load, type Reranker } from '../../src/index';
 import { addon } from '../../src/native';
 import { PairTokenizer } from '../../src/tokenize';
 import { makePairs, paddingEfficiency } from './cpu';
+import { peerEnv, runProcess, startOmpWaitPolicy, tail } from './processes';
 
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const peerScript = path.join(repoRoot, 'scripts', 'bench', 'families_peer.py');
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'hf');
 const defaultTokenizer = path.join(fixtures, 'bert-mini-a');
 const defaultHfPython = path.join(os.homedir(), '.cache', 'rrnative-peers', 'venv', 'bin', 'python');
-
-// The OpenMP wait policy this script was started with, before the addon sets rrnative's default (as cpu.ts).
-const startOmpWaitPolicy = process.env.OMP_WAIT_POLICY;
 
 // Qwen3-Reranker's prompt around a pair (system + instruction prefix, assistant suffix) is about 50 tokens.
 const QWEN_PROMPT_TOKENS = 50;
@@ -218,33 +215,11 @@ export function parseOptions(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------------------
 // Processes
 
-// Peer processes still running: killed when this one exits (Ctrl-C included), so none is left behind.
-const running = new Set<ChildProcess>();
-process.on('exit', () => { for (const child of running) child.kill('SIGKILL'); });
-
-function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(child);
-    child.on('exit', () => running.delete(child));
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); stderr += `\n(killed after ${timeoutMs / 1000} s)`; }, timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
-
-const tail = (s: string) => s.trim().split('\n').slice(-3).join(' | ').slice(-600);
-
 /** The peer's environment: ours, every pool at `threads`, OpenMP's wait policy as this script was started. */
-function peerEnv(threads: number): NodeJS.ProcessEnv {
+function peerThreadsEnv(threads: number): NodeJS.ProcessEnv {
   const n = String(threads);
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, HF_HUB_DISABLE_PROGRESS_BARS: '1' };
+  const env = peerEnv({ OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OPENBLAS_NUM_THREADS: n, HF_HUB_DISABLE_PROGRESS_BARS: '1' });
   delete env.RRNATIVE_PACKING;
-  if (startOmpWaitPolicy === undefined) delete env.OMP_WAIT_POLICY;
-  else env.OMP_WAIT_POLICY = startOmpWaitPolicy;
   return env;
 }
 
@@ -260,9 +235,9 @@ async function ensureModel(opts: Options, family: Family, dir: string, log: (s: 
   }
   log(`${family.label}: creating the random-init model in ${dir} (transformers, untimed)`);
   fs.rmSync(dir, { recursive: true, force: true });
-  const r = await runProcess(opts.hfPython, [peerScript, 'create', family.arch, JSON.stringify(family.config), dir, '--seed', String(opts.seed)], peerEnv(os.cpus().length), TIMEOUT_MS);
+  const r = await runProcess(opts.hfPython, [peerScript, 'create', family.arch, JSON.stringify(family.config), dir, '--seed', String(opts.seed)], peerThreadsEnv(os.cpus().length), TIMEOUT_MS);
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
-  if (r.code !== 0 || !line) throw new Error(`families_peer.py create ${family.arch} exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
+  if (r.code !== 0 || !line) throw new Error(`families_peer.py create ${family.arch} exited ${r.code}: ${tail(r.stderr || r.stdout, 600)}`);
   const params = (JSON.parse(line) as { params: number }).params;
   fs.writeFileSync(specFile, JSON.stringify({ spec, params }) + '\n');
   return { params, created: true };
@@ -347,9 +322,9 @@ async function scoreOurs(model: Reranker, batches: Batch[], warmup: number, pack
 
 async function scorePeer(opts: Options, dir: string, batchesFile: string, warmup: number): Promise<Run> {
   const args = [peerScript, 'score', dir, batchesFile, '--threads', String(opts.threads), '--warmup', String(warmup)];
-  const r = await runProcess(opts.hfPython, args, peerEnv(opts.threads), TIMEOUT_MS);
+  const r = await runProcess(opts.hfPython, args, peerThreadsEnv(opts.threads), TIMEOUT_MS);
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
-  if (r.code !== 0 || !line) throw new Error(`families_peer.py score exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
+  if (r.code !== 0 || !line) throw new Error(`families_peer.py score exited ${r.code}: ${tail(r.stderr || r.stdout, 600)}`);
   const p = JSON.parse(line) as { pairs_per_s: number; seconds: number; logits: number[][][]; attn_implementation: string; torch: string; transformers: string; threads: number };
   return {
     pairsPerSecond: p.pairs_per_s, seconds: p.seconds, logits: p.logits,
@@ -441,9 +416,9 @@ async function scoreOursText(model: Reranker, pairs: [string, string][], batch: 
 async function scoreSt(opts: Options, dir: string, pairsFile: string): Promise<TextRun> {
   const args = [peerScript, 'st-predict', dir, pairsFile, '--threads', String(opts.threads), '--batch', String(opts.batch),
     '--max-length', String(opts.maxLength), '--warmup', String(TEXT_WARMUP_PAIRS)];
-  const r = await runProcess(opts.hfPython, args, peerEnv(opts.threads), TIMEOUT_MS);
+  const r = await runProcess(opts.hfPython, args, peerThreadsEnv(opts.threads), TIMEOUT_MS);
   const line = r.stdout.split('\n').reverse().find((l) => l.startsWith('{'));
-  if (r.code !== 0 || !line) throw new Error(`families_peer.py st-predict exited ${r.code}: ${tail(r.stderr || r.stdout)}`);
+  if (r.code !== 0 || !line) throw new Error(`families_peer.py st-predict exited ${r.code}: ${tail(r.stderr || r.stdout, 600)}`);
   const p = JSON.parse(line) as { pairs_per_s: number; seconds: number; scores: number[]; tokens: number[] } & Record<string, unknown>;
   const { pairs_per_s: pairsPerSecond, seconds, scores, ...rest } = p;
   return { pairsPerSecond, seconds, scores, extra: rest };
