@@ -204,13 +204,8 @@ export function resolveModelConfig(raw: unknown, source: string, overrides: { nu
   const padTokenId = c.pad_token_id ?? 0;
   const native: NativeModelConfig = {
     modelType: family === 'roberta' ? 'roberta' : family,
-    vocabSize: c.vocab_size,
-    hiddenSize: c.hidden_size,
+    ...sizesOf(c),
     embeddingSize: c.embedding_size ?? c.hidden_size,
-    numHiddenLayers: c.num_hidden_layers,
-    numAttentionHeads: c.num_attention_heads,
-    intermediateSize: c.intermediate_size,
-    maxPositionEmbeddings: c.max_position_embeddings,
     typeVocabSize: c.type_vocab_size,
     numLabels: labelCount,
     padTokenId,
@@ -241,6 +236,15 @@ function labelsOf(c: { id2label?: Record<string, string>; num_labels?: number },
   return { labelCount, labels: Array.from({ length: labelCount }, (_, i) => c.id2label?.[String(i)] ?? `LABEL_${i}`) };
 }
 
+// The sizes every family's config.json names alike.
+function sizesOf(c: { vocab_size: number; hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number; max_position_embeddings: number }):
+  Pick<NativeModelConfig, 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'numAttentionHeads' | 'intermediateSize' | 'maxPositionEmbeddings'> {
+  return {
+    vocabSize: c.vocab_size, hiddenSize: c.hidden_size, numHiddenLayers: c.num_hidden_layers, numAttentionHeads: c.num_attention_heads,
+    intermediateSize: c.intermediate_size, maxPositionEmbeddings: c.max_position_embeddings,
+  };
+}
+
 // The neutral values of the BERT-family keys, for the families that have none of them.
 const bertNeutral = {
   embeddingSize: 0, typeVocabSize: 0, hiddenDropoutProb: 0, positionBiasedInput: true, relativeAttention: false, maxRelativePositions: -1,
@@ -266,12 +270,7 @@ function resolveModernBert(obj: HfConfig, source: string, overrides: { numLabels
   const native: NativeModelConfig = {
     ...bertNeutral,
     modelType: 'modernbert',
-    vocabSize: c.vocab_size,
-    hiddenSize: c.hidden_size,
-    numHiddenLayers: c.num_hidden_layers,
-    numAttentionHeads: c.num_attention_heads,
-    intermediateSize: c.intermediate_size,
-    maxPositionEmbeddings: c.max_position_embeddings,
+    ...sizesOf(c),
     numLabels: labelCount,
     padTokenId: c.pad_token_id ?? -1,
     layerNormEps: c.norm_eps,
@@ -322,12 +321,7 @@ function resolveQwen(obj: HfConfig, source: string, overrides: { numLabels?: num
   const native: NativeModelConfig = {
     ...bertNeutral,
     modelType: family,
-    vocabSize: c.vocab_size,
-    hiddenSize: c.hidden_size,
-    numHiddenLayers: c.num_hidden_layers,
-    numAttentionHeads: c.num_attention_heads,
-    intermediateSize: c.intermediate_size,
-    maxPositionEmbeddings: c.max_position_embeddings,
+    ...sizesOf(c),
     numLabels: labelCount,
     padTokenId: c.pad_token_id ?? -1,
     layerNormEps: c.rms_norm_eps,

@@ -1,6 +1,16 @@
 #include "layers/norms.h"
+#include <algorithm>
+#include <cctype>
 
 namespace rr {
+
+bool isNormParameter(const std::string& name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  return lower.find("layernorm") != std::string::npos || lower.find("layer_norm") != std::string::npos ||
+         lower.find("rmsnorm") != std::string::npos || lower.find("_norm.") != std::string::npos ||
+         lower.find(".norm.") != std::string::npos || lower.rfind("norm.", 0) == 0;
+}
 
 LayerNormImpl::LayerNormImpl(int64_t size, double eps, bool withBias) : size(size), eps(eps) {
   weight = register_parameter("weight", torch::ones({size}));

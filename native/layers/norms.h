@@ -2,8 +2,14 @@
 // (ModernBERT's norm_bias), and RMSNorm (Qwen), computed in float32 as HF's Qwen3RMSNorm does.
 #pragma once
 #include <torch/torch.h>
+#include <string>
 
 namespace rr {
+
+// Whether a parameter belongs to a norm, by HF's names (case aside: the HF Trainer's no-decay patterns "layernorm",
+// "rmsnorm", "norm" as a name part, "_norm"): BERT's LayerNorm, DeBERTa's layer_norm, ModernBERT's norm / attn_norm /
+// final_norm, Qwen's input_layernorm / q_norm / norm. Such weights start at 1 and take no weight decay.
+bool isNormParameter(const std::string& name);
 
 struct LayerNormImpl : torch::nn::Module {
   LayerNormImpl(int64_t size, double eps, bool bias);

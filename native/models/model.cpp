@@ -1,4 +1,5 @@
 #include "models/model.h"
+#include "layers/norms.h"
 #include "kernels/packed_attention.h"
 
 namespace rr {
@@ -106,9 +107,7 @@ void CrossEncoder::initializeWeights() {
   for (auto& item : named_parameters(true)) {
     const std::string& name = item.key();
     auto& p = item.value();
-    // BERT's LayerNorm, Qwen's RMSNorms (input_layernorm, q_norm, norm): weight 1.
-    const bool isLayerNorm = name.find("LayerNorm") != std::string::npos || name.find("layernorm") != std::string::npos ||
-                             name.find("_norm.") != std::string::npos || name.rfind("model.norm.", 0) == 0;
+    const bool isLayerNorm = isNormParameter(name);  // BERT's LayerNorm, Qwen's RMSNorms: weight 1
     const bool isBias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
     if (isLayerNorm) {
       isBias ? p.zero_() : p.fill_(1.0);

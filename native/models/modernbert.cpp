@@ -155,8 +155,8 @@ void initializeModernBert(torch::nn::Module& model, const ModelConfig& cfg, doub
   for (auto& item : model.named_parameters(true)) {
     const std::string& name = item.key();
     auto& p = item.value();
-    if (endsWith(name, ".bias") || name.find("norm.") != std::string::npos) {
-      endsWith(name, "norm.weight") ? p.fill_(1.0) : p.zero_();
+    if (endsWith(name, ".bias") || isNormParameter(name)) {
+      isNormParameter(name) && endsWith(name, ".weight") ? p.fill_(1.0) : p.zero_();
     } else if (endsWith(name, "tok_embeddings.weight") || endsWith(name, "Wqkv.weight") || endsWith(name, "mlp.Wi.weight")) {
       truncatedNormal(p, in, cutoffFactor);
     } else if (name.rfind("classifier.", 0) == 0) {

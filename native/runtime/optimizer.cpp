@@ -1,10 +1,9 @@
 #include "runtime/optimizer.h"
 #include <ATen/CPUGeneratorImpl.h>
-#include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <mutex>
 #include <stdexcept>
+#include "layers/norms.h"
 #include "runtime/safetensors.h"
 
 namespace rr {
@@ -12,14 +11,8 @@ namespace rr {
 AdamW::AdamW(std::vector<std::pair<std::string, torch::Tensor>> params) {
   for (auto& [name, param] : params) {
     const bool isBias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    // As the HF Trainer's get_decay_parameter_names: norms by name (BERT's LayerNorm, DeBERTa's layer_norm,
-    // ModernBERT's attn_norm / final_norm / norm, Qwen's input_layernorm / q_norm / norm) keep their values.
-    std::string lower(name);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    const bool isNorm = lower.find("layernorm") != std::string::npos || lower.find("layer_norm") != std::string::npos ||
-                        lower.find("rmsnorm") != std::string::npos || lower.find("_norm.") != std::string::npos ||
-                        lower.find(".norm.") != std::string::npos || lower.rfind("norm.", 0) == 0;
-    slots_.push_back({name, param, torch::Tensor(), torch::Tensor(), !(isBias || isNorm)});
+    // As the HF Trainer's get_decay_parameter_names: biases and norms keep their values.
+    slots_.push_back({name, param, torch::Tensor(), torch::Tensor(), !(isBias || isNormParameter(name))});
   }
 }
 
