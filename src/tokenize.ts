@@ -141,6 +141,14 @@ export class PairTokenizer {
     return new PairTokenizer(tokenizer, dir, maxLen, padId, template, instruction);
   }
 
+  // Truncation is a setting of the shared Rust tokenizer, read as each encode runs: calls take turns, each run
+  // after the one before has settled (failed or not).
+  private inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.queue.then(work);
+    this.queue = turn.then(() => undefined, () => undefined);
+    return turn;
+  }
+
   /** A token's id, or undefined when the vocabulary has no such token. */
   tokenId(token: string): number | undefined {
     const id = this.tokenizer.tokenToId(token);
@@ -181,16 +189,12 @@ export class PairTokenizer {
    */
   async encodePairs(pairs: ReadonlyArray<readonly [string, string]>, maxLength: number, truncate: boolean, indexOffset = 0, instruction?: string): Promise<EncodedPair[]> {
     if (this.template) {
-      const templated = this.queue.then(() => this.encodeTemplated(pairs, maxLength, truncate, instruction, indexOffset));
-      this.queue = templated.then(() => undefined, () => undefined);
-      return templated;
+      return this.inTurn(() => this.encodeTemplated(pairs, maxLength, truncate, instruction, indexOffset));
     }
-    // Truncation is a setting of the shared Rust tokenizer, read when each encode runs: calls take turns.
-    const turn = this.queue.then(async () => {
+    const turn = this.inTurn(async () => {
       this.setTruncation(truncate ? { maxLength, direction: 'right' } : null);
       return Promise.all(pairs.map(([query, document]) => this.tokenizer.encode(query, document)));
     });
-    this.queue = turn.then(() => undefined, () => undefined);
     const encodings = await turn;
     return encodings.map((encoding, i) => {
       const ids = encoding.getIds();
@@ -206,11 +210,10 @@ export class PairTokenizer {
    * (special tokens included), as sentence-transformers' max_seq_length. Token type ids are all 0.
    */
   async encodeTexts(texts: readonly string[], maxLength: number): Promise<EncodedPair[]> {
-    const turn = this.queue.then(async () => {
+    const turn = this.inTurn(async () => {
       this.setTruncation({ maxLength, direction: 'right' });
       return Promise.all(texts.map((text) => this.tokenizer.encode(text)));
     });
-    this.queue = turn.then(() => undefined, () => undefined);
     return (await turn).map((encoding) => ({ ids: encoding.getIds(), typeIds: encoding.getTypeIds() }));
   }
 
@@ -219,11 +222,10 @@ export class PairTokenizer {
    * encoded alone, less its trailing special token ([SEP], </s>) when it has one.
    */
   async promptLength(prompt: string): Promise<number> {
-    const turn = this.queue.then(async () => {
+    const turn = this.inTurn(async () => {
       this.setTruncation(null);
       return this.tokenizer.encode(prompt);
     });
-    this.queue = turn.then(() => undefined, () => undefined);
     const encoding = await turn;
     const special = encoding.getSpecialTokensMask();
     return encoding.getIds().length - (special.length > 0 && special[special.length - 1] === 1 ? 1 : 0);
@@ -274,7 +276,7 @@ export class PairTokenizer {
     const maxChunks = options.maxChunks ?? DEFAULT_MAX_CHUNKS;
     const plain = { addSpecialTokens: false };
     if (this.template) return this.encodeTemplatedDocuments(query, documents, options, indexes);
-    const turn = this.queue.then(async () => {
+    const turn = this.inTurn(async () => {
       // Truncation is the tokenizer's setting, read as each encode runs: off while texts are counted.
       this.setTruncation(null);
       const empty = await this.tokenizer.encode('', null, plain);
@@ -291,7 +293,6 @@ export class PairTokenizer {
       }
       return result;
     });
-    this.queue = turn.then(() => undefined, () => undefined);
     return turn;
   }
 
@@ -301,7 +302,7 @@ export class PairTokenizer {
     const name = this.template!.name;
     if ((options.longDocuments ?? 'truncate') === 'chunk') throw new RangeError(`longDocuments 'chunk' is not supported with the ${name} prompt template (use 'truncate')`);
     if ((options.direction ?? 'right') !== 'right') throw new RangeError(`truncationDirection 'left' is not supported with the ${name} prompt template: it would cut the instruction`);
-    const turn = this.queue.then(async () => {
+    const turn = this.inTurn(async () => {
       // Cohere v2's max_tokens_per_doc: each document's first tokens only.
       this.setTruncation(null);
       const capped = options.maxDocumentTokens === undefined ? documents : await Promise.all(documents.map(async (d) => {
@@ -325,7 +326,6 @@ export class PairTokenizer {
       }
       return { pairs, owners: pairs.map((_, i) => i), truncated, chunked: 0, queryTokens: empty - specials, specialTokens: specials };
     });
-    this.queue = turn.then(() => undefined, () => undefined);
     return turn;
   }
 
